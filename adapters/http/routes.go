@@ -1,0 +1,40 @@
+package http
+
+import (
+	"net/http"
+)
+
+func (s *Server) registerRoutes() {
+	s.handle("GET", "/healthz", s.healthz)
+	s.handle("GET", "/readyz", s.readyz)
+	s.handle("GET", "/api/v1/openapi.json", s.openapiJSON)
+	s.handle("GET", "/api/v1/openapi.yaml", s.openapiYAML)
+
+	s.handle("POST", "/api/v1/sms-codes", s.requestCode)
+	s.handle("POST", "/api/v1/sessions", s.login)
+	s.authed("DELETE", "/api/v1/sessions/current", s.logout)
+	s.authed("GET", "/api/v1/me", s.me)
+	s.authed("PUT", "/api/v1/me/password", s.setPassword)
+	s.authed("GET", "/api/v1/me/activity", s.activity)
+
+	if s.opts.Sandbox {
+		s.handle("GET", "/api/v1/sandbox/sms", s.sandboxSMS)
+	}
+}
+
+func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) error {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	return nil
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
+	if s.opts.Ready != nil {
+		if err := s.opts.Ready(r.Context()); err != nil {
+			s.log.WarnContext(r.Context(), "not ready", "err", err)
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable"})
+			return nil
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	return nil
+}

@@ -1,0 +1,174 @@
+// Package sqlstore implements the repositories, the unit of work and the transactional outbox with
+// bun, on SQLite (the embedded default, pure Go) and on Postgres.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect/pgdialect"
+	"github.com/uptrace/bun/dialect/sqlitedialect"
+	"github.com/uptrace/bun/driver/pgdriver"
+	"github.com/uptrace/bun/driver/sqliteshim"
+	"github.com/uptrace/bun/migrate"
+
+	"github.com/shuxinqian/server/adapters/sqlstore/wmsql"
+)
+
+// DB is an open database with its dialect.
+type DB struct {
+	*bun.DB
+	Dialect wmsql.Dialect
+}
+
+// IsPostgres reports whether the database is Postgres.
+func (d *DB) IsPostgres() bool { return d.Dialect == wmsql.DialectPostgres }
+
+// Open opens the database named by dsn: a postgres:// URL, or empty for the SQLite file
+// shuxinqian.db in dataDir (created if missing), or sqlite:PATH / file:PATH for another file.
+func Open(dsn, dataDir string) (*DB, error) {
+	switch {
+	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
+		sqldb := sql.OpenDB(pgdriver.NewConnector(pgdriver.WithDSN(dsn), pgdriver.WithTimeout(10*time.Second)))
+		sqldb.SetMaxOpenConns(20)
+		sqldb.SetMaxIdleConns(10)
+		sqldb.SetConnMaxIdleTime(5 * time.Minute)
+		return &DB{DB: bun.NewDB(sqldb, pgdialect.New()), Dialect: wmsql.DialectPostgres}, nil
+	case dsn == "":
+		if err := os.MkdirAll(dataDir, 0o700); err != nil {
+			return nil, fmt.Errorf("sqlstore: data directory: %w", err)
+		}
+		return OpenSQLite(filepath.Join(dataDir, "shuxinqian.db"))
+	case strings.HasPrefix(dsn, "sqlite:"):
+		return OpenSQLite(strings.TrimPrefix(dsn, "sqlite:"))
+	case strings.HasPrefix(dsn, "file:"):
+		return OpenSQLite(strings.TrimPrefix(dsn, "file:"))
+	default:
+		return nil, errors.New("sqlstore: DATABASE_URL must be postgres://… or empty for the embedded SQLite file")
+	}
+}
+
+// OpenSQLite opens (creating) an SQLite file in WAL mode. Write transactions begin IMMEDIATE, so
+// two writers queue on the busy timeout instead of failing to upgrade a read lock; this is also
+// how SQLite gets the effect of row locks (one writer at a time).
+func OpenSQLite(path string) (*DB, error) {
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Add("_pragma", "synchronous(NORMAL)")
+	q.Set("_txlock", "immediate")
+	sqldb, err := sql.Open(sqliteshim.ShimName, "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, err
+	}
+	sqldb.SetMaxOpenConns(8)
+	sqldb.SetMaxIdleConns(8)
+	sqldb.SetConnMaxLifetime(0)
+	return &DB{DB: bun.NewDB(sqldb, sqlitedialect.New()), Dialect: wmsql.DialectSQLite}, nil
+}
+
+//go:embed migrations
+var migrationFiles embed.FS
+
+func (d *DB) migrations() (*migrate.Migrations, error) {
+	dir := "migrations/sqlite"
+	if d.IsPostgres() {
+		dir = "migrations/postgres"
+	}
+	sub, err := fs.Sub(migrationFiles, dir)
+	if err != nil {
+		return nil, err
+	}
+	m := migrate.NewMigrations()
+	if err := m.Discover(sub); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+func (d *DB) migrator() (*migrate.Migrator, error) {
+	ms, err := d.migrations()
+	if err != nil {
+		return nil, err
+	}
+	return migrate.NewMigrator(d.DB, ms, migrate.WithMarkAppliedOnSuccess(true)), nil
+}
+
+// Migrate applies the pending migrations and returns their names. Concurrent migrators are
+// serialised by bun's lock table.
+func (d *DB) Migrate(ctx context.Context) ([]string, error) {
+	m, err := d.migrator()
+	if err != nil {
+		return nil, err
+	}
+	if err := m.Init(ctx); err != nil {
+		return nil, fmt.Errorf("sqlstore: init migrations: %w", err)
+	}
+	if err := m.Lock(ctx); err != nil {
+		return nil, fmt.Errorf("sqlstore: lock migrations: %w", err)
+	}
+	defer func() { _ = m.Unlock(ctx) }()
+	g, err := m.Migrate(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: migrate: %w", err)
+	}
+	names := make([]string, 0, len(g.Migrations))
+	for _, mg := range g.Migrations {
+		names = append(names, mg.Name)
+	}
+	return names, nil
+}
+
+// Pending lists the migrations not applied yet (all of them on a new database).
+func (d *DB) Pending(ctx context.Context) ([]string, error) {
+	m, err := d.migrator()
+	if err != nil {
+		return nil, err
+	}
+	var exists bool
+	if d.IsPostgres() {
+		err = d.NewRaw("SELECT EXISTS (SELECT 1 FROM information_schema.tables WHERE table_name = 'bun_migrations')").Scan(ctx, &exists)
+	} else {
+		err = d.NewRaw("SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'bun_migrations')").Scan(ctx, &exists)
+	}
+	if err != nil {
+		return nil, err
+	}
+	ms, err := d.migrations()
+	if err != nil {
+		return nil, err
+	}
+	if !exists {
+		var all []string
+		for _, mg := range ms.Sorted() {
+			all = append(all, mg.Name)
+		}
+		return all, nil
+	}
+	st, err := m.MigrationsWithStatus(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, mg := range st.Unapplied() {
+		out = append(out, mg.Name)
+	}
+	return out, nil
+}
+
+// Ping checks that the database answers.
+func (d *DB) Ping(ctx context.Context) error {
+	var one int
+	return d.NewRaw("SELECT 1").Scan(ctx, &one)
+}

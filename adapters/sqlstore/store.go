@@ -1,0 +1,186 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/ThreeDotsLabs/watermill"
+	wsql "github.com/ThreeDotsLabs/watermill-sql/v4/pkg/sql"
+	"github.com/ThreeDotsLabs/watermill/components/forwarder"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/uptrace/bun"
+
+	"github.com/shuxinqian/server/adapters/sqlstore/wmsql"
+	"github.com/shuxinqian/server/domain/kernel"
+	"github.com/shuxinqian/server/ports"
+)
+
+// Outbox topics (tables watermill_outbox and watermill_poison, created by the migrations).
+const (
+	OutboxTopic = "outbox"
+	PoisonTopic = "poison"
+)
+
+// EventTopic is the delivery topic of an event: "events.<event name>".
+func EventTopic(name string) string { return "events." + name }
+
+// Store implements ports.UnitOfWork.
+type Store struct {
+	db      *DB
+	cipher  ports.Cipher
+	secrets ports.Secrets
+	logger  watermill.LoggerAdapter
+}
+
+// NewStore builds the unit of work over db. Personal data is sealed with cipher and looked up by
+// digests from secrets.
+func NewStore(db *DB, cipher ports.Cipher, secrets ports.Secrets, logger watermill.LoggerAdapter) *Store {
+	if logger == nil {
+		logger = watermill.NopLogger{}
+	}
+	return &Store{db: db, cipher: cipher, secrets: secrets, logger: logger}
+}
+
+var _ ports.UnitOfWork = (*Store)(nil)
+
+// Do runs fn in a transaction and writes the events of the saved aggregates to the outbox in the
+// same transaction. The commit's error is returned.
+func (s *Store) Do(ctx context.Context, fn func(ctx context.Context, tx ports.Tx) error) error {
+	return s.db.RunInTx(ctx, nil, func(ctx context.Context, btx bun.Tx) error {
+		t := &txn{store: s, idb: btx, writable: true}
+		if err := fn(ctx, t); err != nil {
+			return err
+		}
+		return t.flush(btx)
+	})
+}
+
+// Read runs fn on the database without a transaction.
+func (s *Store) Read(ctx context.Context, fn func(ctx context.Context, tx ports.Tx) error) error {
+	return fn(ctx, &txn{store: s, idb: s.db.DB})
+}
+
+// txn is one unit of work: repositories bound to a transaction and the events they collected.
+type txn struct {
+	store    *Store
+	idb      bun.IDB
+	writable bool
+	events   []kernel.Event
+}
+
+var errReadOnly = errors.New("sqlstore: write through a read-only unit of work")
+
+func (t *txn) mustWrite() error {
+	if !t.writable {
+		return kernel.Internal(errReadOnly)
+	}
+	return nil
+}
+
+func (t *txn) record(src kernel.EventSource) { t.events = append(t.events, src.PullEvents()...) }
+
+// flush publishes the collected events through watermill-sql bound to the transaction, enveloped
+// for the forwarder, which moves them to the delivery pub/sub after the commit.
+func (t *txn) flush(btx bun.Tx) error {
+	if len(t.events) == 0 {
+		return nil
+	}
+	pub, err := wmsql.NewTxPublisher(wsql.TxFromStdSQL(btx.Tx), t.store.db.Dialect, t.store.logger)
+	if err != nil {
+		return err
+	}
+	fwd := forwarder.NewPublisher(pub, forwarder.PublisherConfig{ForwarderTopic: OutboxTopic})
+	for _, ev := range t.events {
+		msg, err := EventMessage(ev)
+		if err != nil {
+			return err
+		}
+		if err := fwd.Publish(EventTopic(ev.EventName()), msg); err != nil {
+			return fmt.Errorf("sqlstore: outbox: %w", err)
+		}
+	}
+	t.events = nil
+	return nil
+}
+
+// EventMessage encodes a domain event as a watermill message the way cqrs.JSONMarshaler reads
+// it: JSON payload, metadata "name" = the event name.
+func EventMessage(ev kernel.Event) (*message.Message, error) {
+	b, err := json.Marshal(ev)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: encode %s: %w", ev.EventName(), err)
+	}
+	msg := message.NewMessage(watermill.NewULID(), b)
+	msg.Metadata.Set("name", ev.EventName())
+	return msg, nil
+}
+
+func (t *txn) Users() ports.UserRepository       { return users{t} }
+func (t *txn) Codes() ports.CodeRepository       { return codes{t} }
+func (t *txn) Sessions() ports.SessionRepository { return sessions{t} }
+func (t *txn) Audit() ports.AuditLog             { return audit{t} }
+func (t *txn) Inbox() ports.Inbox                { return inbox{t} }
+
+// forUpdate adds FOR UPDATE on Postgres. SQLite has no row locks: its write transactions begin
+// IMMEDIATE, which serialises writers for the whole database.
+func (t *txn) forUpdate(q *bun.SelectQuery) *bun.SelectQuery {
+	if t.store.db.IsPostgres() && t.writable {
+		return q.For("UPDATE")
+	}
+	return q
+}
+
+// isUnique reports a unique-constraint violation on either database.
+func isUnique(err error) bool {
+	if err == nil {
+		return false
+	}
+	var pgErr interface{ Field(byte) string }
+	if errors.As(err, &pgErr) && pgErr.Field('C') == "23505" {
+		return true
+	}
+	return strings.Contains(err.Error(), "UNIQUE constraint failed")
+}
+
+func notFound(err error, code, msg string) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return kernel.NotFound(code, msg)
+	}
+	return err
+}
+
+// NewForwarder moves events from the outbox table to pub (the delivery pub/sub).
+func (s *Store) NewForwarder(pub message.Publisher, opts wmsql.SubscriberOptions) (*forwarder.Forwarder, error) {
+	sub, err := wmsql.NewSubscriber(s.db.DB.DB, s.db.Dialect, opts, s.logger)
+	if err != nil {
+		return nil, err
+	}
+	return forwarder.NewForwarder(sub, pub, s.logger, forwarder.Config{ForwarderTopic: OutboxTopic})
+}
+
+// NewPoisonPublisher stores messages that exhausted their retries in watermill_poison.
+func (s *Store) NewPoisonPublisher() (message.Publisher, error) {
+	return wmsql.NewPublisher(wsql.BeginnerFromStdSQL(s.db.DB.DB), s.db.Dialect, s.logger)
+}
+
+// PoisonCount counts the parked messages (for metrics and tests).
+func (s *Store) PoisonCount(ctx context.Context) (int, error) {
+	n, err := s.db.NewSelect().Table("watermill_poison").Count(ctx)
+	return int(n), err
+}
+
+// OutboxPending counts events not forwarded yet.
+func (s *Store) OutboxPending(ctx context.Context) (int, error) {
+	q := s.db.NewSelect().Table("watermill_outbox")
+	if s.db.IsPostgres() {
+		q = q.Where("acked = FALSE")
+	} else {
+		q = q.Where("acked = 0")
+	}
+	n, err := q.Count(ctx)
+	return int(n), err
+}

@@ -1,0 +1,52 @@
+// Package application holds the use cases. It depends only on the domain and on ports.
+package application
+
+import (
+	"log/slog"
+	"sync"
+
+	"github.com/shuxinqian/server/ports"
+)
+
+// Deps are the ports the use cases need.
+type Deps struct {
+	UoW       ports.UnitOfWork
+	Clock     ports.Clock
+	IDs       ports.IDs
+	Random    ports.Random
+	Passwords ports.PasswordHasher
+	Secrets   ports.Secrets
+	SMS       ports.SMSSender
+	Logger    *slog.Logger
+}
+
+// App is the set of use cases.
+type App struct {
+	uow       ports.UnitOfWork
+	clock     ports.Clock
+	ids       ports.IDs
+	random    ports.Random
+	passwords ports.PasswordHasher
+	secrets   ports.Secrets
+	sms       ports.SMSSender
+	log       *slog.Logger
+
+	dummyOnce sync.Once
+	dummyHash string
+}
+
+// New builds the application.
+func New(d Deps) *App {
+	log := d.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	return &App{uow: d.UoW, clock: d.Clock, ids: d.IDs, random: d.Random, passwords: d.Passwords,
+		secrets: d.Secrets, sms: d.SMS, log: log}
+}
+
+// Actor is the authenticated caller of a use case.
+type Actor struct {
+	UserID    string
+	SessionID string
+}

@@ -1,0 +1,152 @@
+// Package bootstrap knows every adapter: configuration, the wire injectors, and the runtime that
+// starts and stops the HTTP server, the consumers and the outbox forwarder.
+package bootstrap
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Mode is sandbox (every external system simulated, the default) or production.
+type Mode string
+
+// Modes.
+const (
+	ModeSandbox    Mode = "sandbox"
+	ModeProduction Mode = "production"
+)
+
+// Config is read from the environment (see README "Configuration").
+type Config struct {
+	Mode           Mode
+	HTTPAddr       string
+	DataDir        string
+	DatabaseURL    string
+	MasterKey      []byte
+	LogLevel       string
+	LogFormat      string
+	TrustedProxies []netip.Prefix
+	SMSProvider    string
+	// Consumers: whether serve also runs the event consumers and the outbox forwarder.
+	Consumers bool
+	// ForwarderPoll is how often the forwarder polls the outbox table.
+	ForwarderPoll   time.Duration
+	ShutdownTimeout time.Duration
+}
+
+// LoadConfig reads the configuration from getenv (os.Getenv in main).
+func LoadConfig(getenv func(string) string) (Config, error) {
+	get := func(k, def string) string {
+		if v := strings.TrimSpace(getenv(k)); v != "" {
+			return v
+		}
+		return def
+	}
+	c := Config{
+		Mode:        Mode(get("APP_MODE", string(ModeSandbox))),
+		HTTPAddr:    get("HTTP_ADDR", ":8080"),
+		DataDir:     get("DATA_DIR", "./var"),
+		DatabaseURL: get("DATABASE_URL", ""),
+		LogLevel:    get("LOG_LEVEL", "info"),
+		LogFormat:   get("LOG_FORMAT", "text"),
+		SMSProvider: get("SMS_PROVIDER", "sandbox"),
+	}
+	var errs []error
+	if c.Mode != ModeSandbox && c.Mode != ModeProduction {
+		errs = append(errs, fmt.Errorf("APP_MODE must be sandbox or production, not %q", c.Mode))
+	}
+	var err error
+	if c.Consumers, err = strconv.ParseBool(get("CONSUMERS", "true")); err != nil {
+		errs = append(errs, fmt.Errorf("CONSUMERS must be true or false"))
+	}
+	if c.ForwarderPoll, err = time.ParseDuration(get("FORWARDER_POLL_INTERVAL", "200ms")); err != nil || c.ForwarderPoll <= 0 {
+		errs = append(errs, fmt.Errorf("FORWARDER_POLL_INTERVAL must be a positive duration such as 200ms"))
+	}
+	if c.ShutdownTimeout, err = time.ParseDuration(get("SHUTDOWN_TIMEOUT", "20s")); err != nil || c.ShutdownTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("SHUTDOWN_TIMEOUT must be a positive duration"))
+	}
+	for _, p := range strings.Split(getenv("TRUSTED_PROXIES"), ",") {
+		if p = strings.TrimSpace(p); p == "" {
+			continue
+		}
+		pf, err := netip.ParsePrefix(p)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("TRUSTED_PROXIES: %q is not a CIDR", p))
+			continue
+		}
+		c.TrustedProxies = append(c.TrustedProxies, pf)
+	}
+	if k := getenv("MASTER_KEY"); k != "" {
+		key, err := base64.StdEncoding.DecodeString(strings.TrimSpace(k))
+		if err != nil || len(key) < 32 {
+			errs = append(errs, errors.New("MASTER_KEY must be base64 of at least 32 random bytes"))
+		}
+		c.MasterKey = key
+	}
+	if c.Mode == ModeProduction {
+		if c.DatabaseURL == "" {
+			errs = append(errs, errors.New("production mode needs DATABASE_URL (postgres://…)"))
+		}
+		if len(c.MasterKey) == 0 {
+			errs = append(errs, errors.New("production mode needs MASTER_KEY"))
+		}
+		if c.SMSProvider == "sandbox" {
+			errs = append(errs, errors.New("production mode refuses sandbox adapters: set SMS_PROVIDER to a real provider"))
+		}
+	}
+	if c.SMSProvider != "sandbox" {
+		errs = append(errs, fmt.Errorf("SMS_PROVIDER %q is not available in this build (only sandbox)", c.SMSProvider))
+	}
+	return c, errors.Join(errs...)
+}
+
+// Sandbox reports whether sandbox endpoints and adapters are on.
+func (c Config) Sandbox() bool { return c.Mode == ModeSandbox }
+
+// masterKey returns the configured key or, in sandbox mode only, a key kept in the data
+// directory (created on first start with mode 0600).
+func (c Config) masterKey() ([]byte, error) {
+	if len(c.MasterKey) > 0 {
+		return c.MasterKey, nil
+	}
+	if !c.Sandbox() {
+		return nil, errors.New("MASTER_KEY is required outside sandbox mode")
+	}
+	path := filepath.Join(c.DataDir, "master.key")
+	if b, err := os.ReadFile(path); err == nil {
+		key, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(b)))
+		if err != nil || len(key) < 32 {
+			return nil, fmt.Errorf("%s is not base64 of 32 bytes", path)
+		}
+		return key, nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
+		return nil, err
+	}
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		if errors.Is(err, os.ErrExist) { // another process created it first
+			return c.masterKey()
+		}
+		return nil, err
+	}
+	defer f.Close()
+	if _, err := f.WriteString(base64.StdEncoding.EncodeToString(key) + "\n"); err != nil {
+		return nil, err
+	}
+	return key, f.Sync()
+}

@@ -1,0 +1,3 @@
+package bootstrap
+
+//go:generate go tool wire gen .

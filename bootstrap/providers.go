@@ -1,0 +1,145 @@
+package bootstrap
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill/components/forwarder"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/ThreeDotsLabs/watermill/pubsub/gochannel"
+	"github.com/google/wire"
+
+	"github.com/shuxinqian/server/adapters/consumer"
+	"github.com/shuxinqian/server/adapters/crypto"
+	adhttp "github.com/shuxinqian/server/adapters/http"
+	"github.com/shuxinqian/server/adapters/sms"
+	"github.com/shuxinqian/server/adapters/sqlstore"
+	"github.com/shuxinqian/server/adapters/sqlstore/wmsql"
+	"github.com/shuxinqian/server/adapters/system"
+	"github.com/shuxinqian/server/application"
+	"github.com/shuxinqian/server/domain/kernel"
+	"github.com/shuxinqian/server/ports"
+)
+
+// ProviderSet is everything wire needs to build a Runtime.
+var ProviderSet = wire.NewSet(
+	provideLogger, provideWatermillLogger, provideDB, provideKeys,
+	sqlstore.NewStore,
+	wire.Bind(new(ports.UnitOfWork), new(*sqlstore.Store)),
+	wire.Bind(new(ports.Cipher), new(*crypto.Keys)),
+	wire.Bind(new(ports.Secrets), new(*crypto.Keys)),
+	provideClock,
+	system.NewIDs, wire.Bind(new(ports.IDs), new(*system.IDs)),
+	wire.InterfaceValue(new(ports.Random), crypto.Random{}),
+	wire.InterfaceValue(new(ports.PasswordHasher), crypto.Argon2id{}),
+	sms.NewSandbox, wire.Bind(new(ports.SMSSender), new(*sms.Sandbox)),
+	wire.Struct(new(application.Deps), "*"),
+	application.New,
+	provideHTTP,
+	provideGoChannel,
+	provideRouter,
+	provideForwarder,
+	wire.Struct(new(Runtime), "*"),
+)
+
+func provideLogger(cfg Config) *slog.Logger {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
+		level = slog.LevelInfo
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler
+	if strings.EqualFold(cfg.LogFormat, "json") {
+		h = slog.NewJSONHandler(os.Stderr, opts)
+	} else {
+		h = slog.NewTextHandler(os.Stderr, opts)
+	}
+	return slog.New(requestIDHandler{h})
+}
+
+// requestIDHandler adds the request id of the context to every record.
+type requestIDHandler struct{ slog.Handler }
+
+func (h requestIDHandler) Handle(ctx context.Context, r slog.Record) error {
+	if id := adhttp.RequestIDFromContext(ctx); id != "" {
+		r.AddAttrs(slog.String("request_id", id))
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h requestIDHandler) WithAttrs(a []slog.Attr) slog.Handler {
+	return requestIDHandler{h.Handler.WithAttrs(a)}
+}
+
+func (h requestIDHandler) WithGroup(n string) slog.Handler { return requestIDHandler{h.Handler.WithGroup(n)} }
+
+func provideWatermillLogger(log *slog.Logger) watermill.LoggerAdapter {
+	return watermill.NewSlogLoggerWithLevelMapping(log.With("component", "watermill"), map[slog.Level]slog.Level{
+		slog.LevelInfo: slog.LevelDebug, // watermill's info is chatty (every poll, every handler start)
+	})
+}
+
+func provideDB(cfg Config) (*sqlstore.DB, func(), error) {
+	db, err := sqlstore.Open(cfg.DatabaseURL, cfg.DataDir)
+	if err != nil {
+		return nil, nil, err
+	}
+	return db, func() { _ = db.Close() }, nil
+}
+
+func provideKeys(cfg Config) (*crypto.Keys, error) {
+	key, err := cfg.masterKey()
+	if err != nil {
+		return nil, err
+	}
+	return crypto.NewKeys(key)
+}
+
+func provideClock() ports.Clock { return system.Clock{} }
+
+func provideHTTP(cfg Config, app *application.App, db *sqlstore.DB, box *sms.Sandbox, log *slog.Logger) *adhttp.Server {
+	opts := adhttp.Options{
+		Sandbox:        cfg.Sandbox(),
+		Ready:          db.Ping,
+		TrustedProxies: cfg.TrustedProxies,
+		Logger:         log,
+	}
+	if cfg.Sandbox() {
+		opts.SandboxSMS = func(phone kernel.Phone) []adhttp.SentSMS {
+			msgs := box.List(phone)
+			out := make([]adhttp.SentSMS, len(msgs))
+			for i, m := range msgs {
+				out[i] = adhttp.SentSMS{ID: m.ID, Phone: string(m.Phone), Template: m.Template, Text: m.Text, SentAt: m.SentAt}
+			}
+			return out
+		}
+	}
+	return adhttp.NewServer(app, opts)
+}
+
+// provideGoChannel is the in-process delivery pub/sub. It is persistent so that a message
+// published before a subscriber exists is not dropped.
+func provideGoChannel(logger watermill.LoggerAdapter) (*gochannel.GoChannel, func()) {
+	gc := gochannel.NewGoChannel(gochannel.Config{Persistent: true, OutputChannelBuffer: 256}, logger)
+	return gc, func() { _ = gc.Close() }
+}
+
+func provideRouter(gc *gochannel.GoChannel, store *sqlstore.Store, app *application.App, logger watermill.LoggerAdapter) (*message.Router, error) {
+	poison, err := store.NewPoisonPublisher()
+	if err != nil {
+		return nil, err
+	}
+	return consumer.NewRouter(consumer.DefaultConfig, gc, poison, consumer.Handlers(app), logger)
+}
+
+func provideForwarder(cfg Config, store *sqlstore.Store, gc *gochannel.GoChannel) (*forwarder.Forwarder, error) {
+	f, err := store.NewForwarder(gc, wmsql.SubscriberOptions{PollInterval: cfg.ForwarderPoll, DeleteOnAck: true})
+	if err != nil {
+		return nil, fmt.Errorf("outbox forwarder: %w", err)
+	}
+	return f, nil
+}
