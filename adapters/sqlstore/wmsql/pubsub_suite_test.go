@@ -76,6 +76,19 @@ func runSuite(t *testing.T, dialect wmsql.Dialect, db *stdsql.DB, opts wmsql.Sub
 	t.Cleanup(func() { dropTopicTables(t, db, dialect, prefix) })
 	logger := testLogger()
 
+	// Some suite tests leave subscribers running (TestPublishSubscribeInOrder
+	// does `defer require.NoError(t, sub.Close())`, which closes its
+	// multiplier before subscribing); close everything before the DB goes.
+	var mu sync.Mutex
+	var subs []message.Subscriber
+	t.Cleanup(func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, s := range subs {
+			_ = s.Close()
+		}
+	})
+
 	constructor := func(t *testing.T) (message.Publisher, message.Subscriber) {
 		pub, err := wmsql.NewPublisher(wsql.BeginnerFromStdSQL(db), dialect, logger)
 		if err != nil {
@@ -85,6 +98,9 @@ func runSuite(t *testing.T, dialect wmsql.Dialect, db *stdsql.DB, opts wmsql.Sub
 		if err != nil {
 			t.Fatal(err)
 		}
+		mu.Lock()
+		subs = append(subs, sub)
+		mu.Unlock()
 		return topicMappingPublisher{pub}, topicMappingSubscriber{sub}
 	}
 

@@ -1,0 +1,71 @@
+package application_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"go.uber.org/mock/gomock"
+
+	"github.com/shuxinqian/server/application"
+	"github.com/shuxinqian/server/ports"
+	"github.com/shuxinqian/server/ports/mocks"
+)
+
+// fixture wires the application to gomock mocks of every port. The unit of work runs its
+// function directly against the mocked transaction.
+type fixture struct {
+	ctrl      *gomock.Controller
+	app       *application.App
+	now       time.Time
+	clock     *mocks.MockClock
+	ids       *mocks.MockIDs
+	random    *mocks.MockRandom
+	passwords *mocks.MockPasswordHasher
+	secrets   *mocks.MockSecrets
+	sms       *mocks.MockSMSSender
+	uow       *mocks.MockUnitOfWork
+	tx        *mocks.MockTx
+	users     *mocks.MockUserRepository
+	codes     *mocks.MockCodeRepository
+	sessions  *mocks.MockSessionRepository
+	audit     *mocks.MockAuditLog
+	inbox     *mocks.MockInbox
+	commits   int
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	ctrl := gomock.NewController(t)
+	f := &fixture{
+		ctrl: ctrl, now: time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC),
+		clock: mocks.NewMockClock(ctrl), ids: mocks.NewMockIDs(ctrl), random: mocks.NewMockRandom(ctrl),
+		passwords: mocks.NewMockPasswordHasher(ctrl), secrets: mocks.NewMockSecrets(ctrl), sms: mocks.NewMockSMSSender(ctrl),
+		uow: mocks.NewMockUnitOfWork(ctrl), tx: mocks.NewMockTx(ctrl), users: mocks.NewMockUserRepository(ctrl),
+		codes: mocks.NewMockCodeRepository(ctrl), sessions: mocks.NewMockSessionRepository(ctrl),
+		audit: mocks.NewMockAuditLog(ctrl), inbox: mocks.NewMockInbox(ctrl),
+	}
+	f.clock.EXPECT().Now().DoAndReturn(func() time.Time { return f.now }).AnyTimes()
+	n := 0
+	f.ids.EXPECT().NewID().DoAndReturn(func() string { n++; return "id" + string(rune('a'+n)) }).AnyTimes()
+	// Deterministic digest: visible in assertions, keyed only by its inputs.
+	f.secrets.EXPECT().Digest(gomock.Any(), gomock.Any()).DoAndReturn(func(d, v string) string { return d + ":" + v }).AnyTimes()
+	f.uow.EXPECT().Do(gomock.Any(), gomock.Any()).DoAndReturn(func(ctx context.Context, fn func(context.Context, ports.Tx) error) error {
+		err := fn(ctx, f.tx)
+		if err == nil {
+			f.commits++
+		}
+		return err
+	}).AnyTimes()
+	f.uow.EXPECT().Read(gomock.Any(), gomock.Any()).DoAndReturn(func(ctx context.Context, fn func(context.Context, ports.Tx) error) error {
+		return fn(ctx, f.tx)
+	}).AnyTimes()
+	f.tx.EXPECT().Users().Return(f.users).AnyTimes()
+	f.tx.EXPECT().Codes().Return(f.codes).AnyTimes()
+	f.tx.EXPECT().Sessions().Return(f.sessions).AnyTimes()
+	f.tx.EXPECT().Audit().Return(f.audit).AnyTimes()
+	f.tx.EXPECT().Inbox().Return(f.inbox).AnyTimes()
+	f.app = application.New(application.Deps{UoW: f.uow, Clock: f.clock, IDs: f.ids, Random: f.random,
+		Passwords: f.passwords, Secrets: f.secrets, SMS: f.sms})
+	return f
+}
