@@ -139,16 +139,21 @@ func (a *App) verifyCode(ctx context.Context, phone kernel.Phone, purpose otp.Pu
 	var verr error
 	err := a.uow.Do(ctx, func(ctx context.Context, tx ports.Tx) error {
 		verr = a.consumeCode(ctx, tx, phone, purpose, code, now)
-		var ke *kernel.Error
-		if verr != nil && !errors.As(verr, &ke) {
-			return verr // infrastructure failure: roll back
+		if isInfrastructure(verr) {
+			return verr // roll back
 		}
-		return nil
+		return nil //nolint:nilerr // a refused code is committed so that the wrong try counts
 	})
 	if err != nil {
 		return err
 	}
 	return verr
+}
+
+// isInfrastructure reports an error that is not one of the platform's own (a database failure).
+func isInfrastructure(err error) bool {
+	var ke *kernel.Error
+	return err != nil && !errors.As(err, &ke)
 }
 
 // Login opens a session by SMS code (registering the phone on first use) or by password.
@@ -258,7 +263,7 @@ func (a *App) loginByPassword(ctx context.Context, phone kernel.Phone, password 
 			// Re-check under the row lock: a concurrent request may have locked it or changed it.
 			if err := cur.CanTryPassword(now); err != nil {
 				verdict = err
-				return nil
+				return nil //nolint:nilerr // the refusal is the answer, not a failed transaction
 			}
 			if !ok || cur.PasswordHash() != u.PasswordHash() {
 				cur.PasswordFailed(now)

@@ -121,7 +121,7 @@ func (c Config) masterKey() ([]byte, error) {
 		return nil, errors.New("MASTER_KEY is required outside sandbox mode")
 	}
 	path := filepath.Join(c.DataDir, "master.key")
-	if b, err := os.ReadFile(path); err == nil {
+	if b, err := os.ReadFile(path); err == nil { //nolint:gosec // the operator chooses DATA_DIR
 		key, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(b)))
 		if err != nil || len(key) < 32 {
 			return nil, fmt.Errorf("%s is not base64 of 32 bytes", path)
@@ -137,16 +137,20 @@ func (c Config) masterKey() ([]byte, error) {
 	if _, err := rand.Read(key); err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600) //nolint:gosec // the operator chooses DATA_DIR
 	if err != nil {
 		if errors.Is(err, os.ErrExist) { // another process created it first
 			return c.masterKey()
 		}
 		return nil, err
 	}
-	defer f.Close()
 	if _, err := f.WriteString(base64.StdEncoding.EncodeToString(key) + "\n"); err != nil {
+		_ = f.Close()
 		return nil, err
 	}
-	return key, f.Sync()
+	if err := f.Sync(); err != nil {
+		_ = f.Close()
+		return nil, err
+	}
+	return key, f.Close()
 }

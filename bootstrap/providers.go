@@ -32,7 +32,6 @@ var ProviderSet = wire.NewSet(
 	wire.Bind(new(ports.UnitOfWork), new(*sqlstore.Store)),
 	wire.Bind(new(ports.Cipher), new(*crypto.Keys)),
 	wire.Bind(new(ports.Secrets), new(*crypto.Keys)),
-	provideClock,
 	system.NewIDs, wire.Bind(new(ports.IDs), new(*system.IDs)),
 	wire.InterfaceValue(new(ports.Random), crypto.Random{}),
 	wire.InterfaceValue(new(ports.PasswordHasher), crypto.Argon2id{}),
@@ -75,7 +74,9 @@ func (h requestIDHandler) WithAttrs(a []slog.Attr) slog.Handler {
 	return requestIDHandler{h.Handler.WithAttrs(a)}
 }
 
-func (h requestIDHandler) WithGroup(n string) slog.Handler { return requestIDHandler{h.Handler.WithGroup(n)} }
+func (h requestIDHandler) WithGroup(n string) slog.Handler {
+	return requestIDHandler{h.Handler.WithGroup(n)}
+}
 
 func provideWatermillLogger(log *slog.Logger) watermill.LoggerAdapter {
 	return watermill.NewSlogLoggerWithLevelMapping(log.With("component", "watermill"), map[slog.Level]slog.Level{
@@ -98,8 +99,6 @@ func provideKeys(cfg Config) (*crypto.Keys, error) {
 	}
 	return crypto.NewKeys(key)
 }
-
-func provideClock() ports.Clock { return system.Clock{} }
 
 func provideHTTP(cfg Config, app *application.App, db *sqlstore.DB, box *sms.Sandbox, log *slog.Logger) *adhttp.Server {
 	opts := adhttp.Options{

@@ -101,7 +101,7 @@ func (rt *Runtime) StartConsumers(ctx context.Context) (stop func(), err error) 
 // Serve runs the HTTP API (and the consumers when configured) until ctx is cancelled, then
 // shuts down gracefully: stop accepting, finish in-flight requests, stop consumers.
 func (rt *Runtime) Serve(ctx context.Context) error {
-	ln, err := net.Listen("tcp", rt.Config.HTTPAddr)
+	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", rt.Config.HTTPAddr)
 	if err != nil {
 		return err
 	}

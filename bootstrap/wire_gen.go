@@ -12,12 +12,14 @@ import (
 	"github.com/shuxinqian/server/adapters/sqlstore"
 	"github.com/shuxinqian/server/adapters/system"
 	"github.com/shuxinqian/server/application"
+	"github.com/shuxinqian/server/ports"
 )
 
 // Injectors from wire.go:
 
-// NewRuntime wires the whole process from its configuration.
-func NewRuntime(cfg Config) (*Runtime, func(), error) {
+// NewRuntime wires the whole process from its configuration and a clock (the system clock in
+// main, a controlled one in tests).
+func NewRuntime(cfg Config, clock ports.Clock) (*Runtime, func(), error) {
 	logger := provideLogger(cfg)
 	db, cleanup, err := provideDB(cfg)
 	if err != nil {
@@ -30,7 +32,6 @@ func NewRuntime(cfg Config) (*Runtime, func(), error) {
 	}
 	loggerAdapter := provideWatermillLogger(logger)
 	store := sqlstore.NewStore(db, keys, keys, loggerAdapter)
-	clock := provideClock()
 	iDs := system.NewIDs()
 	random := _wireRandomValue
 	passwordHasher := _wireArgon2idValue

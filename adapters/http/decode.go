@@ -27,6 +27,10 @@ func decode(w http.ResponseWriter, r *http.Request, dst any) error {
 		return decodeError(err)
 	}
 	if err := dec.Decode(&struct{}{}); !errors.Is(err, io.EOF) {
+		var maxErr *http.MaxBytesError
+		if errors.As(err, &maxErr) {
+			return decodeError(err)
+		}
 		return badRequest("body-trailing-data", "the body must hold exactly one JSON object")
 	}
 	return nil

@@ -76,12 +76,10 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if ke.Kind == kernel.KindRateLimited && ke.RetryAfter > 0 {
 		secs := int((ke.RetryAfter + 999_999_999) / 1_000_000_000)
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
-		if ke.Details == nil {
-			ke = ke.WithDetail("retry_after", secs)
-		}
+		ke = ke.WithDetail("retry_after", secs)
 	}
 	msg := ke.Message
-	if ke.Kind == kernel.KindInternal {
+	if status == http.StatusInternalServerError {
 		msg = "internal error"
 	}
 	writeJSON(w, status, errorBody{errorPayload{Code: ke.Code, Message: msg, Details: ke.Details, RequestID: requestID(r.Context())}})

@@ -64,7 +64,7 @@ func (r sessions) Save(ctx context.Context, s *session.Session) error {
 		return err
 	}
 	row := sessionToRow(s)
-	for _, ev := range s.Events.PullEvents() {
+	for _, ev := range s.PullEvents() {
 		if rv, ok := ev.(session.Revoked); ok {
 			row.RevokeReason = rv.Reason
 		}

@@ -28,7 +28,7 @@ func TestIDsUniqueAndOrdered(t *testing.T) {
 		t.Fatalf("%d unique ids of %d", len(seen), n)
 	}
 	a, b := g.NewID(), g.NewID()
-	if len(a) != 26 || !(a < b) {
+	if len(a) != 26 || a >= b {
 		t.Fatalf("ids not 26 chars or not ordered: %s %s", a, b)
 	}
 }

@@ -60,6 +60,19 @@ func SQLite(t testing.TB) *sqlstore.DB {
 // Postgres opens a migrated, empty schema of its own and drops it at the end of the test.
 func Postgres(t testing.TB) *sqlstore.DB {
 	t.Helper()
+	db, err := sqlstore.Open(PostgresSchemaDSN(t), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	migrate(t, db)
+	return db
+}
+
+// PostgresSchemaDSN creates an empty schema, returns a DSN whose search_path is that schema, and
+// drops the schema when the test ends (after the test's own cleanups, which close pools).
+func PostgresSchemaDSN(t testing.TB) string {
+	t.Helper()
 	dsn := PostgresDSN(t)
 	schema := "t_" + randomHex(8)
 	admin, err := sqlstore.Open(dsn, "")
@@ -71,6 +84,10 @@ func Postgres(t testing.TB) *sqlstore.DB {
 		_ = admin.Close()
 		t.Fatalf("create schema (is Postgres running at %s?): %v", redact(dsn), err)
 	}
+	t.Cleanup(func() {
+		_, _ = admin.ExecContext(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
+		_ = admin.Close()
+	})
 	u, err := url.Parse(dsn)
 	if err != nil {
 		t.Fatal(err)
@@ -78,17 +95,7 @@ func Postgres(t testing.TB) *sqlstore.DB {
 	q := u.Query()
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
-	db, err := sqlstore.Open(u.String(), "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = db.Close()
-		_, _ = admin.ExecContext(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-		_ = admin.Close()
-	})
-	migrate(t, db)
-	return db
+	return u.String()
 }
 
 func migrate(t testing.TB, db *sqlstore.DB) {

@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/shuxinqian/server/adapters/system"
 	"github.com/shuxinqian/server/bootstrap"
 )
 
@@ -47,7 +48,7 @@ func run(ctx context.Context, cmd string) error {
 	if err != nil {
 		return fmt.Errorf("configuration: %w", err)
 	}
-	rt, cleanup, err := bootstrap.NewRuntime(cfg)
+	rt, cleanup, err := bootstrap.NewRuntime(cfg, system.Clock{})
 	if err != nil {
 		return err
 	}
