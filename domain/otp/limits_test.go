@@ -68,16 +68,16 @@ var limitCases = []limitCase{
 	{name: "nil-free empty slices", h: otp.History{Phone: []otp.Sent{}, IP: []time.Time{}}, purpose: login},
 
 	// 60 s per phone and purpose.
-	{name: "same purpose 10s ago", h: otp.History{Phone: []otp.Sent{sent(login, 10 * time.Second)}}, purpose: login, code: codeResend, retry: 50 * time.Second},
+	{name: "same purpose 10s ago", h: otp.History{Phone: []otp.Sent{sent(login, 10*time.Second)}}, purpose: login, code: codeResend, retry: 50 * time.Second},
 	{name: "same purpose just now", h: otp.History{Phone: []otp.Sent{sent(login, 0)}}, purpose: login, code: codeResend, retry: 60 * time.Second},
-	{name: "same purpose 100ms ago rounds up to 60s", h: otp.History{Phone: []otp.Sent{sent(login, 100 * time.Millisecond)}}, purpose: login, code: codeResend, retry: 60 * time.Second},
-	{name: "same purpose 59s ago", h: otp.History{Phone: []otp.Sent{sent(sign, 59 * time.Second)}}, purpose: sign, code: codeResend, retry: time.Second},
-	{name: "same purpose 59.5s ago rounds up to 1s", h: otp.History{Phone: []otp.Sent{sent(login, 59500 * time.Millisecond)}}, purpose: login, code: codeResend, retry: time.Second},
-	{name: "same purpose 60s-1ns ago", h: otp.History{Phone: []otp.Sent{sent(login, 60*time.Second - 1)}}, purpose: login, code: codeResend, retry: time.Second},
-	{name: "same purpose exactly 60s ago is allowed", h: otp.History{Phone: []otp.Sent{sent(login, 60 * time.Second)}}, purpose: login},
-	{name: "same purpose 61s ago", h: otp.History{Phone: []otp.Sent{sent(login, 61 * time.Second)}}, purpose: login},
-	{name: "the latest same-purpose sending counts", h: otp.History{Phone: []otp.Sent{sent(login, 40 * time.Second), sent(login, 10 * time.Second), sent(login, 30 * time.Second)}}, purpose: login, code: codeResend, retry: 50 * time.Second},
-	{name: "another purpose 10s ago is allowed", h: otp.History{Phone: []otp.Sent{sent(reset, 10 * time.Second)}}, purpose: login},
+	{name: "same purpose 100ms ago rounds up to 60s", h: otp.History{Phone: []otp.Sent{sent(login, 100*time.Millisecond)}}, purpose: login, code: codeResend, retry: 60 * time.Second},
+	{name: "same purpose 59s ago", h: otp.History{Phone: []otp.Sent{sent(sign, 59*time.Second)}}, purpose: sign, code: codeResend, retry: time.Second},
+	{name: "same purpose 59.5s ago rounds up to 1s", h: otp.History{Phone: []otp.Sent{sent(login, 59500*time.Millisecond)}}, purpose: login, code: codeResend, retry: time.Second},
+	{name: "same purpose 60s-1ns ago", h: otp.History{Phone: []otp.Sent{sent(login, 60*time.Second-1)}}, purpose: login, code: codeResend, retry: time.Second},
+	{name: "same purpose exactly 60s ago is allowed", h: otp.History{Phone: []otp.Sent{sent(login, 60*time.Second)}}, purpose: login},
+	{name: "same purpose 61s ago", h: otp.History{Phone: []otp.Sent{sent(login, 61*time.Second)}}, purpose: login},
+	{name: "the latest same-purpose sending counts", h: otp.History{Phone: []otp.Sent{sent(login, 40*time.Second), sent(login, 10*time.Second), sent(login, 30*time.Second)}}, purpose: login, code: codeResend, retry: 50 * time.Second},
+	{name: "another purpose 10s ago is allowed", h: otp.History{Phone: []otp.Sent{sent(reset, 10*time.Second)}}, purpose: login},
 	{name: "every other purpose just now is allowed", h: otp.History{Phone: []otp.Sent{sent(reset, 0), sent(sign, 0), sent(otp.PurposeVerifyPhone, 0)}}, purpose: login},
 	{name: "IP sendings do not trigger the 60s rule", h: otp.History{IP: ipSpread(3, 10*time.Second, time.Second)}, purpose: login},
 
@@ -85,20 +85,20 @@ var limitCases = []limitCase{
 	{name: "4 in the last hour", h: otp.History{Phone: spread(4, login, 50*time.Minute, 10*time.Minute)}, purpose: login},
 	{name: "5 in the last hour, oldest 50m ago", h: otp.History{Phone: spread(5, login, 50*time.Minute, 10*time.Minute)}, purpose: login, code: codeHourly, retry: 10 * time.Minute},
 	{name: "5 in the last hour, mixed purposes", h: otp.History{Phone: []otp.Sent{
-		sent(sign, 20 * time.Minute), sent(login, 50 * time.Minute), sent(reset, 5 * time.Minute), sent(otp.PurposeVerifyPhone, 30 * time.Minute), sent(reset, 2 * time.Minute),
+		sent(sign, 20*time.Minute), sent(login, 50*time.Minute), sent(reset, 5*time.Minute), sent(otp.PurposeVerifyPhone, 30*time.Minute), sent(reset, 2*time.Minute),
 	}}, purpose: login, code: codeHourly, retry: 10 * time.Minute},
 	{name: "another purpose 10s ago counts towards the hour", h: otp.History{Phone: concat(
-		spread(4, login, 50*time.Minute, 10*time.Minute), []otp.Sent{sent(reset, 10 * time.Second)},
+		spread(4, login, 50*time.Minute, 10*time.Minute), []otp.Sent{sent(reset, 10*time.Second)},
 	)}, purpose: login, code: codeHourly, retry: 10 * time.Minute},
 	{name: "6 in the last hour: the second oldest frees the slot", h: otp.History{Phone: concat(
-		[]otp.Sent{sent(sign, 55 * time.Minute)}, spread(5, login, 45*time.Minute, 5*time.Minute),
+		[]otp.Sent{sent(sign, 55*time.Minute)}, spread(5, login, 45*time.Minute, 5*time.Minute),
 	)}, purpose: reset, code: codeHourly, retry: 15 * time.Minute},
 	{name: "one of 5 exactly an hour ago leaves the window", h: otp.History{Phone: spread(5, login, time.Hour, 10*time.Minute)}, purpose: login},
 	{name: "one of 5 an hour-1s ago", h: otp.History{Phone: spread(5, login, time.Hour-time.Second, 10*time.Minute)}, purpose: login, code: codeHourly, retry: time.Second},
 	{name: "hour retry rounds up to whole seconds", h: otp.History{Phone: spread(5, login, 50*time.Minute+300*time.Millisecond, 10*time.Minute)}, purpose: login, code: codeHourly, retry: 10 * time.Minute},
 	{name: "hour retry 1ns rounds up to 1s", h: otp.History{Phone: spread(5, login, time.Hour-1, time.Minute)}, purpose: login, code: codeHourly, retry: time.Second},
 	{name: "order does not matter", h: otp.History{Phone: []otp.Sent{
-		sent(login, 10 * time.Minute), sent(login, 40 * time.Minute), sent(login, 20 * time.Minute), sent(login, 50 * time.Minute), sent(login, 30 * time.Minute),
+		sent(login, 10*time.Minute), sent(login, 40*time.Minute), sent(login, 20*time.Minute), sent(login, 50*time.Minute), sent(login, 30*time.Minute),
 	}}, purpose: sign, code: codeHourly, retry: 10 * time.Minute},
 
 	// 10 per phone per day, any purpose.
@@ -108,12 +108,12 @@ var limitCases = []limitCase{
 		spread(3, sign, 20*time.Hour, time.Hour), spread(3, reset, 10*time.Hour, time.Hour), spread(4, login, 50*time.Minute, 10*time.Minute),
 	)}, purpose: sign, code: codeDaily, retry: 4 * time.Hour},
 	{name: "11 in the day: the second oldest frees the slot", h: otp.History{Phone: concat(
-		[]otp.Sent{sent(login, 23*time.Hour + 30*time.Minute)}, spread(10, login, 22*time.Hour, 2*time.Hour),
+		[]otp.Sent{sent(login, 23*time.Hour+30*time.Minute)}, spread(10, login, 22*time.Hour, 2*time.Hour),
 	)}, purpose: login, code: codeDaily, retry: 2 * time.Hour},
 	{name: "one of 10 exactly 24h ago leaves the window", h: otp.History{Phone: spread(10, login, 24*time.Hour, time.Hour)}, purpose: login},
 	{name: "one of 10 24h-1ns ago", h: otp.History{Phone: spread(10, login, 24*time.Hour-1, time.Hour)}, purpose: login, code: codeDaily, retry: time.Second},
 	{name: "older than a day is ignored", h: otp.History{
-		Phone: concat(spread(20, login, 48*time.Hour, time.Minute), []otp.Sent{sent(login, 25 * time.Hour)}),
+		Phone: concat(spread(20, login, 48*time.Hour, time.Minute), []otp.Sent{sent(login, 25*time.Hour)}),
 		IP:    ipSpread(50, 48*time.Hour, time.Minute),
 	}, purpose: login},
 
@@ -176,7 +176,7 @@ func TestCheckSendIgnoresZones(t *testing.T) {
 	if e.RetryAfter != 50*time.Second {
 		t.Errorf("RetryAfter = %v, want 50s", e.RetryAfter)
 	}
-	e = wantErr(t, otp.CheckSend(otp.History{Phone: []otp.Sent{sent(login, 10 * time.Second)}}, login, t0.In(cst)), kernel.KindRateLimited, codeResend)
+	e = wantErr(t, otp.CheckSend(otp.History{Phone: []otp.Sent{sent(login, 10*time.Second)}}, login, t0.In(cst)), kernel.KindRateLimited, codeResend)
 	if e.RetryAfter != 50*time.Second {
 		t.Errorf("RetryAfter = %v, want 50s", e.RetryAfter)
 	}
@@ -184,7 +184,7 @@ func TestCheckSendIgnoresZones(t *testing.T) {
 
 // TestCheckSendDoesNotModifyHistory: the caller's slices are not reordered.
 func TestCheckSendDoesNotModifyHistory(t *testing.T) {
-	phone := []otp.Sent{sent(login, 10 * time.Minute), sent(login, 50 * time.Minute), sent(login, 30 * time.Minute), sent(login, 20 * time.Minute), sent(login, 40 * time.Minute)}
+	phone := []otp.Sent{sent(login, 10*time.Minute), sent(login, 50*time.Minute), sent(login, 30*time.Minute), sent(login, 20*time.Minute), sent(login, 40*time.Minute)}
 	ip := []time.Time{ago(time.Hour), ago(23 * time.Hour)}
 	ip = append(ip, ipSpread(28, 20*time.Hour, time.Minute)...)
 	wantPhone := append([]otp.Sent(nil), phone...)

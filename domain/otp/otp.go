@@ -4,6 +4,7 @@ package otp
 
 import (
 	"crypto/subtle"
+	"math"
 	"time"
 
 	"github.com/shuxinqian/server/domain/kernel"
@@ -164,15 +165,23 @@ func CheckSend(h History, purpose Purpose, now time.Time) error {
 			inDay = append(inDay, s.At)
 		}
 	}
+	// Every broken rule is evaluated and the one that lifts last is reported, so that a
+	// client honouring Retry-After is not refused again by another rule.
+	var refusal *kernel.Error
+	refuse := func(code, msg string, d time.Duration) {
+		if refusal == nil || d > refusal.RetryAfter {
+			refusal = kernel.RateLimited(code, msg, d)
+		}
+	}
 	if wait > 0 {
-		return kernel.RateLimited("sms-resend-too-soon", "a code was sent less than 60 seconds ago", ceilSecond(wait))
+		refuse("sms-resend-too-soon", "a code was sent less than 60 seconds ago", ceilSecond(wait))
 	}
 	if len(inHour) >= PerPhoneHour {
-		return kernel.RateLimited("sms-phone-hourly-limit", "too many codes to this phone in the last hour",
+		refuse("sms-phone-hourly-limit", "too many codes to this phone in the last hour",
 			ceilSecond(oldest(inHour, len(inHour)-PerPhoneHour).Add(time.Hour).Sub(now)))
 	}
 	if len(inDay) >= PerPhoneDay {
-		return kernel.RateLimited("sms-phone-daily-limit", "too many codes to this phone today",
+		refuse("sms-phone-daily-limit", "too many codes to this phone today",
 			ceilSecond(oldest(inDay, len(inDay)-PerPhoneDay).Add(24*time.Hour).Sub(now)))
 	}
 	var ipDay []time.Time
@@ -182,8 +191,11 @@ func CheckSend(h History, purpose Purpose, now time.Time) error {
 		}
 	}
 	if len(ipDay) >= PerIPDay {
-		return kernel.RateLimited("sms-ip-daily-limit", "too many codes requested from this network today",
+		refuse("sms-ip-daily-limit", "too many codes requested from this network today",
 			ceilSecond(oldest(ipDay, len(ipDay)-PerIPDay).Add(24*time.Hour).Sub(now)))
+	}
+	if refusal != nil {
+		return refusal
 	}
 	return nil
 }
@@ -199,9 +211,20 @@ func oldest(ts []time.Time, k int) time.Time {
 	return s[k]
 }
 
+// maxRetryAfter is the largest whole number of seconds a time.Duration holds.
+const maxRetryAfter = time.Duration(math.MaxInt64) / time.Second * time.Second
+
+// ceilSecond rounds d up to whole seconds, at least one, without overflowing when d is near
+// the largest duration (time.Time.Sub saturates for a sending dated centuries ahead).
 func ceilSecond(d time.Duration) time.Duration {
-	if d <= 0 {
+	switch {
+	case d <= 0:
 		return time.Second
+	case d > maxRetryAfter:
+		return maxRetryAfter
 	}
-	return (d + time.Second - 1).Truncate(time.Second)
+	if r := d % time.Second; r != 0 {
+		d += time.Second - r
+	}
+	return d
 }

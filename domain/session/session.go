@@ -83,9 +83,10 @@ func (s *Session) Check(now time.Time) error {
 }
 
 // Touch slides the expiry when the session is used; it reports whether anything changed (so
-// the store is written at most once per SlideEvery).
+// the store is written at most once per SlideEvery). A revoked or expired session is never
+// extended: Touch cannot bring it back to life.
 func (s *Session) Touch(now time.Time) bool {
-	if now.Sub(s.lastSeenAt) < SlideEvery {
+	if s.Check(now) != nil || now.Sub(s.lastSeenAt) < SlideEvery {
 		return false
 	}
 	now = kernel.OccurredAt(now)
