@@ -365,20 +365,6 @@ func resolvePointer(doc any, ptr string) (any, error) {
 	return cur, nil
 }
 
-// schemaOf resolves a schema, following one level of $ref.
-func schemaOf(t *testing.T, doc map[string]any, v any, where string) map[string]any {
-	t.Helper()
-	m := obj(t, v, where)
-	if ref, ok := m["$ref"].(string); ok {
-		r, err := resolvePointer(doc, strings.TrimPrefix(ref, "#"))
-		if err != nil {
-			t.Fatalf("%s: %v", where, err)
-		}
-		return obj(t, r, ref)
-	}
-	return m
-}
-
 // jsonFields lists the JSON names of a struct's fields and those that are always sent
 // (no omitempty).
 func jsonFields(typ reflect.Type) (all, always []string) {

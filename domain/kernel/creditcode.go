@@ -9,7 +9,7 @@ type CreditCode string
 
 const (
 	codeCreditCodeFormat   = "credit-code-format"
-	codeCreditCodeChecksum = "credit-code-checksum"
+	codeCreditCodeChecksum = "credit-code-checksum" //nolint:gosec // an error code, not a credential
 )
 
 // creditAlphabet is the 31-character code alphabet; a character's value is its index.

@@ -58,7 +58,7 @@ func (m Money) String() string {
 	var u uint64
 	neg := m < 0
 	if neg {
-		u = uint64(-(m + 1)) + 1 // safe for math.MinInt64
+		u = uint64(-(m + 1)) + 1 //nolint:gosec // -(m+1) ≥ 0 for every negative m, so safe for math.MinInt64
 	} else {
 		u = uint64(m)
 	}

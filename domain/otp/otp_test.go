@@ -16,8 +16,8 @@ var t0 = time.Date(2025, 3, 10, 9, 0, 0, 0, time.UTC)
 
 const (
 	testPhone kernel.Phone = "13800138000"
-	rightHash              = "hash-of-123456"
-	wrongHash              = "hash-of-654321"
+	rightHash string       = "hash-of-123456"
+	wrongHash string       = "hash-of-654321"
 )
 
 // wantErr asserts that err is a *kernel.Error with the given kind and stable code, through both
@@ -89,7 +89,7 @@ func TestParsePurpose(t *testing.T) {
 	} {
 		t.Run(in, func(t *testing.T) {
 			got, err := otp.ParsePurpose(in)
-			wantErr(t, err, kernel.KindInvalid, "sms-purpose-invalid")
+			_ = wantErr(t, err, kernel.KindInvalid, "sms-purpose-invalid")
 			if got != "" {
 				t.Errorf("ParsePurpose(%q) returned %q with an error", in, got)
 			}
@@ -132,7 +132,7 @@ func TestIssueIncomplete(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := otp.Issue(tc.id, tc.phone, tc.purpose, tc.hash, t0)
-			wantErr(t, err, kernel.KindInvalid, "sms-code-incomplete")
+			_ = wantErr(t, err, kernel.KindInvalid, "sms-code-incomplete")
 			if c != nil {
 				t.Errorf("Issue returned a code with an error")
 			}
@@ -154,13 +154,13 @@ func TestVerifyRightCodeIsSingleUse(t *testing.T) {
 	}
 	for _, cand := range []string{rightHash, wrongHash} {
 		err := c.Verify(cand, at.Add(time.Second))
-		wantErr(t, err, kernel.KindInvalid, "sms-code-used")
+		_ = wantErr(t, err, kernel.KindInvalid, "sms-code-used")
 		if !errors.Is(err, otp.ErrUsed) {
 			t.Errorf("errors.Is(%v, ErrUsed) = false", err)
 		}
 	}
 	// Used wins over expired: the second use is reported as such even after the TTL.
-	wantErr(t, c.Verify(rightHash, t0.Add(time.Hour)), kernel.KindInvalid, "sms-code-used")
+	_ = wantErr(t, c.Verify(rightHash, t0.Add(time.Hour)), kernel.KindInvalid, "sms-code-used")
 	if got := c.Snapshot().Attempts; got != 0 {
 		t.Errorf("Attempts after reuse = %d, want 0 (reuse is not a wrong try)", got)
 	}
@@ -181,7 +181,7 @@ func TestVerifyWrongCodes(t *testing.T) {
 	}
 	// The fifth wrong try kills the code.
 	err := c.Verify(wrongHash, at)
-	wantErr(t, err, kernel.KindInvalid, "sms-code-exhausted")
+	_ = wantErr(t, err, kernel.KindInvalid, "sms-code-exhausted")
 	if !errors.Is(err, otp.ErrExhausted) {
 		t.Errorf("errors.Is(%v, ErrExhausted) = false", err)
 	}
@@ -190,14 +190,14 @@ func TestVerifyWrongCodes(t *testing.T) {
 	}
 	// Even the right code is refused now, and nothing more is counted or consumed.
 	for _, cand := range []string{rightHash, wrongHash, ""} {
-		wantErr(t, c.Verify(cand, at), kernel.KindInvalid, "sms-code-exhausted")
+		_ = wantErr(t, c.Verify(cand, at), kernel.KindInvalid, "sms-code-exhausted")
 	}
 	s := c.Snapshot()
 	if s.Attempts != 5 || !s.UsedAt.IsZero() {
 		t.Errorf("after exhaustion Attempts=%d UsedAt=%v, want 5 and unused", s.Attempts, s.UsedAt)
 	}
 	// Exhausted wins over expired.
-	wantErr(t, c.Verify(rightHash, t0.Add(time.Hour)), kernel.KindInvalid, "sms-code-exhausted")
+	_ = wantErr(t, c.Verify(rightHash, t0.Add(time.Hour)), kernel.KindInvalid, "sms-code-exhausted")
 }
 
 func TestVerifyRightCodeAfterWrongTries(t *testing.T) {
@@ -210,7 +210,7 @@ func TestVerifyRightCodeAfterWrongTries(t *testing.T) {
 		if err := c.Verify(rightHash, t0.Add(time.Second)); err != nil {
 			t.Errorf("after %d wrong tries the right code = %v, want nil", wrong, err)
 		}
-		wantErr(t, c.Verify(rightHash, t0.Add(2*time.Second)), kernel.KindInvalid, "sms-code-used")
+		_ = wantErr(t, c.Verify(rightHash, t0.Add(2*time.Second)), kernel.KindInvalid, "sms-code-used")
 	}
 }
 
@@ -218,7 +218,7 @@ func TestVerifyWrongCandidates(t *testing.T) {
 	// Anything but the exact hash is wrong: prefixes, extensions, case changes, empty.
 	for _, cand := range []string{"", rightHash[:len(rightHash)-1], rightHash + "0", strings.ToUpper(rightHash), " " + rightHash} {
 		c := issue(t)
-		wantErr(t, c.Verify(cand, t0), kernel.KindInvalid, "sms-code-wrong")
+		_ = wantErr(t, c.Verify(cand, t0), kernel.KindInvalid, "sms-code-wrong")
 	}
 }
 
@@ -243,7 +243,7 @@ func TestVerifyExpiry(t *testing.T) {
 				err := c.Verify(cand, tc.at)
 				switch {
 				case tc.code != "":
-					wantErr(t, err, kernel.KindInvalid, tc.code)
+					_ = wantErr(t, err, kernel.KindInvalid, tc.code)
 					if !errors.Is(err, otp.ErrExpired) {
 						t.Errorf("errors.Is(%v, ErrExpired) = false", err)
 					}
@@ -256,7 +256,7 @@ func TestVerifyExpiry(t *testing.T) {
 						t.Errorf("Verify(right) = %v, want nil", err)
 					}
 				default:
-					wantErr(t, err, kernel.KindInvalid, "sms-code-wrong")
+					_ = wantErr(t, err, kernel.KindInvalid, "sms-code-wrong")
 				}
 			}
 		})
@@ -273,7 +273,7 @@ func TestVerifyExpiryWithUnalignedIssueTime(t *testing.T) {
 	if !c.ExpiresAt().Equal(t0.Add(otp.TTL)) {
 		t.Errorf("ExpiresAt = %v, want %v", c.ExpiresAt(), t0.Add(otp.TTL))
 	}
-	wantErr(t, c.Verify(rightHash, t0.Add(otp.TTL)), kernel.KindInvalid, "sms-code-expired")
+	_ = wantErr(t, c.Verify(rightHash, t0.Add(otp.TTL)), kernel.KindInvalid, "sms-code-expired")
 }
 
 func TestErrorsAreDistinct(t *testing.T) {
@@ -284,7 +284,7 @@ func TestErrorsAreDistinct(t *testing.T) {
 		"sms-code-exhausted":     otp.ErrExhausted,
 	}
 	for code, e := range errs {
-		wantErr(t, e, kernel.KindInvalid, code)
+		_ = wantErr(t, e, kernel.KindInvalid, code)
 		for other, o := range errs {
 			if other != code && errors.Is(e, o) {
 				t.Errorf("errors.Is(%s, %s) = true", code, other)
@@ -327,7 +327,7 @@ func TestCodeSnapshotRoundTrip(t *testing.T) {
 				}
 				return
 			}
-			wantErr(t, err, kernel.KindInvalid, tc.verify)
+			_ = wantErr(t, err, kernel.KindInvalid, tc.verify)
 		})
 	}
 	t.Run("issued → snapshot → code", func(t *testing.T) {

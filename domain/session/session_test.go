@@ -107,7 +107,7 @@ func TestOpenIncomplete(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			s, err := session.Open(tc.id, tc.user, tc.token, t0)
-			wantErr(t, err, kernel.KindInvalid, "session-incomplete")
+			_ = wantErr(t, err, kernel.KindInvalid, "session-incomplete")
 			if s != nil {
 				t.Error("Open returned a session with an error")
 			}

@@ -93,7 +93,7 @@ func TestValidatePasswordEveryLength(t *testing.T) {
 				t.Errorf("length %d: %v, want nil", n, err)
 			}
 		default:
-			wantErr(t, err, kernel.KindInvalid, "password-length")
+			_ = wantErr(t, err, kernel.KindInvalid, "password-length")
 		}
 	}
 }
@@ -107,7 +107,7 @@ func TestValidatePasswordEveryASCII(t *testing.T) {
 				t.Errorf("character %q: %v, want nil", rune(c), err)
 			}
 		} else {
-			wantErr(t, err, kernel.KindInvalid, "password-invalid-characters")
+			_ = wantErr(t, err, kernel.KindInvalid, "password-invalid-characters")
 		}
 	}
 }

@@ -119,7 +119,7 @@ func TestRegisterInvalid(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			u, err := user.Register(tc.id, tc.phone, t0)
-			wantErr(t, err, kernel.KindInvalid, tc.code)
+			_ = wantErr(t, err, kernel.KindInvalid, tc.code)
 			if u != nil {
 				t.Errorf("Register returned a user with an error: %+v", u.Snapshot())
 			}
@@ -184,7 +184,7 @@ func TestSetPassword(t *testing.T) {
 func TestSetPasswordMissing(t *testing.T) {
 	u := registerWithPassword(t)
 	before := u.Snapshot()
-	wantErr(t, u.SetPassword("", t0.Add(time.Hour)), kernel.KindInvalid, "password-missing")
+	_ = wantErr(t, u.SetPassword("", t0.Add(time.Hour)), kernel.KindInvalid, "password-missing")
 	if after := u.Snapshot(); after != before {
 		t.Errorf("failed SetPassword changed the user: %+v → %+v", before, after)
 	}
@@ -219,7 +219,7 @@ func TestSetPasswordResetsFailures(t *testing.T) {
 		for i := 0; i < user.MaxPasswordFailures; i++ {
 			u.PasswordFailed(t0)
 		}
-		wantErr(t, u.CanTryPassword(t0.Add(time.Minute)), kernel.KindRateLimited, "password-locked")
+		_ = wantErr(t, u.CanTryPassword(t0.Add(time.Minute)), kernel.KindRateLimited, "password-locked")
 		if err := u.SetPassword("hash-2", t0.Add(time.Minute)); err != nil {
 			t.Fatal(err)
 		}
@@ -433,7 +433,7 @@ func TestSnapshotRoundTrip(t *testing.T) {
 		for i := 0; i < 3; i++ {
 			back.PasswordFailed(t0.Add(time.Minute))
 		}
-		wantErr(t, back.CanTryPassword(t0.Add(time.Minute)), kernel.KindRateLimited, "password-locked")
+		_ = wantErr(t, back.CanTryPassword(t0.Add(time.Minute)), kernel.KindRateLimited, "password-locked")
 	})
 	t.Run("empty real-name status defaults to unverified", func(t *testing.T) {
 		s := full
@@ -457,6 +457,6 @@ func TestSnapshotRoundTrip(t *testing.T) {
 		if u.HasPassword() {
 			t.Error("zero snapshot has a password")
 		}
-		wantErr(t, u.CanTryPassword(t0), kernel.KindPrecondition, "password-not-set")
+		_ = wantErr(t, u.CanTryPassword(t0), kernel.KindPrecondition, "password-not-set")
 	})
 }

@@ -55,7 +55,7 @@ func openSQLite(t *testing.T) *stdsql.DB {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
+	defer func() { _ = conn.Close() }()
 	if err := conn.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&journal); err != nil {
 		t.Fatal(err)
 	}
@@ -138,15 +138,18 @@ func dropTopicTables(t *testing.T, db *stdsql.DB, dialect wmsql.Dialect, prefix 
 		t.Errorf("list test tables: %v", err)
 		return
 	}
-	var tables []string
-	for rows.Next() {
-		var name string
-		if err := rows.Scan(&name); err != nil {
-			t.Error(err)
+	tables := func() []string {
+		defer func() { _ = rows.Close() }()
+		var names []string
+		for rows.Next() {
+			var name string
+			if err := rows.Scan(&name); err != nil {
+				t.Error(err)
+			}
+			names = append(names, name)
 		}
-		tables = append(tables, name)
-	}
-	_ = rows.Close()
+		return names
+	}()
 	for _, name := range tables {
 		if _, err := db.ExecContext(ctx, `DROP TABLE IF EXISTS `+name); err != nil {
 			t.Errorf("drop %s: %v", name, err)

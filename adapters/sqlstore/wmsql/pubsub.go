@@ -4,6 +4,7 @@ import (
 	"context"
 	stdsql "database/sql"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
@@ -50,10 +51,14 @@ func newPublisher(db wsql.ContextExecutor, dialect Dialect, logger watermill.Log
 	if err != nil {
 		return nil, err
 	}
-	return wsql.NewPublisher(db, wsql.PublisherConfig{
+	pub, err := wsql.NewPublisher(db, wsql.PublisherConfig{
 		SchemaAdapter:        schema,
 		AutoInitializeSchema: false,
 	}, logger)
+	if err != nil {
+		return nil, err // not a typed-nil *wsql.Publisher inside the interface
+	}
+	return pub, nil
 }
 
 // SubscriberOptions configures NewSubscriber. Zero values mean watermill-sql's
@@ -90,7 +95,11 @@ type SubscriberOptions struct {
 	// to the same database (including a handler publishing through a
 	// non-transactional publisher on it) waits for busy_timeout and fails;
 	// with a deferred BEGIN the ack fails with SQLITE_BUSY(_SNAPSHOT) whenever
-	// something else wrote meanwhile, and the batch is redelivered.
+	// something else wrote meanwhile, and the batch is redelivered. It also
+	// serialises all subscribers of the database: while one topic's message
+	// waits to be consumed, the subscribers of every other topic cannot begin
+	// their transaction (watermill's universal TestTopic fails in this mode
+	// for that reason).
 	//
 	// By default (false) the SELECT and the ack are separate autocommit
 	// statements and no lock is held while the handler runs. That is safe for
@@ -124,7 +133,7 @@ func NewSubscriber(db *stdsql.DB, dialect Dialect, opts SubscriberOptions, logge
 		return nil, err
 	}
 
-	var beginner wsql.Beginner = wsql.BeginnerFromStdSQL(db)
+	beginner := wsql.BeginnerFromStdSQL(db)
 	if dialect == DialectSQLite && !opts.SQLiteTxPerBatch {
 		beginner = autocommitBeginner{db: db}
 	}
@@ -150,22 +159,69 @@ func NewSubscriber(db *stdsql.DB, dialect Dialect, opts SubscriberOptions, logge
 	if err != nil {
 		return nil, err
 	}
-	return &subscriber{Subscriber: sub}, nil
+	return newSubscriberWrapper(sub), nil
 }
 
-// subscriber validates topics before handing them to watermill-sql, whose own
-// check (topic.go) allows '-', '.', ':', '$' and upper case; with an invalid
-// topic its consume loop would otherwise just log the SelectQuery error every
-// RetryInterval forever.
+// subscriber wraps watermill-sql's Subscriber:
+//
+//   - It validates topics before handing them over; watermill-sql's own check
+//     (topic.go) allows '-', '.', ':', '$' and upper case, and with an invalid
+//     topic its consume loop would just log the SelectQuery error every
+//     RetryInterval forever.
+//   - It makes Close wait until every output channel is closed. watermill-sql
+//     closes the channel in the Subscribe goroutine only after consume() has
+//     already marked its WaitGroup done (subscriber.go: `defer
+//     s.subscribeWg.Done()` in consume, `close(out)` after it returns), so its
+//     Close can return while channels are still open.
 type subscriber struct {
 	*wsql.Subscriber
+
+	mu      sync.Mutex
+	closed  bool
+	closing chan struct{}
+	wg      sync.WaitGroup
+}
+
+func newSubscriberWrapper(sub *wsql.Subscriber) *subscriber {
+	return &subscriber{Subscriber: sub, closing: make(chan struct{})}
 }
 
 func (s *subscriber) Subscribe(ctx context.Context, topic string) (<-chan *message.Message, error) {
 	if err := ValidateTopic(topic); err != nil {
 		return nil, err
 	}
-	return s.Subscriber.Subscribe(ctx, topic)
+	in, err := s.Subscriber.Subscribe(ctx, topic)
+	if err != nil {
+		return nil, err
+	}
+
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		go func() { // closed concurrently: the inner channel closes soon
+			for range in {
+			}
+		}()
+		return nil, wsql.ErrSubscriberClosed
+	}
+	s.wg.Add(1)
+	s.mu.Unlock()
+
+	out := make(chan *message.Message)
+	go func() {
+		defer s.wg.Done()
+		defer close(out)
+		for msg := range in {
+			select {
+			case out <- msg:
+			case <-s.closing:
+				// Not delivered: watermill-sql treats it as un-acked
+				// (it stops waiting on Close or ctx cancellation).
+			case <-ctx.Done():
+			}
+		}
+	}()
+	return out, nil
 }
 
 // SubscribeInitialize runs the DDL for topic (used by watermill's test suite
@@ -175,6 +231,19 @@ func (s *subscriber) SubscribeInitialize(topic string) error {
 		return err
 	}
 	return s.Subscriber.SubscribeInitialize(topic)
+}
+
+// Close stops all subscriptions and returns once their channels are closed.
+func (s *subscriber) Close() error {
+	s.mu.Lock()
+	if !s.closed {
+		s.closed = true
+		close(s.closing)
+	}
+	s.mu.Unlock()
+	err := s.Subscriber.Close()
+	s.wg.Wait()
+	return err
 }
 
 // autocommitBeginner hands watermill-sql's Subscriber a "transaction" whose

@@ -124,12 +124,3 @@ func TestPubSubPostgres(t *testing.T) {
 	t.Parallel()
 	runSuite(t, wmsql.DialectPostgres, openPostgres(t), suiteOptions())
 }
-
-// The universal suite once more for the SQLiteTxPerBatch mode (one SQLite
-// transaction per polled batch; slower: everything else waits for its lock).
-func TestPubSubSQLiteTxPerBatch(t *testing.T) {
-	t.Parallel()
-	opts := suiteOptions()
-	opts.SQLiteTxPerBatch = true
-	runSuite(t, wmsql.DialectSQLite, openSQLite(t), opts)
-}

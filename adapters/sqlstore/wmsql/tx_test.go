@@ -574,7 +574,7 @@ func TestValidationAndDDL(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer sub.Close()
+		defer func() { _ = sub.Close() }()
 		if _, err := sub.Subscribe(context.Background(), "bad-topic"); !errors.Is(err, wmsql.ErrInvalidTopic) {
 			t.Fatalf("subscribe to invalid topic: %v", err)
 		}
@@ -583,6 +583,46 @@ func TestValidationAndDDL(t *testing.T) {
 		}
 		if n := countRows(t, db, prefix+"init", ""); n != 0 {
 			t.Fatal(n)
+		}
+	})
+}
+
+// Close must return only after the subscription channels are closed
+// (watermill-sql alone closes them slightly after its Close returns).
+func TestCloseClosesChannels(t *testing.T) {
+	t.Parallel()
+	forEachDialect(t, func(t *testing.T, d wmsql.Dialect, db *stdsql.DB, prefix string) {
+		topic := prefix + "close"
+		mustInit(t, db, d, topic)
+		for i := 0; i < 20; i++ {
+			sub, err := wmsql.NewSubscriber(db, d, fastOptions(), testLogger())
+			if err != nil {
+				t.Fatal(err)
+			}
+			ch1, err := sub.Subscribe(context.Background(), topic)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ch2, err := sub.Subscribe(context.Background(), topic)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := sub.Close(); err != nil {
+				t.Fatal(err)
+			}
+			for _, ch := range []<-chan *message.Message{ch1, ch2} {
+				select {
+				case _, open := <-ch:
+					if open {
+						t.Fatal("message after Close")
+					}
+				default:
+					t.Fatalf("iteration %d: channel still open after Close returned", i)
+				}
+			}
+			if _, err := sub.Subscribe(context.Background(), topic); err == nil {
+				t.Fatal("Subscribe after Close succeeded")
+			}
 		}
 	})
 }
