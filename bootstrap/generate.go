@@ -1,3 +1,0 @@
-package bootstrap
-
-//go:generate go tool wire gen .
