@@ -18,6 +18,21 @@ type Deps struct {
 	Secrets   ports.Secrets
 	SMS       ports.SMSSender
 	Logger    *slog.Logger
+
+	Identity ports.IdentityVerifier
+	Liveness ports.LivenessVerifier
+	CA       ports.CertificateAuthority
+	Keys     ports.SigningKeys
+	Files    ports.FileStore
+	Renderer ports.SignatureRenderer
+	QR       ports.QRCoder
+	Settings Settings
+}
+
+// Settings are plain configuration values the use cases need.
+type Settings struct {
+	// PublicBaseURL is where clients reach this server (QR join links, liveness redirects).
+	PublicBaseURL string
 }
 
 // App is the set of use cases.
@@ -30,6 +45,14 @@ type App struct {
 	secrets   ports.Secrets
 	sms       ports.SMSSender
 	log       *slog.Logger
+	identity  ports.IdentityVerifier
+	liveness  ports.LivenessVerifier
+	ca        ports.CertificateAuthority
+	keys      ports.SigningKeys
+	files     ports.FileStore
+	renderer  ports.SignatureRenderer
+	qr        ports.QRCoder
+	settings  Settings
 
 	dummyOnce sync.Once
 	dummyHash string
@@ -42,7 +65,8 @@ func New(d Deps) *App {
 		log = slog.Default()
 	}
 	return &App{uow: d.UoW, clock: d.Clock, ids: d.IDs, random: d.Random, passwords: d.Passwords,
-		secrets: d.Secrets, sms: d.SMS, log: log}
+		secrets: d.Secrets, sms: d.SMS, log: log, identity: d.Identity, liveness: d.Liveness, ca: d.CA,
+		keys: d.Keys, files: d.Files, renderer: d.Renderer, qr: d.QR, settings: d.Settings}
 }
 
 // Actor is the authenticated caller of a use case.

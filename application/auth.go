@@ -104,6 +104,8 @@ func purposeText(p otp.Purpose) string {
 		return "设置密码"
 	case otp.PurposeSign:
 		return "签署"
+	case otp.PurposeResetSigningPassword:
+		return "重置签署密码"
 	default:
 		return "验证手机号"
 	}

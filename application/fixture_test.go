@@ -31,6 +31,17 @@ type fixture struct {
 	sessions  *mocks.MockSessionRepository
 	audit     *mocks.MockAuditLog
 	inbox     *mocks.MockInbox
+	channels  *mocks.MockChannelRepository
+	files     *mocks.MockFileRepository
+	sigs      *mocks.MockSignatureRepository
+	consents  *mocks.MockConsentLog
+	identity  *mocks.MockIdentityVerifier
+	liveness  *mocks.MockLivenessVerifier
+	ca        *mocks.MockCertificateAuthority
+	keys      *mocks.MockSigningKeys
+	store     *mocks.MockFileStore
+	renderer  *mocks.MockSignatureRenderer
+	qr        *mocks.MockQRCoder
 	commits   int
 }
 
@@ -44,6 +55,11 @@ func newFixture(t *testing.T) *fixture {
 		uow: mocks.NewMockUnitOfWork(ctrl), tx: mocks.NewMockTx(ctrl), users: mocks.NewMockUserRepository(ctrl),
 		codes: mocks.NewMockCodeRepository(ctrl), sessions: mocks.NewMockSessionRepository(ctrl),
 		audit: mocks.NewMockAuditLog(ctrl), inbox: mocks.NewMockInbox(ctrl),
+		channels: mocks.NewMockChannelRepository(ctrl), files: mocks.NewMockFileRepository(ctrl),
+		sigs: mocks.NewMockSignatureRepository(ctrl), consents: mocks.NewMockConsentLog(ctrl),
+		identity: mocks.NewMockIdentityVerifier(ctrl), liveness: mocks.NewMockLivenessVerifier(ctrl),
+		ca: mocks.NewMockCertificateAuthority(ctrl), keys: mocks.NewMockSigningKeys(ctrl), store: mocks.NewMockFileStore(ctrl),
+		renderer: mocks.NewMockSignatureRenderer(ctrl), qr: mocks.NewMockQRCoder(ctrl),
 	}
 	f.clock.EXPECT().Now().DoAndReturn(func() time.Time { return f.now }).AnyTimes()
 	n := 0
@@ -65,7 +81,12 @@ func newFixture(t *testing.T) *fixture {
 	f.tx.EXPECT().Sessions().Return(f.sessions).AnyTimes()
 	f.tx.EXPECT().Audit().Return(f.audit).AnyTimes()
 	f.tx.EXPECT().Inbox().Return(f.inbox).AnyTimes()
+	f.tx.EXPECT().Channels().Return(f.channels).AnyTimes()
+	f.tx.EXPECT().Files().Return(f.files).AnyTimes()
+	f.tx.EXPECT().Signatures().Return(f.sigs).AnyTimes()
+	f.tx.EXPECT().Consents().Return(f.consents).AnyTimes()
 	f.app = application.New(application.Deps{UoW: f.uow, Clock: f.clock, IDs: f.ids, Random: f.random,
-		Passwords: f.passwords, Secrets: f.secrets, SMS: f.sms})
+		Passwords: f.passwords, Secrets: f.secrets, SMS: f.sms, Identity: f.identity, Liveness: f.liveness, CA: f.ca,
+		Keys: f.keys, Files: f.store, Renderer: f.renderer, QR: f.qr, Settings: application.Settings{PublicBaseURL: "https://sxq.test"}})
 	return f
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"time"
 
+	"github.com/shuxinqian/server/domain/channel"
 	"github.com/shuxinqian/server/domain/kernel"
+	"github.com/shuxinqian/server/domain/user"
 	"github.com/shuxinqian/server/ports"
 )
 
@@ -15,6 +17,9 @@ type MeView struct {
 	RealNameStatus string
 	HasPassword    bool
 	CreatedAt      time.Time
+	RealName       RealNameView
+	Channel        *channel.Channel
+	Certificate    *user.Certificate
 }
 
 // Me returns the caller's account.
@@ -26,8 +31,11 @@ func (a *App) Me(ctx context.Context, actor Actor) (MeView, error) {
 			return err
 		}
 		v = MeView{ID: string(u.ID()), PhoneMasked: u.Phone().Masked(), RealNameStatus: string(u.RealNameStatus()),
-			HasPassword: u.HasPassword(), CreatedAt: u.CreatedAt()}
-		return nil
+			HasPassword: u.HasPassword(), CreatedAt: u.CreatedAt(), RealName: realNameView(u, a.clock.Now()),
+			Certificate: u.Certificate()}
+		c, _, err := currentChannel(ctx, tx, u)
+		v.Channel = c
+		return err
 	})
 	return v, err
 }

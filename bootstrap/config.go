@@ -40,6 +40,12 @@ type Config struct {
 	// ForwarderPoll is how often the forwarder polls the outbox table.
 	ForwarderPoll   time.Duration
 	ShutdownTimeout time.Duration
+	// PublicBaseURL is where clients reach the server (QR join links, liveness redirects).
+	PublicBaseURL string
+	// IdentityProvider chooses the identity and liveness adapters: sandbox or tencent.
+	IdentityProvider string
+	// CACertFile/CAKeyFile: an operator-provided CA; empty means the embedded CA under DATA_DIR/ca.
+	CACertFile, CAKeyFile string
 }
 
 // LoadConfig reads the configuration from getenv (os.Getenv in main).
@@ -58,7 +64,12 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		LogLevel:    get("LOG_LEVEL", "info"),
 		LogFormat:   get("LOG_FORMAT", "text"),
 		SMSProvider: get("SMS_PROVIDER", "sandbox"),
+
+		IdentityProvider: get("IDENTITY_PROVIDER", "sandbox"),
+		CACertFile:       get("CA_CERT_FILE", ""),
+		CAKeyFile:        get("CA_KEY_FILE", ""),
 	}
+	c.PublicBaseURL = strings.TrimRight(get("PUBLIC_BASE_URL", defaultBaseURL(c.HTTPAddr)), "/")
 	var errs []error
 	if c.Mode != ModeSandbox && c.Mode != ModeProduction {
 		errs = append(errs, fmt.Errorf("APP_MODE must be sandbox or production, not %q", c.Mode))
@@ -101,11 +112,35 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		if c.SMSProvider == "sandbox" {
 			errs = append(errs, errors.New("production mode refuses sandbox adapters: set SMS_PROVIDER to a real provider"))
 		}
+		if c.IdentityProvider == "sandbox" {
+			errs = append(errs, errors.New("production mode refuses sandbox adapters: set IDENTITY_PROVIDER to a real provider"))
+		}
+		if c.CACertFile == "" || c.CAKeyFile == "" {
+			errs = append(errs, errors.New("production mode needs an operator CA: set CA_CERT_FILE and CA_KEY_FILE"))
+		}
+	}
+	if c.IdentityProvider != "sandbox" {
+		errs = append(errs, fmt.Errorf("IDENTITY_PROVIDER %q is not available in this build (only sandbox)", c.IdentityProvider))
+	}
+	if (c.CACertFile == "") != (c.CAKeyFile == "") {
+		errs = append(errs, errors.New("set both CA_CERT_FILE and CA_KEY_FILE, or neither"))
 	}
 	if c.SMSProvider != "sandbox" {
 		errs = append(errs, fmt.Errorf("SMS_PROVIDER %q is not available in this build (only sandbox)", c.SMSProvider))
 	}
 	return c, errors.Join(errs...)
+}
+
+// defaultBaseURL is http://localhost:<port> for a listen address like ":8080".
+func defaultBaseURL(addr string) string {
+	if i := strings.LastIndex(addr, ":"); i >= 0 {
+		host := addr[:i]
+		if host == "" || host == "0.0.0.0" || host == "[::]" {
+			host = "localhost"
+		}
+		return "http://" + host + addr[i:]
+	}
+	return "http://localhost:8080"
 }
 
 // Sandbox reports whether sandbox endpoints and adapters are on.

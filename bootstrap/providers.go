@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/ThreeDotsLabs/watermill"
@@ -13,9 +14,14 @@ import (
 	"github.com/ThreeDotsLabs/watermill/pubsub/gochannel"
 	"github.com/google/wire"
 
+	"github.com/shuxinqian/server/adapters/ca"
 	"github.com/shuxinqian/server/adapters/consumer"
 	"github.com/shuxinqian/server/adapters/crypto"
+	"github.com/shuxinqian/server/adapters/document"
+	"github.com/shuxinqian/server/adapters/filestore"
 	adhttp "github.com/shuxinqian/server/adapters/http"
+	"github.com/shuxinqian/server/adapters/identity"
+	"github.com/shuxinqian/server/adapters/qrcode"
 	"github.com/shuxinqian/server/adapters/sms"
 	"github.com/shuxinqian/server/adapters/sqlstore"
 	"github.com/shuxinqian/server/adapters/sqlstore/wmsql"
@@ -36,6 +42,9 @@ var ProviderSet = wire.NewSet(
 	wire.InterfaceValue(new(ports.Random), crypto.Random{}),
 	wire.InterfaceValue(new(ports.PasswordHasher), crypto.Argon2id{}),
 	sms.NewSandbox, wire.Bind(new(ports.SMSSender), new(*sms.Sandbox)),
+	provideIdentity, provideSandboxLiveness, provideLiveness, provideCA, provideSigningKeys, provideFileStore, provideRenderer,
+	wire.InterfaceValue(new(ports.QRCoder), qrcode.Coder{}),
+	provideSettings,
 	wire.Struct(new(application.Deps), "*"),
 	application.New,
 	provideHTTP,
@@ -100,12 +109,46 @@ func provideKeys(cfg Config) (*crypto.Keys, error) {
 	return crypto.NewKeys(key)
 }
 
-func provideHTTP(cfg Config, app *application.App, db *sqlstore.DB, box *sms.Sandbox, log *slog.Logger) *adhttp.Server {
+func provideSettings(cfg Config) application.Settings {
+	return application.Settings{PublicBaseURL: cfg.PublicBaseURL}
+}
+
+func provideIdentity(cfg Config) ports.IdentityVerifier {
+	return identity.NewSandboxVerifier()
+}
+
+func provideSandboxLiveness(cfg Config, clock ports.Clock) *identity.SandboxLiveness {
+	return identity.NewSandboxLiveness(clock, cfg.PublicBaseURL)
+}
+
+func provideLiveness(sb *identity.SandboxLiveness) ports.LivenessVerifier { return sb }
+
+func provideCA(cfg Config, clock ports.Clock) (ports.CertificateAuthority, error) {
+	c, err := ca.Open(ca.Config{Dir: filepath.Join(cfg.DataDir, "ca"), CertFile: cfg.CACertFile, KeyFile: cfg.CAKeyFile,
+		Clock: clock, Organization: "数信签 Shuxinqian"})
+	if err != nil {
+		return nil, fmt.Errorf("certificate authority: %w", err)
+	}
+	return c, nil
+}
+
+func provideSigningKeys(keys *crypto.Keys) ports.SigningKeys { return crypto.NewSigningKeys(keys) }
+
+func provideFileStore(cfg Config) (ports.FileStore, error) {
+	return filestore.NewLocal(filepath.Join(cfg.DataDir, "files"))
+}
+
+func provideRenderer() (ports.SignatureRenderer, error) { return document.NewRenderer() }
+
+func provideHTTP(cfg Config, app *application.App, db *sqlstore.DB, box *sms.Sandbox, live *identity.SandboxLiveness, log *slog.Logger) *adhttp.Server {
 	opts := adhttp.Options{
 		Sandbox:        cfg.Sandbox(),
 		Ready:          db.Ping,
 		TrustedProxies: cfg.TrustedProxies,
 		Logger:         log,
+	}
+	if cfg.Sandbox() && live != nil {
+		opts.SandboxLiveness = live
 	}
 	if cfg.Sandbox() {
 		opts.SandboxSMS = func(phone kernel.Phone) []adhttp.SentSMS {

@@ -46,6 +46,13 @@ func (rt *Runtime) PrepareDatabase(ctx context.Context) error {
 		if len(applied) > 0 {
 			rt.Log.Info("database migrated", "migrations", strings.Join(applied, ","))
 		}
+		seeded, err := rt.App.Seed(ctx)
+		if err != nil {
+			return fmt.Errorf("seeding demo data: %w", err)
+		}
+		if len(seeded) > 0 {
+			rt.Log.Info("demo data loaded", "channels", strings.Join(seeded, ","))
+		}
 		return nil
 	}
 	pending, err := rt.DB.Pending(ctx)

@@ -8,6 +8,7 @@ package bootstrap
 
 import (
 	"github.com/shuxinqian/server/adapters/crypto"
+	"github.com/shuxinqian/server/adapters/qrcode"
 	"github.com/shuxinqian/server/adapters/sms"
 	"github.com/shuxinqian/server/adapters/sqlstore"
 	"github.com/shuxinqian/server/adapters/system"
@@ -36,6 +37,27 @@ func NewRuntime(cfg Config, clock ports.Clock) (*Runtime, func(), error) {
 	random := _wireRandomValue
 	passwordHasher := _wireArgon2idValue
 	sandbox := sms.NewSandbox(clock)
+	identityVerifier := provideIdentity(cfg)
+	sandboxLiveness := provideSandboxLiveness(cfg, clock)
+	livenessVerifier := provideLiveness(sandboxLiveness)
+	certificateAuthority, err := provideCA(cfg, clock)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	signingKeys := provideSigningKeys(keys)
+	fileStore, err := provideFileStore(cfg)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	signatureRenderer, err := provideRenderer()
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	qrCoder := _wireCoderValue
+	settings := provideSettings(cfg)
 	deps := application.Deps{
 		UoW:       store,
 		Clock:     clock,
@@ -45,9 +67,17 @@ func NewRuntime(cfg Config, clock ports.Clock) (*Runtime, func(), error) {
 		Secrets:   keys,
 		SMS:       sandbox,
 		Logger:    logger,
+		Identity:  identityVerifier,
+		Liveness:  livenessVerifier,
+		CA:        certificateAuthority,
+		Keys:      signingKeys,
+		Files:     fileStore,
+		Renderer:  signatureRenderer,
+		QR:        qrCoder,
+		Settings:  settings,
 	}
 	app := application.New(deps)
-	server := provideHTTP(cfg, app, db, sandbox, logger)
+	server := provideHTTP(cfg, app, db, sandbox, sandboxLiveness, logger)
 	goChannel, cleanup2 := provideGoChannel(loggerAdapter)
 	router, err := provideRouter(goChannel, store, app, loggerAdapter)
 	if err != nil {
@@ -82,4 +112,5 @@ func NewRuntime(cfg Config, clock ports.Clock) (*Runtime, func(), error) {
 var (
 	_wireRandomValue   = crypto.Random{}
 	_wireArgon2idValue = crypto.Argon2id{}
+	_wireCoderValue    = qrcode.Coder{}
 )

@@ -2,7 +2,7 @@
 // or driven, lives in adapters/. This package imports only the domain and the standard library.
 package ports
 
-//go:generate go tool mockgen -typed -destination=mocks/mocks.go -package=mocks github.com/shuxinqian/server/ports Clock,IDs,Random,PasswordHasher,Secrets,Cipher,SMSSender,UnitOfWork,Tx,UserRepository,CodeRepository,SessionRepository,AuditLog,Inbox
+//go:generate go tool mockgen -typed -destination=mocks/mocks.go -package=mocks github.com/shuxinqian/server/ports Clock,IDs,Random,PasswordHasher,Secrets,Cipher,SMSSender,UnitOfWork,Tx,UserRepository,CodeRepository,SessionRepository,AuditLog,Inbox,ChannelRepository,FileRepository,SignatureRepository,ConsentLog,IdentityVerifier,LivenessVerifier,CertificateAuthority,SigningKeys,FileStore,SignatureRenderer,QRCoder
 
 import (
 	"context"
@@ -88,6 +88,10 @@ type Tx interface {
 	Sessions() SessionRepository
 	Audit() AuditLog
 	Inbox() Inbox
+	Channels() ChannelRepository
+	Files() FileRepository
+	Signatures() SignatureRepository
+	Consents() ConsentLog
 }
 
 // UserRepository stores users. Phones are kept encrypted with a blind index.
@@ -98,8 +102,11 @@ type UserRepository interface {
 	Get(ctx context.Context, id kernel.UserID) (*user.User, error)
 	// GetByPhone loads a user by phone; missing → "user-not-found".
 	GetByPhone(ctx context.Context, phone kernel.Phone) (*user.User, error)
-	// Update loads the user under a row lock, applies fn and saves it with its events.
+	// Update loads the user under a row lock, applies fn and saves it with its events. A
+	// verified ID number already verified by another account is the conflict "id-number-taken".
 	Update(ctx context.Context, id kernel.UserID, fn func(u *user.User) error) error
+	// IDNumberTaken reports whether another account has verified this ID number.
+	IDNumberTaken(ctx context.Context, id kernel.IDNumber, except kernel.UserID) (bool, error)
 }
 
 // CodeRepository stores SMS codes (hashed) and the sending history that the limits count.

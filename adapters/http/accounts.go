@@ -88,16 +88,16 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request, _ application.Ac
 // meResponse is GET /me. The identity, channel, certificate and enterprise parts are filled by
 // later slices; they are present (null / empty) so clients can rely on the shape.
 type meResponse struct {
-	ID             string    `json:"id"`
-	Phone          string    `json:"phone"`
-	RealNameStatus string    `json:"real_name_status"`
-	Name           *string   `json:"name"`
-	IDNumber       *string   `json:"id_number"`
-	Channel        any       `json:"channel"`
-	Certificate    any       `json:"certificate"`
-	Enterprises    []any     `json:"enterprises"`
-	HasPassword    bool      `json:"has_password"`
-	CreatedAt      time.Time `json:"created_at"`
+	ID             string           `json:"id"`
+	Phone          string           `json:"phone"`
+	RealNameStatus string           `json:"real_name_status"`
+	Name           *string          `json:"name"`
+	IDNumber       *string          `json:"id_number"`
+	Channel        *channelJSON     `json:"channel"`
+	Certificate    *certificateJSON `json:"certificate"`
+	Enterprises    []any            `json:"enterprises"`
+	HasPassword    bool             `json:"has_password"`
+	CreatedAt      time.Time        `json:"created_at"`
 }
 
 func (s *Server) me(w http.ResponseWriter, r *http.Request, a application.Actor) error {
@@ -105,8 +105,17 @@ func (s *Server) me(w http.ResponseWriter, r *http.Request, a application.Actor)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, meResponse{ID: v.ID, Phone: v.PhoneMasked, RealNameStatus: v.RealNameStatus,
-		Enterprises: []any{}, HasPassword: v.HasPassword, CreatedAt: v.CreatedAt})
+	resp := meResponse{ID: v.ID, Phone: v.PhoneMasked, RealNameStatus: v.RealNameStatus,
+		Enterprises: []any{}, HasPassword: v.HasPassword, CreatedAt: v.CreatedAt, Certificate: toCertificateJSON(v.Certificate, false)}
+	if v.RealName.Name != "" {
+		name, idn := v.RealName.Name, v.RealName.IDNumberMasked
+		resp.Name, resp.IDNumber = &name, &idn
+	}
+	if v.Channel != nil {
+		c := s.channelJSON(v.Channel, false)
+		resp.Channel = &c
+	}
+	writeJSON(w, http.StatusOK, resp)
 	return nil
 }
 

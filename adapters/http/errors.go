@@ -67,6 +67,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		ke = kernel.Internal(err)
 	}
 	status := statusOf(ke.Kind)
+	if ke.Code == "file-too-large" {
+		status = http.StatusRequestEntityTooLarge
+	}
 	if status >= 500 {
 		s.log.ErrorContext(r.Context(), "request failed", "code", ke.Code, "err", err)
 	}

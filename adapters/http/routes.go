@@ -17,8 +17,27 @@ func (s *Server) registerRoutes() {
 	s.authed("PUT", "/api/v1/me/password", s.setPassword)
 	s.authed("GET", "/api/v1/me/activity", s.activity)
 
+	s.handle("GET", "/api/v1/channels", s.searchChannels)
+	s.handle("GET", "/api/v1/channels/{code}", s.getChannel)
+	s.handle("GET", "/api/v1/channels/{code}/qr.png", s.channelQR)
+	s.authed("PUT", "/api/v1/me/channel", s.switchChannel)
+
+	s.authed("POST", "/api/v1/me/real-name", s.startRealName)
+	s.authed("GET", "/api/v1/me/real-name", s.getRealName)
+	s.authed("PUT", "/api/v1/me/signing-password", s.setSigningPassword)
+	s.authed("POST", "/api/v1/me/signing-password/verify", s.verifySigningPassword)
+	s.authed("GET", "/api/v1/me/certificate", s.getCertificate)
+	s.handle("GET", "/api/v1/ca.pem", s.caPEM)
+	s.authed("GET", "/api/v1/me/signatures", s.listSignatures)
+	s.authed("POST", "/api/v1/me/signatures", s.createSignature)
+	s.authed("PUT", "/api/v1/me/signatures/{signature_id}", s.updateSignature)
+	s.authed("DELETE", "/api/v1/me/signatures/{signature_id}", s.deleteSignature)
+	s.authed("GET", "/api/v1/me/signatures/{signature_id}/image", s.signatureImage)
+	s.authed("POST", "/api/v1/files", s.uploadFile)
+
 	if s.opts.Sandbox {
 		s.handle("GET", "/api/v1/sandbox/sms", s.sandboxSMS)
+		s.handle("POST", "/api/v1/sandbox/liveness/{session_id}", s.sandboxLiveness)
 	}
 }
 

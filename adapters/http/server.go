@@ -28,6 +28,12 @@ type SentSMS struct {
 	SentAt   time.Time `json:"sent_at"`
 }
 
+// SandboxLiveness decides sandbox face-check sessions.
+type SandboxLiveness interface {
+	Play(sessionID string, pass bool) error
+	PlayAs(sessionID, name string, id kernel.IDNumber) error
+}
+
 // Options configure the server.
 type Options struct {
 	// Sandbox mounts the /api/v1/sandbox endpoints.
@@ -36,6 +42,8 @@ type Options struct {
 	SandboxSMS func(phone kernel.Phone) []SentSMS
 	// Ready reports whether the service can serve (the database answers).
 	Ready func(ctx context.Context) error
+	// SandboxLiveness plays the sandbox face checks (sandbox mode only).
+	SandboxLiveness SandboxLiveness
 	// TrustedProxies are the networks whose X-Forwarded-For is believed for the client IP.
 	TrustedProxies []netip.Prefix
 	Logger         *slog.Logger
@@ -48,7 +56,13 @@ type Server struct {
 	log    *slog.Logger
 	mux    *http.ServeMux
 	routes []Route
+	// uploads bounds concurrent upload inspections: a small file may legally decode to 40
+	// megapixels (~160 MB), so at most MaxConcurrentUploads decode at once.
+	uploads chan struct{}
 }
+
+// MaxConcurrentUploads is how many uploads are inspected at the same time.
+const MaxConcurrentUploads = 4
 
 // Route is one registered operation (used by the OpenAPI agreement test).
 type Route struct {
@@ -63,7 +77,7 @@ func NewServer(app *application.App, opts Options) *Server {
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &Server{app: app, opts: opts, log: log, mux: http.NewServeMux()}
+	s := &Server{app: app, opts: opts, log: log, mux: http.NewServeMux(), uploads: make(chan struct{}, MaxConcurrentUploads)}
 	s.registerRoutes()
 	return s
 }

@@ -124,6 +124,12 @@ func (t *txn) Codes() ports.CodeRepository       { return codes{t} }
 func (t *txn) Sessions() ports.SessionRepository { return sessions{t} }
 func (t *txn) Audit() ports.AuditLog             { return audit{t} }
 func (t *txn) Inbox() ports.Inbox                { return inbox{t} }
+func (t *txn) Channels() ports.ChannelRepository { return channels{t} }
+func (t *txn) Files() ports.FileRepository       { return files{t} }
+func (t *txn) Signatures() ports.SignatureRepository {
+	return signatures{t}
+}
+func (t *txn) Consents() ports.ConsentLog { return consents{t} }
 
 // forUpdate adds FOR UPDATE on Postgres. SQLite has no row locks: its write transactions begin
 // IMMEDIATE, which serialises writers for the whole database.

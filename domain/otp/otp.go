@@ -26,10 +26,12 @@ const (
 	PurposeResetPassword Purpose = "reset_password"
 	PurposeSign          Purpose = "sign"
 	PurposeVerifyPhone   Purpose = "verify_phone"
+	// PurposeResetSigningPassword proves the phone to reset a forgotten signing password.
+	PurposeResetSigningPassword Purpose = "reset_signing_password"
 )
 
 // Purposes lists every purpose, in a stable order.
-var Purposes = []Purpose{PurposeLogin, PurposeResetPassword, PurposeSign, PurposeVerifyPhone}
+var Purposes = []Purpose{PurposeLogin, PurposeResetPassword, PurposeSign, PurposeVerifyPhone, PurposeResetSigningPassword}
 
 // ParsePurpose validates a purpose.
 func ParsePurpose(s string) (Purpose, error) {
@@ -38,7 +40,7 @@ func ParsePurpose(s string) (Purpose, error) {
 			return p, nil
 		}
 	}
-	return "", kernel.Invalid("sms-purpose-invalid", "purpose must be one of login, reset_password, sign, verify_phone")
+	return "", kernel.Invalid("sms-purpose-invalid", "purpose must be one of login, reset_password, sign, verify_phone, reset_signing_password")
 }
 
 // Code is one SMS code. Only its keyed hash is ever stored.

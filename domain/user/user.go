@@ -39,6 +39,12 @@ type User struct {
 	createdAt    time.Time
 	updatedAt    time.Time
 	version      int64
+
+	identity    Identity
+	attempt     Attempt
+	channelCode string
+	signing     SigningState
+	cert        *Certificate
 }
 
 // Register creates a new account for a phone that proved possession by an SMS code.
@@ -66,6 +72,12 @@ type Snapshot struct {
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
 	Version      int64
+
+	Identity    Identity
+	Attempt     Attempt
+	ChannelCode string
+	Signing     SigningState
+	Certificate *Certificate
 }
 
 // FromSnapshot rehydrates a User from storage. It is for adapters only and records no events.
@@ -77,7 +89,8 @@ func FromSnapshot(s Snapshot) *User {
 	return &User{
 		id: s.ID, phone: s.Phone, passwordHash: s.PasswordHash, failedLogins: s.FailedLogins,
 		lockedUntil: s.LockedUntil, realName: rn, createdAt: s.CreatedAt, updatedAt: s.UpdatedAt,
-		version: s.Version,
+		version: s.Version, identity: s.Identity, attempt: s.Attempt, channelCode: s.ChannelCode,
+		signing: s.Signing, cert: s.Certificate,
 	}
 }
 
@@ -86,7 +99,8 @@ func (u *User) Snapshot() Snapshot {
 	return Snapshot{
 		ID: u.id, Phone: u.phone, PasswordHash: u.passwordHash, FailedLogins: u.failedLogins,
 		LockedUntil: u.lockedUntil, RealName: u.realName, CreatedAt: u.createdAt, UpdatedAt: u.updatedAt,
-		Version: u.version,
+		Version: u.version, Identity: u.identity, Attempt: u.attempt, ChannelCode: u.channelCode,
+		Signing: u.signing, Certificate: u.cert,
 	}
 }
 

@@ -190,3 +190,5 @@ func (s *server) eventually(what string, cond func() bool) {
 }
 
 func fmtAny(v any) string { return fmt.Sprint(v) }
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }

@@ -19,6 +19,7 @@ commands:
   serve     run the HTTP API and the event consumers (sandbox mode migrates the database itself)
   consume   run only the event consumers and the outbox forwarder
   migrate   apply the database migrations
+  seed      load the demo data (channel q86804 东莞交易专家评标项目 and its catalog)
 
 configuration comes from the environment: see README.md "Configuration".`
 
@@ -37,7 +38,7 @@ func main() {
 
 func run(ctx context.Context, cmd string) error {
 	switch cmd {
-	case "serve", "consume", "migrate":
+	case "serve", "consume", "migrate", "seed":
 	case "help", "-h", "--help":
 		fmt.Println(usage)
 		return nil
@@ -58,6 +59,13 @@ func run(ctx context.Context, cmd string) error {
 		return rt.Serve(ctx)
 	case "consume":
 		return rt.Consume(ctx)
+	case "seed":
+		added, err := rt.App.Seed(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("seeded channels: %v\n", added)
+		return nil
 	default:
 		applied, err := rt.DB.Migrate(ctx)
 		if err != nil {

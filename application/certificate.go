@@ -1,0 +1,220 @@
+package application
+
+import (
+	"context"
+	"time"
+
+	"github.com/shuxinqian/server/domain/kernel"
+	"github.com/shuxinqian/server/domain/otp"
+	"github.com/shuxinqian/server/domain/user"
+	"github.com/shuxinqian/server/ports"
+)
+
+// PersonalCertValidity is how long a personal certificate lasts.
+const PersonalCertValidity = 2 * 365 * 24 * time.Hour
+
+// SetSigningPassword is PUT /me/signing-password. Without OldPassword and Code it sets the first
+// signing password and applies for the personal certificate; with one of them it changes it.
+type SetSigningPassword struct {
+	Password     string
+	Confirmation string
+	OldPassword  string
+	Code         string
+}
+
+// SigningPassword sets or changes the signing password. It returns the certificate.
+func (a *App) SigningPassword(ctx context.Context, actor Actor, in SetSigningPassword) (*user.Certificate, bool, error) {
+	if err := user.ValidateSigningPassword(in.Password, in.Confirmation); err != nil {
+		return nil, false, err
+	}
+	switch {
+	case in.OldPassword != "" && in.Code != "":
+		return nil, false, kernel.Invalid("signing-password-change-ambiguous", "give old_password or code, not both")
+	case in.OldPassword != "" || in.Code != "":
+		c, err := a.changeSigningPassword(ctx, actor, in)
+		return c, false, err
+	}
+	c, err := a.applyForCertificate(ctx, actor, in.Password)
+	return c, true, err
+}
+
+func (a *App) applyForCertificate(ctx context.Context, actor Actor, password string) (*user.Certificate, error) {
+	now := a.clock.Now()
+	uid := kernel.UserID(actor.UserID)
+	var u *user.User
+	check := func(ctx context.Context, tx ports.Tx, u *user.User) error {
+		c, p, err := currentChannel(ctx, tx, u)
+		if err != nil {
+			return err
+		}
+		return u.CanSetSigningPassword(p.ChargingEnabled, c != nil && c.Active() && c.PersonalCertService())
+	}
+	if err := a.uow.Read(ctx, func(ctx context.Context, tx ports.Tx) error {
+		var err error
+		if u, err = tx.Users().Get(ctx, uid); err != nil {
+			return err
+		}
+		return check(ctx, tx, u)
+	}); err != nil {
+		return nil, err
+	}
+	// The slow and external work runs outside any transaction.
+	km, err := a.keys.Generate(password)
+	if err != nil {
+		return nil, kernel.Internal(err)
+	}
+	id := u.Identity()
+	issued, err := a.ca.IssuePersonal(ctx, ports.CertificateRequest{PublicKeyDER: km.PublicKeyDER, CommonName: id.Name,
+		SubjectSerial: a.subjectPseudonym(id.IDNumber), Validity: PersonalCertValidity})
+	if err != nil {
+		return nil, providerError(err, "ca-unavailable", "the certificate authority is unavailable; try again later")
+	}
+	cert := user.Certificate{Serial: issued.SerialHex, Subject: issued.Subject, NotBefore: issued.NotBefore,
+		NotAfter: issued.NotAfter, DER: issued.DER, PublicKeyDER: km.PublicKeyDER, WrappedKey: km.Wrapped, EscrowKey: km.Escrow}
+	var out *user.Certificate
+	err = a.uow.Do(ctx, func(ctx context.Context, tx ports.Tx) error {
+		return tx.Users().Update(ctx, uid, func(u *user.User) error {
+			if err := check(ctx, tx, u); err != nil { // a concurrent request may have won
+				return err
+			}
+			if err := u.IssueCertificate(cert, now); err != nil {
+				return err
+			}
+			out = u.Certificate()
+			return nil
+		})
+	})
+	return out, err
+}
+
+// subjectPseudonym identifies a person in certificates without the clear ID number: a keyed
+// digest, stable for the person, meaningless without the platform key.
+func (a *App) subjectPseudonym(id kernel.IDNumber) string {
+	return "SXQ-" + a.secrets.Digest("certificate-subject", string(id))[:24]
+}
+
+func (a *App) changeSigningPassword(ctx context.Context, actor Actor, in SetSigningPassword) (*user.Certificate, error) {
+	now := a.clock.Now()
+	uid := kernel.UserID(actor.UserID)
+	var u *user.User
+	if err := a.uow.Read(ctx, func(ctx context.Context, tx ports.Tx) error {
+		var err error
+		u, err = tx.Users().Get(ctx, uid)
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	if err := u.CanUseSigningKey(now); err != nil {
+		return nil, err
+	}
+	cert := u.Certificate()
+	var wrapped []byte
+	byCode := in.Code != ""
+	if byCode {
+		if err := a.verifyCode(ctx, u.Phone(), otp.PurposeResetSigningPassword, in.Code, now); err != nil {
+			return nil, err
+		}
+		w, err := a.keys.Recover(cert.EscrowKey, in.Password)
+		if err != nil {
+			return nil, kernel.Internal(err)
+		}
+		wrapped = w
+	} else {
+		w, err := a.keys.Rewrap(cert.WrappedKey, in.OldPassword, in.Password)
+		if kernel.CodeOf(err) == "signing-password-wrong" {
+			return nil, a.signingPasswordFailed(ctx, uid, now)
+		}
+		if err != nil {
+			return nil, kernel.Internal(err)
+		}
+		wrapped = w
+	}
+	var out *user.Certificate
+	err := a.uow.Do(ctx, func(ctx context.Context, tx ports.Tx) error {
+		return tx.Users().Update(ctx, uid, func(u *user.User) error {
+			if c := u.Certificate(); c == nil || c.Serial != cert.Serial {
+				return kernel.Conflict("certificate-changed", "the certificate changed meanwhile; try again")
+			}
+			if err := u.RewrapSigningKey(wrapped, byCode, now); err != nil {
+				return err
+			}
+			out = u.Certificate()
+			return nil
+		})
+	})
+	return out, err
+}
+
+// signingPasswordFailed counts a wrong signing password and answers with the tries left.
+func (a *App) signingPasswordFailed(ctx context.Context, uid kernel.UserID, now time.Time) error {
+	left := 0
+	var lockErr error
+	if err := a.uow.Do(ctx, func(ctx context.Context, tx ports.Tx) error {
+		return tx.Users().Update(ctx, uid, func(u *user.User) error {
+			if err := u.CanUseSigningKey(now); err != nil { // locked by a concurrent try
+				lockErr = err
+				return nil //nolint:nilerr // the lock is the answer
+			}
+			left = u.SigningPasswordFailed(now)
+			if left == 0 {
+				lockErr = u.CanUseSigningKey(now)
+			}
+			return nil
+		})
+	}); err != nil {
+		return err
+	}
+	if lockErr != nil {
+		return lockErr
+	}
+	return kernel.Invalid("signing-password-wrong", "the signing password is wrong").WithDetail("attempts_left", left)
+}
+
+// VerifySigningPassword checks the signing password by opening the signing key, counting
+// failures (5 lock signing for 30 minutes).
+func (a *App) VerifySigningPassword(ctx context.Context, actor Actor, password string) error {
+	now := a.clock.Now()
+	uid := kernel.UserID(actor.UserID)
+	var u *user.User
+	if err := a.uow.Read(ctx, func(ctx context.Context, tx ports.Tx) error {
+		var err error
+		u, err = tx.Users().Get(ctx, uid)
+		return err
+	}); err != nil {
+		return err
+	}
+	if err := u.CanUseSigningKey(now); err != nil {
+		return err
+	}
+	if len(password) > 64 {
+		return a.signingPasswordFailed(ctx, uid, now)
+	}
+	if _, err := a.keys.Unwrap(u.Certificate().WrappedKey, password); err != nil {
+		if kernel.CodeOf(err) == "signing-password-wrong" {
+			return a.signingPasswordFailed(ctx, uid, now)
+		}
+		return kernel.Internal(err)
+	}
+	return a.uow.Do(ctx, func(ctx context.Context, tx ports.Tx) error {
+		return tx.Users().Update(ctx, uid, func(u *user.User) error { u.SigningPasswordAccepted(now); return nil })
+	})
+}
+
+// Certificate returns the caller's personal certificate.
+func (a *App) Certificate(ctx context.Context, actor Actor) (*user.Certificate, error) {
+	var c *user.Certificate
+	err := a.uow.Read(ctx, func(ctx context.Context, tx ports.Tx) error {
+		u, err := tx.Users().Get(ctx, kernel.UserID(actor.UserID))
+		if err != nil {
+			return err
+		}
+		if c = u.Certificate(); c == nil {
+			return kernel.NotFound("certificate-not-found", "no personal certificate yet: set a signing password to apply for one")
+		}
+		return nil
+	})
+	return c, err
+}
+
+// CAChainPEM is the platform CA chain.
+func (a *App) CAChainPEM() []byte { return a.ca.ChainPEM() }

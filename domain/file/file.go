@@ -1,0 +1,220 @@
+// Package file holds the rules for uploaded files (DESIGN.md §7 "uploads"): at most 10 MiB, the type
+// is told by the content's magic bytes (never by a file name or a client-supplied content type),
+// images are sized with DecodeConfig (at most 40 megapixels) before they are ever decoded, and each
+// purpose accepts only some types (the authorization-letter scan only JPG or GIF, never PDF).
+package file
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"image"
+	"image/gif"
+	"image/jpeg"
+	"image/png"
+
+	"github.com/shuxinqian/server/domain/kernel"
+)
+
+// Figures of DESIGN.md §7.
+const (
+	// MaxSize is the largest accepted upload, in bytes (10 MiB).
+	MaxSize = 10 << 20
+	// MaxPixels is the largest accepted image area (width × height), checked before decoding.
+	MaxPixels = 40_000_000
+	// Signature images must be within these bounds on both sides, in pixels.
+	SignatureMinSide = 16
+	SignatureMaxSide = 2000
+)
+
+// Purpose is what an upload is for; it decides which types are accepted.
+type Purpose string
+
+// Purposes.
+const (
+	PurposeBusinessLicence         Purpose = "business_licence"
+	PurposeAuthorizationLetterScan Purpose = "authorization_letter_scan"
+	PurposeSignature               Purpose = "signature"
+)
+
+// Purposes lists every purpose, in a stable order.
+var Purposes = []Purpose{PurposeBusinessLicence, PurposeAuthorizationLetterScan, PurposeSignature}
+
+// ParsePurpose validates a purpose.
+func ParsePurpose(s string) (Purpose, error) {
+	for _, p := range Purposes {
+		if string(p) == s {
+			return p, nil
+		}
+	}
+	return "", kernel.Invalid("file-purpose-invalid",
+		"purpose must be one of business_licence, authorization_letter_scan, signature")
+}
+
+// Content types told apart by Inspect.
+const (
+	TypePNG  = "image/png"
+	TypeJPEG = "image/jpeg"
+	TypeGIF  = "image/gif"
+	TypePDF  = "application/pdf"
+)
+
+// Info describes an accepted file. Width and Height are zero for non-images.
+type Info struct {
+	ContentType string
+	Width       int
+	Height      int
+	Size        int64
+	SHA256      string // lowercase hex of the SHA-256 of the bytes
+}
+
+// Error codes of Inspect (all kernel.KindInvalid; the HTTP layer maps "file-too-large" to 413).
+const (
+	CodeEmpty           = "file-empty"
+	CodeTooLarge        = "file-too-large"
+	CodeTypeUnsupported = "file-type-unsupported"
+	CodeTypeNotAllowed  = "file-type-not-allowed"
+	CodePDFNotAllowed   = "file-pdf-not-allowed"
+	CodeImageCorrupt    = "file-image-corrupt"
+	CodeImageTooLarge   = "file-image-too-large"
+	CodeImageDimensions = "file-image-dimensions"
+)
+
+var magics = []struct {
+	prefix      []byte
+	contentType string
+}{
+	{[]byte("\x89PNG\r\n\x1a\n"), TypePNG},
+	{[]byte{0xFF, 0xD8, 0xFF}, TypeJPEG},
+	{[]byte("GIF87a"), TypeGIF},
+	{[]byte("GIF89a"), TypeGIF},
+	{[]byte("%PDF-"), TypePDF},
+}
+
+// Sniff tells the content type from the leading magic bytes only, or "" when it is none of
+// PNG, JPEG, GIF or PDF.
+func Sniff(data []byte) string {
+	for _, m := range magics {
+		if bytes.HasPrefix(data, m.prefix) {
+			return m.contentType
+		}
+	}
+	return ""
+}
+
+// allowed lists the content types each purpose accepts. Business licences are images only: the
+// licence photo is shown to reviewers inline, and accepting PDFs would bring in a PDF parser surface
+// for no need of the flows in DESIGN.md.
+var allowed = map[Purpose][]string{
+	PurposeBusinessLicence:         {TypePNG, TypeJPEG, TypeGIF},
+	PurposeAuthorizationLetterScan: {TypeJPEG, TypeGIF},
+	PurposeSignature:               {TypePNG},
+}
+
+// Inspect checks an upload for a purpose and describes it. The checks run from the cheapest to the
+// dearest: size, magic bytes, the purpose's allowed types, the image header (DecodeConfig) against
+// MaxPixels, and only then a full decode, so a decompression bomb is refused before any pixel
+// buffer is allocated.
+func Inspect(purpose Purpose, data []byte) (Info, error) {
+	if _, err := ParsePurpose(string(purpose)); err != nil {
+		return Info{}, err
+	}
+	if len(data) == 0 {
+		return Info{}, kernel.Invalid(CodeEmpty, "the file is empty")
+	}
+	if len(data) > MaxSize {
+		return Info{}, kernel.Invalid(CodeTooLarge, "the file is larger than 10 MiB").
+			WithDetail("max_bytes", MaxSize)
+	}
+	ct := Sniff(data)
+	if ct == "" {
+		return Info{}, kernel.Invalid(CodeTypeUnsupported, "the file is not a PNG, JPG, GIF or PDF")
+	}
+	if err := checkAllowed(purpose, ct); err != nil {
+		return Info{}, err
+	}
+	sum := sha256.Sum256(data)
+	info := Info{ContentType: ct, Size: int64(len(data)), SHA256: hex.EncodeToString(sum[:])}
+	if ct == TypePDF { // unreachable with today's table: no purpose accepts PDF
+		return info, nil
+	}
+	w, h, err := checkImage(ct, data)
+	if err != nil {
+		return Info{}, err
+	}
+	info.Width, info.Height = w, h
+	if purpose == PurposeSignature &&
+		(w < SignatureMinSide || h < SignatureMinSide || w > SignatureMaxSide || h > SignatureMaxSide) {
+		return Info{}, kernel.Invalid(CodeImageDimensions,
+			fmt.Sprintf("a signature image must be between %d and %d pixels on each side", SignatureMinSide, SignatureMaxSide)).
+			WithDetail("width", w).WithDetail("height", h)
+	}
+	return info, nil
+}
+
+func checkAllowed(purpose Purpose, ct string) error {
+	for _, a := range allowed[purpose] {
+		if a == ct {
+			return nil
+		}
+	}
+	switch purpose {
+	case PurposeAuthorizationLetterScan:
+		if ct == TypePDF {
+			return kernel.Invalid(CodePDFNotAllowed,
+				"只支持 JPG/GIF 扫描件，切勿使用 PDF (only JPG or GIF scans are accepted, not PDF)")
+		}
+		return kernel.Invalid(CodeTypeNotAllowed,
+			"只支持 JPG/GIF 扫描件 (only JPG or GIF scans are accepted)")
+	case PurposeSignature:
+		return kernel.Invalid(CodeTypeNotAllowed, "a signature must be a PNG image")
+	default:
+		return kernel.Invalid(CodeTypeNotAllowed, "a business licence must be a PNG, JPG or GIF image")
+	}
+}
+
+type codec struct {
+	config func([]byte) (image.Config, error)
+	decode func([]byte) error
+}
+
+// The format's own decoder is called (not image.Decode's registry), so that the decoder always
+// matches the sniffed type whatever other formats the binary registers.
+var codecs = map[string]codec{
+	TypePNG: {
+		config: func(b []byte) (image.Config, error) { return png.DecodeConfig(bytes.NewReader(b)) },
+		decode: func(b []byte) error { _, err := png.Decode(bytes.NewReader(b)); return err },
+	},
+	TypeJPEG: {
+		config: func(b []byte) (image.Config, error) { return jpeg.DecodeConfig(bytes.NewReader(b)) },
+		decode: func(b []byte) error { _, err := jpeg.Decode(bytes.NewReader(b)); return err },
+	},
+	TypeGIF: {
+		config: func(b []byte) (image.Config, error) { return gif.DecodeConfig(bytes.NewReader(b)) },
+		decode: func(b []byte) error { _, err := gif.Decode(bytes.NewReader(b)); return err },
+	},
+}
+
+// checkImage sizes the image from its header, refuses it above MaxPixels, then decodes it fully.
+func checkImage(ct string, data []byte) (width, height int, err error) {
+	c := codecs[ct]
+	cfg, err := c.config(data)
+	if err != nil {
+		return 0, 0, corrupt(err)
+	}
+	if cfg.Width <= 0 || cfg.Height <= 0 || int64(cfg.Width)*int64(cfg.Height) > MaxPixels {
+		return 0, 0, kernel.Invalid(CodeImageTooLarge, "the image is larger than 40 megapixels").
+			WithDetail("max_pixels", MaxPixels)
+	}
+	if err := c.decode(data); err != nil {
+		return 0, 0, corrupt(err)
+	}
+	return cfg.Width, cfg.Height, nil
+}
+
+func corrupt(cause error) error {
+	e := kernel.Invalid(CodeImageCorrupt, "the image is damaged or not a valid image")
+	e.Err = cause
+	return e
+}

@@ -1,0 +1,133 @@
+package ports
+
+import (
+	"context"
+	"crypto"
+	"time"
+
+	"github.com/shuxinqian/server/domain/kernel"
+)
+
+// IdentityCheck is the outcome of checking a name and an ID number against the authority's
+// records. Match=false is a normal answer (not an error); errors mean the check could not run.
+type IdentityCheck struct {
+	Match bool
+	// Reason is a short, non-personal explanation when Match is false (e.g. "name and ID number do not match").
+	Reason string
+	// Reference is the provider's request id, kept as evidence.
+	Reference string
+}
+
+// IdentityVerifier checks identities: id2 (name + ID number) and id3 (+ the phone's carrier record).
+type IdentityVerifier interface {
+	VerifyID2(ctx context.Context, name string, id kernel.IDNumber) (IdentityCheck, error)
+	VerifyID3(ctx context.Context, name string, id kernel.IDNumber, phone kernel.Phone) (IdentityCheck, error)
+}
+
+// LivenessRequest starts a face liveness session for a claimed identity.
+type LivenessRequest struct {
+	Name     string
+	IDNumber kernel.IDNumber
+	// RedirectURL is where the provider's H5 page sends the person when done (may be empty).
+	RedirectURL string
+	// Reference is our own id for the session's purpose (e.g. "user:<id>"), echoed back by the provider.
+	Reference string
+}
+
+// LivenessSession is a started session: the person opens URL to do the face check.
+type LivenessSession struct {
+	ID        string
+	URL       string
+	ExpiresAt time.Time
+}
+
+// LivenessStatus is where a session stands.
+type LivenessStatus string
+
+// Liveness statuses.
+const (
+	LivenessPending LivenessStatus = "pending"
+	LivenessPassed  LivenessStatus = "passed"
+	LivenessFailed  LivenessStatus = "failed"
+)
+
+// LivenessResult is what the provider says about a session. Name and IDNumber are the identity the
+// provider actually verified; callers must compare them with the identity they expect.
+type LivenessResult struct {
+	Status    LivenessStatus
+	Name      string
+	IDNumber  kernel.IDNumber
+	Reason    string
+	Reference string
+}
+
+// LivenessVerifier runs face liveness sessions matched against the authority's photo.
+type LivenessVerifier interface {
+	Start(ctx context.Context, req LivenessRequest) (LivenessSession, error)
+	// Result returns the session's state; an unknown session is kernel not-found "liveness-session-not-found".
+	Result(ctx context.Context, sessionID string) (LivenessResult, error)
+}
+
+// CertificateRequest asks the CA for a certificate over a public key.
+type CertificateRequest struct {
+	// PublicKeyDER is the PKIX (SubjectPublicKeyInfo) DER of the key to certify.
+	PublicKeyDER []byte
+	// CommonName is the holder's name (a person's real name or an organisation's name).
+	CommonName string
+	// SubjectSerial is a stable pseudonymous identifier of the holder (never a clear ID number);
+	// for organisations the unified social credit code.
+	SubjectSerial string
+	// Organization is set for organisation certificates.
+	Organization string
+	Validity     time.Duration
+}
+
+// IssuedCertificate is a certificate issued by the CA.
+type IssuedCertificate struct {
+	SerialHex string
+	Subject   string
+	NotBefore time.Time
+	NotAfter  time.Time
+	DER       []byte
+}
+
+// CertificateAuthority issues X.509 certificates.
+type CertificateAuthority interface {
+	IssuePersonal(ctx context.Context, req CertificateRequest) (IssuedCertificate, error)
+	IssueOrganization(ctx context.Context, req CertificateRequest) (IssuedCertificate, error)
+	// ChainPEM is the CA's certificate chain (root last), PEM encoded.
+	ChainPEM() []byte
+}
+
+// KeyMaterial is a new key pair: its public key, the private key wrapped under the holder's
+// password, and an escrow copy sealed under the platform's key.
+type KeyMaterial struct {
+	PublicKeyDER []byte // PKIX SubjectPublicKeyInfo
+	Wrapped      []byte // opens only with the password (argon2id-derived key)
+	Escrow       []byte // opens only with the platform key; used solely to reset a forgotten password
+}
+
+// SigningKeys makes key pairs whose private key is kept wrapped under a key derived from a
+// password (argon2id), so that only the holder of the password can sign.
+type SigningKeys interface {
+	Generate(password string) (KeyMaterial, error)
+	// Unwrap opens the private key; a wrong password is the kernel error "signing-password-wrong".
+	Unwrap(wrapped []byte, password string) (crypto.Signer, error)
+	// Rewrap re-encrypts the private key under a new password, proving the old one.
+	Rewrap(wrapped []byte, oldPassword, newPassword string) ([]byte, error)
+	// Recover wraps the escrowed key under a new password (the holder proved the phone instead).
+	Recover(escrow []byte, newPassword string) ([]byte, error)
+}
+
+// FileStore keeps file contents by key (local disk by default).
+type FileStore interface {
+	Put(ctx context.Context, key string, data []byte) error
+	// Get returns the contents; a missing key is kernel not-found "file-not-found".
+	Get(ctx context.Context, key string) ([]byte, error)
+	Delete(ctx context.Context, key string) error
+}
+
+// SignatureRenderer draws a signature appearance (transparent PNG) from a name.
+type SignatureRenderer interface {
+	RenderSignature(name string) ([]byte, error)
+}
