@@ -104,12 +104,14 @@ func (a *App) changeSigningPassword(ctx context.Context, actor Actor, in SetSign
 	}); err != nil {
 		return nil, err
 	}
-	if err := u.CanUseSigningKey(now); err != nil {
+	byCode := in.Code != ""
+	// A reset by SMS code proves the phone, not the password: it is allowed while signing is
+	// locked (the lock guards against guessing the password) and clears the lock.
+	if err := u.CanUseSigningKey(now); err != nil && (!byCode || kernel.CodeOf(err) != "signing-locked") {
 		return nil, err
 	}
 	cert := u.Certificate()
 	var wrapped []byte
-	byCode := in.Code != ""
 	if byCode {
 		if err := a.verifyCode(ctx, u.Phone(), otp.PurposeResetSigningPassword, in.Code, now); err != nil {
 			return nil, err

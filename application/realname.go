@@ -196,6 +196,11 @@ func (a *App) RealName(ctx context.Context, actor Actor) (RealNameView, error) {
 	}
 	sessionID := u.Attempt().LivenessSessionID
 	res, err := a.liveness.Result(ctx, sessionID)
+	if kernel.KindOf(err) == kernel.KindNotFound {
+		// The provider lost the session (expired and forgotten): settle it as failed so the
+		// user can start again, instead of staying verifying for ever.
+		res, err = ports.LivenessResult{Status: ports.LivenessFailed, Reason: "the face check session was lost"}, nil
+	}
 	if err != nil {
 		return RealNameView{}, providerError(err, "liveness-unavailable", "the face check service is unavailable; try again later")
 	}

@@ -46,6 +46,18 @@ type Config struct {
 	IdentityProvider string
 	// CACertFile/CAKeyFile: an operator-provided CA; empty means the embedded CA under DATA_DIR/ca.
 	CACertFile, CAKeyFile string
+	// Tencent Cloud (SMS_PROVIDER=tencent, IDENTITY_PROVIDER=tencent).
+	Tencent TencentConfig
+}
+
+// TencentConfig is the Tencent Cloud account and product settings.
+type TencentConfig struct {
+	SecretID, SecretKey string
+	Region              string
+	Endpoint, Scheme    string // tests only: a local fake endpoint
+	SMSAppID, SMSSign   string
+	SMSTemplates        map[string]string // our template name → Tencent template id
+	FaceIDRuleID        string
 }
 
 // LoadConfig reads the configuration from getenv (os.Getenv in main).
@@ -70,6 +82,13 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		CAKeyFile:        get("CA_KEY_FILE", ""),
 	}
 	c.PublicBaseURL = strings.TrimRight(get("PUBLIC_BASE_URL", defaultBaseURL(c.HTTPAddr)), "/")
+	c.Tencent = TencentConfig{
+		SecretID: get("TENCENTCLOUD_SECRET_ID", ""), SecretKey: get("TENCENTCLOUD_SECRET_KEY", ""),
+		Region: get("TENCENTCLOUD_REGION", "ap-guangzhou"), Endpoint: get("TENCENTCLOUD_ENDPOINT", ""),
+		Scheme: get("TENCENTCLOUD_SCHEME", "https"), SMSAppID: get("TENCENTCLOUD_SMS_APP_ID", ""),
+		SMSSign: get("TENCENTCLOUD_SMS_SIGN", "数信签"), FaceIDRuleID: get("TENCENTCLOUD_FACEID_RULE_ID", ""),
+		SMSTemplates: map[string]string{},
+	}
 	var errs []error
 	if c.Mode != ModeSandbox && c.Mode != ModeProduction {
 		errs = append(errs, fmt.Errorf("APP_MODE must be sandbox or production, not %q", c.Mode))
@@ -119,14 +138,43 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 			errs = append(errs, errors.New("production mode needs an operator CA: set CA_CERT_FILE and CA_KEY_FILE"))
 		}
 	}
-	if c.IdentityProvider != "sandbox" {
-		errs = append(errs, fmt.Errorf("IDENTITY_PROVIDER %q is not available in this build (only sandbox)", c.IdentityProvider))
+	for _, kv := range strings.Split(getenv("TENCENTCLOUD_SMS_TEMPLATES"), ",") {
+		if kv = strings.TrimSpace(kv); kv == "" {
+			continue
+		}
+		name, id, ok := strings.Cut(kv, "=")
+		if !ok || name == "" || id == "" {
+			errs = append(errs, fmt.Errorf("TENCENTCLOUD_SMS_TEMPLATES: %q is not name=template_id", kv))
+			continue
+		}
+		c.Tencent.SMSTemplates[strings.TrimSpace(name)] = strings.TrimSpace(id)
+	}
+	tencentNeeded := false
+	switch c.SMSProvider {
+	case "sandbox":
+	case "tencent":
+		tencentNeeded = true
+		if c.Tencent.SMSAppID == "" || c.Tencent.SMSTemplates["code"] == "" || c.Tencent.SMSTemplates["welcome"] == "" {
+			errs = append(errs, errors.New("SMS_PROVIDER=tencent needs TENCENTCLOUD_SMS_APP_ID and TENCENTCLOUD_SMS_TEMPLATES with code=… and welcome=…"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("SMS_PROVIDER must be sandbox or tencent, not %q", c.SMSProvider))
+	}
+	switch c.IdentityProvider {
+	case "sandbox":
+	case "tencent":
+		tencentNeeded = true
+		if c.Tencent.FaceIDRuleID == "" {
+			errs = append(errs, errors.New("IDENTITY_PROVIDER=tencent needs TENCENTCLOUD_FACEID_RULE_ID"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("IDENTITY_PROVIDER must be sandbox or tencent, not %q", c.IdentityProvider))
+	}
+	if tencentNeeded && (c.Tencent.SecretID == "" || c.Tencent.SecretKey == "") {
+		errs = append(errs, errors.New("the Tencent Cloud providers need TENCENTCLOUD_SECRET_ID and TENCENTCLOUD_SECRET_KEY"))
 	}
 	if (c.CACertFile == "") != (c.CAKeyFile == "") {
 		errs = append(errs, errors.New("set both CA_CERT_FILE and CA_KEY_FILE, or neither"))
-	}
-	if c.SMSProvider != "sandbox" {
-		errs = append(errs, fmt.Errorf("SMS_PROVIDER %q is not available in this build (only sandbox)", c.SMSProvider))
 	}
 	return c, errors.Join(errs...)
 }

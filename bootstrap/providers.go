@@ -26,6 +26,7 @@ import (
 	"github.com/shuxinqian/server/adapters/sqlstore"
 	"github.com/shuxinqian/server/adapters/sqlstore/wmsql"
 	"github.com/shuxinqian/server/adapters/system"
+	"github.com/shuxinqian/server/adapters/tencentcloud"
 	"github.com/shuxinqian/server/application"
 	"github.com/shuxinqian/server/domain/kernel"
 	"github.com/shuxinqian/server/ports"
@@ -41,7 +42,7 @@ var ProviderSet = wire.NewSet(
 	system.NewIDs, wire.Bind(new(ports.IDs), new(*system.IDs)),
 	wire.InterfaceValue(new(ports.Random), crypto.Random{}),
 	wire.InterfaceValue(new(ports.PasswordHasher), crypto.Argon2id{}),
-	sms.NewSandbox, wire.Bind(new(ports.SMSSender), new(*sms.Sandbox)),
+	sms.NewSandbox, provideSMS,
 	provideIdentity, provideSandboxLiveness, provideLiveness, provideCA, provideSigningKeys, provideFileStore, provideRenderer,
 	wire.InterfaceValue(new(ports.QRCoder), qrcode.Coder{}),
 	provideSettings,
@@ -113,15 +114,36 @@ func provideSettings(cfg Config) application.Settings {
 	return application.Settings{PublicBaseURL: cfg.PublicBaseURL}
 }
 
-func provideIdentity(cfg Config) ports.IdentityVerifier {
-	return identity.NewSandboxVerifier()
+func (t TencentConfig) adapterConfig(clock ports.Clock) tencentcloud.Config {
+	return tencentcloud.Config{SecretID: t.SecretID, SecretKey: t.SecretKey, Region: t.Region, Endpoint: t.Endpoint,
+		Scheme: t.Scheme, SMSAppID: t.SMSAppID, SMSSignName: t.SMSSign, SMSTemplates: t.SMSTemplates,
+		FaceIDRuleID: t.FaceIDRuleID, Clock: clock}
+}
+
+func provideSMS(cfg Config, clock ports.Clock, box *sms.Sandbox) (ports.SMSSender, error) {
+	if cfg.SMSProvider == "tencent" {
+		return tencentcloud.NewSMSSender(cfg.Tencent.adapterConfig(clock))
+	}
+	return box, nil
+}
+
+func provideIdentity(cfg Config, clock ports.Clock) (ports.IdentityVerifier, error) {
+	if cfg.IdentityProvider == "tencent" {
+		return tencentcloud.NewIdentityVerifier(cfg.Tencent.adapterConfig(clock))
+	}
+	return identity.NewSandboxVerifier(), nil
 }
 
 func provideSandboxLiveness(cfg Config, clock ports.Clock) *identity.SandboxLiveness {
 	return identity.NewSandboxLiveness(clock, cfg.PublicBaseURL)
 }
 
-func provideLiveness(sb *identity.SandboxLiveness) ports.LivenessVerifier { return sb }
+func provideLiveness(cfg Config, clock ports.Clock, sb *identity.SandboxLiveness) (ports.LivenessVerifier, error) {
+	if cfg.IdentityProvider == "tencent" {
+		return tencentcloud.NewLivenessVerifier(cfg.Tencent.adapterConfig(clock))
+	}
+	return sb, nil
+}
 
 func provideCA(cfg Config, clock ports.Clock) (ports.CertificateAuthority, error) {
 	c, err := ca.Open(ca.Config{Dir: filepath.Join(cfg.DataDir, "ca"), CertFile: cfg.CACertFile, KeyFile: cfg.CAKeyFile,
@@ -147,7 +169,7 @@ func provideHTTP(cfg Config, app *application.App, db *sqlstore.DB, box *sms.San
 		TrustedProxies: cfg.TrustedProxies,
 		Logger:         log,
 	}
-	if cfg.Sandbox() && live != nil {
+	if cfg.Sandbox() && cfg.IdentityProvider == "sandbox" {
 		opts.SandboxLiveness = live
 	}
 	if cfg.Sandbox() {

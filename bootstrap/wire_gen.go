@@ -37,9 +37,22 @@ func NewRuntime(cfg Config, clock ports.Clock) (*Runtime, func(), error) {
 	random := _wireRandomValue
 	passwordHasher := _wireArgon2idValue
 	sandbox := sms.NewSandbox(clock)
-	identityVerifier := provideIdentity(cfg)
+	smsSender, err := provideSMS(cfg, clock, sandbox)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	identityVerifier, err := provideIdentity(cfg, clock)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
 	sandboxLiveness := provideSandboxLiveness(cfg, clock)
-	livenessVerifier := provideLiveness(sandboxLiveness)
+	livenessVerifier, err := provideLiveness(cfg, clock, sandboxLiveness)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
 	certificateAuthority, err := provideCA(cfg, clock)
 	if err != nil {
 		cleanup()
@@ -65,7 +78,7 @@ func NewRuntime(cfg Config, clock ports.Clock) (*Runtime, func(), error) {
 		Random:    random,
 		Passwords: passwordHasher,
 		Secrets:   keys,
-		SMS:       sandbox,
+		SMS:       smsSender,
 		Logger:    logger,
 		Identity:  identityVerifier,
 		Liveness:  livenessVerifier,

@@ -7,6 +7,7 @@ import (
 
 	"github.com/shuxinqian/server/application"
 	"github.com/shuxinqian/server/domain/kernel"
+	"github.com/shuxinqian/server/domain/user"
 )
 
 type smsCodeRequest struct {
@@ -107,7 +108,7 @@ func (s *Server) me(w http.ResponseWriter, r *http.Request, a application.Actor)
 	}
 	resp := meResponse{ID: v.ID, Phone: v.PhoneMasked, RealNameStatus: v.RealNameStatus,
 		Enterprises: []any{}, HasPassword: v.HasPassword, CreatedAt: v.CreatedAt, Certificate: toCertificateJSON(v.Certificate, false)}
-	if v.RealName.Name != "" {
+	if v.RealName.Name != "" && v.RealName.Status == user.RealNameVerified {
 		name, idn := v.RealName.Name, v.RealName.IDNumberMasked
 		resp.Name, resp.IDNumber = &name, &idn
 	}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -34,7 +35,7 @@ type channelJSON struct {
 	PersonalCertService bool              `json:"personal_cert_service"`
 	JoinURL             string            `json:"join_url,omitempty"`
 	QRPNGURL            string            `json:"qr_png_url,omitempty"`
-	Catalog             []catalogItemJSON `json:"catalog,omitempty"`
+	Catalog             []catalogItemJSON `json:"catalog,omitzero"`
 }
 
 func (s *Server) channelJSON(c *channel.Channel, withCatalog bool) channelJSON {
@@ -81,7 +82,7 @@ func (s *Server) channelQR(w http.ResponseWriter, r *http.Request) error {
 	}
 	w.Header().Set("Content-Type", "image/png")
 	w.Header().Set("Cache-Control", "public, max-age=300")
-	_, _ = w.Write(png)
+	_, _ = w.Write(png) //nolint:gosec // a PNG we drew, served as image/png with nosniff
 	return nil
 }
 
@@ -226,15 +227,29 @@ func (s *Server) verifySigningPassword(w http.ResponseWriter, r *http.Request, a
 	return nil
 }
 
-// wantsPEM reports whether the client asked for PEM rather than JSON.
+// wantsPEM reports whether the client prefers PEM to JSON, honouring q-values: PEM is chosen
+// when it is acceptable (q > 0) and at least as preferred as JSON.
 func wantsPEM(r *http.Request) bool {
+	pemQ, jsonQ := -1.0, -1.0
 	for _, part := range strings.Split(r.Header.Get("Accept"), ",") {
-		mt, _, err := mime.ParseMediaType(strings.TrimSpace(part))
-		if err == nil && (mt == "application/x-pem-file" || mt == "application/pem-certificate-chain") {
-			return true
+		mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
+		if err != nil {
+			continue
+		}
+		q := 1.0
+		if v, ok := params["q"]; ok {
+			if f, err := strconv.ParseFloat(v, 64); err == nil && f >= 0 && f <= 1 {
+				q = f
+			}
+		}
+		switch mt {
+		case "application/x-pem-file", "application/pem-certificate-chain":
+			pemQ = max(pemQ, q)
+		case "application/json", "application/*", "*/*":
+			jsonQ = max(jsonQ, q)
 		}
 	}
-	return false
+	return pemQ > 0 && pemQ >= jsonQ
 }
 
 func (s *Server) getCertificate(w http.ResponseWriter, r *http.Request, a application.Actor) error {
@@ -244,6 +259,7 @@ func (s *Server) getCertificate(w http.ResponseWriter, r *http.Request, a applic
 	}
 	if wantsPEM(r) {
 		w.Header().Set("Content-Type", "application/x-pem-file")
+		w.Header().Set("Cache-Control", "no-store")
 		_, _ = w.Write(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.DER}))
 		return nil
 	}
@@ -337,7 +353,7 @@ func (s *Server) signatureImage(w http.ResponseWriter, r *http.Request, a applic
 	}
 	w.Header().Set("Content-Type", "image/png")
 	w.Header().Set("Cache-Control", "private, max-age=300")
-	_, _ = w.Write(png)
+	_, _ = w.Write(png) //nolint:gosec // a checked PNG, served as image/png with nosniff
 	return nil
 }
 
@@ -431,6 +447,18 @@ type sandboxLivenessRequest struct {
 		Name     string `json:"name"`
 		IDNumber string `json:"id_number"`
 	} `json:"as,omitempty"`
+}
+
+// sandboxLivenessPage is where the liveness URL leads in the sandbox: it tells the state of the
+// session and how to play it (a real provider shows its face-check page here).
+func (s *Server) sandboxLivenessPage(w http.ResponseWriter, r *http.Request) error {
+	res, err := s.opts.SandboxLiveness.Result(r.Context(), r.PathValue("session_id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"session_id": r.PathValue("session_id"), "status": string(res.Status),
+		"how": "POST this URL with {\"result\":\"pass\"} or {\"result\":\"fail\"} to play the face check"})
+	return nil
 }
 
 func (s *Server) sandboxLiveness(w http.ResponseWriter, r *http.Request) error {

@@ -1,6 +1,7 @@
 package http
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -10,8 +11,17 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/shuxinqian/server/domain/channel"
+	"github.com/shuxinqian/server/domain/file"
+	"github.com/shuxinqian/server/domain/kernel"
+	"github.com/shuxinqian/server/domain/otp"
+	"github.com/shuxinqian/server/domain/signature"
+	"github.com/shuxinqian/server/domain/user"
+	"github.com/shuxinqian/server/ports"
 )
 
 var httpMethods = []string{"get", "put", "post", "delete", "options", "head", "patch", "trace"}
@@ -82,11 +92,23 @@ func diffKeys(a, b map[string]bool) []string {
 	return out
 }
 
+// openapiLiveness is a do-nothing sandbox face check, so that its route is mounted.
+type openapiLiveness struct{}
+
+func (openapiLiveness) Result(context.Context, string) (ports.LivenessResult, error) {
+	return ports.LivenessResult{Status: ports.LivenessPending}, nil
+}
+func (openapiLiveness) Play(string, bool) error                      { return nil }
+func (openapiLiveness) PlayAs(string, string, kernel.IDNumber) error { return nil }
+
+// fullSandbox mounts every route the server can register, the sandbox ones included.
+func fullSandbox() Options { return Options{Sandbox: true, SandboxLiveness: openapiLiveness{}} }
+
 // TestOpenAPIMatchesRoutes is the agreement test of DESIGN.md §5: the document describes exactly
 // the registered routes (sandbox ones included), with the right security.
 func TestOpenAPIMatchesRoutes(t *testing.T) {
 	doc := loadOpenAPI(t)
-	s := newTestServer(t, Options{Sandbox: true})
+	s := newTestServer(t, fullSandbox())
 	routes := s.Routes()
 	if len(routes) == 0 {
 		t.Fatal("no routes registered")
@@ -156,7 +178,7 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 // every other public route declares exactly security: [].
 func TestOpenAPIPublicSecurityIsEmptyList(t *testing.T) {
 	doc := loadOpenAPI(t)
-	s := newTestServer(t, Options{Sandbox: true})
+	s := newTestServer(t, fullSandbox())
 	optional := map[string]bool{"POST /api/v1/sms-codes": true}
 	auth := map[string]bool{}
 	for _, r := range s.Routes() {
@@ -180,7 +202,7 @@ func TestOpenAPIPublicSecurityIsEmptyList(t *testing.T) {
 }
 
 func TestNoSandboxRoutesOutsideSandbox(t *testing.T) {
-	s := newTestServer(t, Options{Sandbox: false})
+	s := newTestServer(t, Options{Sandbox: false, SandboxLiveness: openapiLiveness{}})
 	for _, r := range s.Routes() {
 		if strings.HasPrefix(r.Pattern, "/api/v1/sandbox/") {
 			t.Errorf("sandbox route %s %s registered with Sandbox: false", r.Method, r.Pattern)
@@ -191,7 +213,7 @@ func TestNoSandboxRoutesOutsideSandbox(t *testing.T) {
 
 	// And the sandbox build has them, so the check above is not vacuous.
 	n := 0
-	for _, r := range newTestServer(t, Options{Sandbox: true}).Routes() {
+	for _, r := range newTestServer(t, fullSandbox()).Routes() {
 		if strings.HasPrefix(r.Pattern, "/api/v1/sandbox/") {
 			n++
 		}
@@ -284,7 +306,7 @@ func TestOpenAPIDocumentShape(t *testing.T) {
 		for _, params := range []any{o.item["parameters"], o.op["parameters"]} {
 			list, _ := params.([]any)
 			for _, p := range list {
-				pm := obj(t, p, o.key()+".parameters[]")
+				pm := deref(t, doc, obj(t, p, o.key()+".parameters[]"))
 				if pm["in"] == "path" {
 					got[fmt.Sprint(pm["name"])] = true
 					if pm["required"] != true {
@@ -350,6 +372,20 @@ func TestOpenAPIRefsResolve(t *testing.T) {
 	walk(doc, "#")
 }
 
+// deref follows a local $ref (one level is all the document uses for parameters and responses).
+func deref(t *testing.T, doc map[string]any, m map[string]any) map[string]any {
+	t.Helper()
+	ref, ok := m["$ref"].(string)
+	if !ok {
+		return m
+	}
+	v, err := resolvePointer(doc, strings.TrimPrefix(ref, "#"))
+	if err != nil {
+		t.Fatalf("$ref %q: %v", ref, err)
+	}
+	return obj(t, v, ref)
+}
+
 func resolvePointer(doc any, ptr string) (any, error) {
 	cur := doc
 	for _, part := range strings.Split(strings.TrimPrefix(ptr, "/"), "/") {
@@ -366,7 +402,7 @@ func resolvePointer(doc any, ptr string) (any, error) {
 }
 
 // jsonFields lists the JSON names of a struct's fields and those that are always sent
-// (no omitempty).
+// (neither omitempty nor omitzero).
 func jsonFields(typ reflect.Type) (all, always []string) {
 	for i := range typ.NumField() {
 		f := typ.Field(i)
@@ -382,7 +418,7 @@ func jsonFields(typ reflect.Type) (all, always []string) {
 			name = f.Name
 		}
 		all = append(all, name)
-		if !slices.Contains(strings.Split(opts, ","), "omitempty") {
+		if o := strings.Split(opts, ","); !slices.Contains(o, "omitempty") && !slices.Contains(o, "omitzero") {
 			always = append(always, name)
 		}
 	}
@@ -418,16 +454,122 @@ func TestOpenAPISchemasMatchGoStructs(t *testing.T) {
 		"ActivityItem":       reflect.TypeFor[activityItem](),
 		"SentSms":            reflect.TypeFor[SentSMS](),
 		"Error":              reflect.TypeFor[errorBody](),
+
+		"Channel":                      reflect.TypeFor[channelJSON](),
+		"CatalogItem":                  reflect.TypeFor[catalogItemJSON](),
+		"Grants":                       reflect.TypeFor[channel.Grants](),
+		"SwitchChannelRequest":         reflect.TypeFor[switchChannelRequest](),
+		"RealNameRequest":              reflect.TypeFor[realNameRequest](),
+		"RealName":                     reflect.TypeFor[realNameJSON](),
+		"Liveness":                     reflect.TypeFor[livenessJSON](),
+		"SigningPasswordRequest":       reflect.TypeFor[signingPasswordRequest](),
+		"VerifySigningPasswordRequest": reflect.TypeFor[verifySigningPasswordRequest](),
+		"Certificate":                  reflect.TypeFor[certificateJSON](),
+		"Signature":                    reflect.TypeFor[signatureJSON](),
+		"CreateSignatureRequest":       reflect.TypeFor[createSignatureRequest](),
+		"UpdateSignatureRequest":       reflect.TypeFor[updateSignatureRequest](),
+		"File":                         reflect.TypeFor[fileJSON](),
+		"SandboxLivenessRequest":       reflect.TypeFor[sandboxLivenessRequest](),
 	} {
 		t.Run(name, func(t *testing.T) {
 			s := obj(t, schemas[name], "schemas."+name)
 			checkStructSchema(t, name, s, typ)
-			if name == "Error" {
-				inner := obj(t, obj(t, s["properties"], "Error.properties")["error"], "Error.properties.error")
+			props := obj(t, s["properties"], name+".properties")
+			switch name {
+			case "Error":
+				inner := obj(t, props["error"], "Error.properties.error")
 				checkStructSchema(t, "Error.error", inner, reflect.TypeFor[errorPayload]())
+			case "SandboxLivenessRequest":
+				f, _ := typ.FieldByName("As")
+				checkStructSchema(t, name+".as", obj(t, props["as"], name+".properties.as"), f.Type.Elem())
 			}
 		})
 	}
+}
+
+// TestOpenAPIDerivedSchemas checks the schemas that narrow a struct schema (allOf the base plus
+// required fields the answer always carries) and the bodies the handlers build as maps.
+func TestOpenAPIDerivedSchemas(t *testing.T) {
+	doc := loadOpenAPI(t)
+	schemas := obj(t, obj(t, doc["components"], "components")["schemas"], "components.schemas")
+	for name, w := range map[string]struct {
+		base     string
+		required []string
+	}{
+		"ChannelSummary":     {"Channel", []string{"qr_png_url"}},
+		"ChannelDetail":      {"Channel", []string{"join_url", "qr_png_url"}},
+		"CertificateWithPem": {"Certificate", []string{"pem"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			all, _ := obj(t, schemas[name], name)["allOf"].([]any)
+			if len(all) != 2 {
+				t.Fatalf("want allOf [base, {required}], got %v", all)
+			}
+			if ref := obj(t, all[0], name+".allOf[0]")["$ref"]; ref != "#/components/schemas/"+w.base {
+				t.Errorf("allOf[0] = %v, want %s", ref, w.base)
+			}
+			extra := obj(t, all[1], name+".allOf[1]")
+			if len(extra) != 1 || !slices.Equal(stringList(extra["required"]), w.required) {
+				t.Errorf("allOf[1] = %v, want only required %v", extra, w.required)
+			}
+			base := obj(t, obj(t, schemas[w.base], w.base)["properties"], w.base+".properties")
+			for _, f := range w.required {
+				if base[f] == nil {
+					t.Errorf("%s requires %q, which %s does not have", name, f, w.base)
+				}
+			}
+		})
+	}
+
+	// Bodies written as maps: property → the $ref of the property (of its items for arrays).
+	for name, props := range map[string]map[string]string{
+		"ChannelList":             {"items": "ChannelSummary"},
+		"SignatureList":           {"items": "Signature"},
+		"SigningPasswordResponse": {"certificate": "Certificate"},
+		"SandboxLivenessResponse": {"session_id": "", "result": ""},
+		"ActivityList":            {"items": "ActivityItem"},
+		"SentSmsList":             {"items": "SentSms"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			s := obj(t, schemas[name], name)
+			if s["type"] != "object" || s["additionalProperties"] != false {
+				t.Errorf("want a closed object, got type %v additionalProperties %v", s["type"], s["additionalProperties"])
+			}
+			got := obj(t, s["properties"], name+".properties")
+			if !slices.Equal(keysAny(got), keysAny(anyMap(props))) || !slices.Equal(stringList(s["required"]), keysAny(anyMap(props))) {
+				t.Errorf("properties %v required %v, want both %v", keysAny(got), stringList(s["required"]), keysAny(anyMap(props)))
+			}
+			for p, target := range props {
+				if target == "" {
+					continue
+				}
+				ps := obj(t, got[p], name+"."+p)
+				if ps["type"] == "array" {
+					ps = obj(t, ps["items"], name+"."+p+".items")
+				}
+				if ps["$ref"] != "#/components/schemas/"+target {
+					t.Errorf("%s.%s refers to %v, want %s", name, p, ps["$ref"], target)
+				}
+			}
+		})
+	}
+
+	// GET /me's nullable parts are the struct schemas or null.
+	me := obj(t, obj(t, schemas["Me"], "Me")["properties"], "Me.properties")
+	for prop, target := range map[string]string{"channel": "ChannelSummary", "certificate": "Certificate", "id_number": "MaskedIDNumber"} {
+		alts, _ := obj(t, me[prop], "Me."+prop)["oneOf"].([]any)
+		if len(alts) != 2 || obj(t, alts[0], prop)["$ref"] != "#/components/schemas/"+target || obj(t, alts[1], prop)["type"] != "null" {
+			t.Errorf("Me.%s: want oneOf [%s, null], got %v", prop, target, alts)
+		}
+	}
+}
+
+func anyMap[V any](m map[string]V) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
 }
 
 func checkStructSchema(t *testing.T, name string, s map[string]any, typ reflect.Type) {
@@ -448,7 +590,7 @@ func checkStructSchema(t *testing.T, name string, s map[string]any, typ reflect.
 		t.Errorf("%s: properties %v, Go json fields %v", name, props, all)
 	}
 	if req := stringList(s["required"]); !slices.Equal(req, always) {
-		t.Errorf("%s: required %v, Go fields without omitempty %v", name, req, always)
+		t.Errorf("%s: required %v, Go fields without omitempty/omitzero %v", name, req, always)
 	}
 }
 
@@ -458,24 +600,56 @@ func TestOpenAPIOperationBodies(t *testing.T) {
 	type want struct {
 		request string // schema name, "" for none
 		status  string
-		body    string // success schema name, "" for no content
+		body    string // success schema name, "" for no content or a binary body
+		// media are the success media types besides application/json (binary bodies).
+		media []string
+		// also are further success statuses answering the same body schema.
+		also []string
 	}
 	table := map[string]want{
-		"GET /healthz":                    {"", "200", "Status"},
-		"GET /readyz":                     {"", "200", "Status"},
-		"POST /api/v1/sms-codes":          {"SmsCodeRequest", "202", "SmsCodeResponse"},
-		"POST /api/v1/sessions":           {"LoginRequest", "201", "LoginResponse"},
-		"DELETE /api/v1/sessions/current": {"", "204", ""},
-		"GET /api/v1/me":                  {"", "200", "Me"},
-		"PUT /api/v1/me/password":         {"SetPasswordRequest", "204", ""},
-		"GET /api/v1/me/activity":         {"", "200", "ActivityList"},
-		"GET /api/v1/sandbox/sms":         {"", "200", "SentSmsList"},
+		"GET /healthz":                    {request: "", status: "200", body: "Status"},
+		"GET /readyz":                     {request: "", status: "200", body: "Status"},
+		"POST /api/v1/sms-codes":          {request: "SmsCodeRequest", status: "202", body: "SmsCodeResponse"},
+		"POST /api/v1/sessions":           {request: "LoginRequest", status: "201", body: "LoginResponse"},
+		"DELETE /api/v1/sessions/current": {status: "204"},
+		"GET /api/v1/me":                  {status: "200", body: "Me"},
+		"PUT /api/v1/me/password":         {request: "SetPasswordRequest", status: "204"},
+		"GET /api/v1/me/activity":         {status: "200", body: "ActivityList"},
+		"GET /api/v1/sandbox/sms":         {status: "200", body: "SentSmsList"},
+
+		"GET /api/v1/channels":                           {status: "200", body: "ChannelList"},
+		"GET /api/v1/channels/{code}":                    {status: "200", body: "ChannelDetail"},
+		"GET /api/v1/channels/{code}/qr.png":             {status: "200", media: []string{"image/png"}},
+		"PUT /api/v1/me/channel":                         {request: "SwitchChannelRequest", status: "200", body: "ChannelDetail"},
+		"POST /api/v1/me/real-name":                      {request: "RealNameRequest", status: "200", body: "RealName", also: []string{"202"}},
+		"GET /api/v1/me/real-name":                       {status: "200", body: "RealName"},
+		"PUT /api/v1/me/signing-password":                {request: "SigningPasswordRequest", status: "201", body: "SigningPasswordResponse", also: []string{"200"}},
+		"POST /api/v1/me/signing-password/verify":        {request: "VerifySigningPasswordRequest", status: "204"},
+		"GET /api/v1/me/certificate":                     {status: "200", body: "CertificateWithPem", media: []string{"application/x-pem-file"}},
+		"GET /api/v1/ca.pem":                             {status: "200", media: []string{"application/x-pem-file"}},
+		"GET /api/v1/me/signatures":                      {status: "200", body: "SignatureList"},
+		"POST /api/v1/me/signatures":                     {request: "CreateSignatureRequest", status: "201", body: "Signature"},
+		"PUT /api/v1/me/signatures/{signature_id}":       {request: "UpdateSignatureRequest", status: "200", body: "Signature"},
+		"DELETE /api/v1/me/signatures/{signature_id}":    {status: "204"},
+		"GET /api/v1/me/signatures/{signature_id}/image": {status: "200", media: []string{"image/png"}},
+		"POST /api/v1/sandbox/liveness/{session_id}":     {request: "SandboxLivenessRequest", status: "200", body: "SandboxLivenessResponse"},
+		"GET /api/v1/sandbox/liveness/{session_id}":      {status: "200", body: "SandboxLivenessPage"},
+	}
+	// POST /api/v1/files takes a multipart form rather than JSON; checked on its own below.
+	multipart := map[string]want{
+		"POST /api/v1/files": {request: "FileUpload", status: "201", body: "File"},
 	}
 	ops := map[string]docOp{}
 	for _, o := range docOperations(t, doc) {
 		ops[o.key()] = o
 	}
-	for key, w := range table {
+	// Every documented operation is in one of the tables, so a new one gets its bodies pinned.
+	for key := range ops {
+		if _, ok := table[key]; !ok && multipart[key].status == "" && !strings.HasPrefix(key, "GET /api/v1/openapi.") {
+			t.Errorf("%s is not in the table of TestOpenAPIOperationBodies", key)
+		}
+	}
+	check := func(key string, w want, reqMedia string) {
 		t.Run(key, func(t *testing.T) {
 			o, ok := ops[key]
 			if !ok {
@@ -490,26 +664,52 @@ func TestOpenAPIOperationBodies(t *testing.T) {
 					t.Error("requestBody must be required")
 				}
 				content := obj(t, rb["content"], "requestBody.content")
-				if len(content) != 1 || content["application/json"] == nil {
-					t.Errorf("requestBody content %v, want only application/json", keysAny(content))
+				if len(content) != 1 || content[reqMedia] == nil {
+					t.Fatalf("requestBody content %v, want only %s", keysAny(content), reqMedia)
 				}
-				ref := obj(t, obj(t, content["application/json"], "json")["schema"], "schema")["$ref"]
+				ref := obj(t, obj(t, content[reqMedia], reqMedia)["schema"], "schema")["$ref"]
 				if ref != "#/components/schemas/"+w.request {
 					t.Errorf("request schema %v, want %s", ref, w.request)
 				}
 			}
-			resp := obj(t, obj(t, o.op["responses"], "responses")[w.status], "responses."+w.status)
-			content, hasContent := resp["content"].(map[string]any)
-			if (w.body != "") != hasContent {
-				t.Fatalf("%s content present = %v, want %v", w.status, hasContent, w.body != "")
-			}
-			if hasContent {
+			responses := obj(t, o.op["responses"], "responses")
+			for _, status := range append([]string{w.status}, w.also...) {
+				r, ok := responses[status]
+				if !ok {
+					t.Errorf("no %s response", status)
+					continue
+				}
+				resp := obj(t, r, "responses."+status)
+				content, hasContent := resp["content"].(map[string]any)
+				wantMedia := slices.Clone(w.media)
+				if w.body != "" {
+					wantMedia = append(wantMedia, "application/json")
+				}
+				sort.Strings(wantMedia)
+				if got := keysAny(content); !slices.Equal(got, wantMedia) {
+					t.Errorf("%s content %v, want %v", status, got, wantMedia)
+				}
+				if !hasContent || w.body == "" {
+					continue
+				}
 				ref := obj(t, obj(t, content["application/json"], "json")["schema"], "schema")["$ref"]
 				if ref != "#/components/schemas/"+w.body {
-					t.Errorf("%s schema %v, want %s", w.status, ref, w.body)
+					t.Errorf("%s schema %v, want %s", status, ref, w.body)
 				}
 			}
 		})
+	}
+	for key, w := range table {
+		check(key, w, "application/json")
+	}
+	for key, w := range multipart {
+		check(key, w, "multipart/form-data")
+	}
+	// The upload form has the two fields the handler reads.
+	form := obj(t, obj(t, obj(t, doc["components"], "components")["schemas"], "schemas")["FileUpload"], "FileUpload")
+	if got := keysAny(obj(t, form["properties"], "FileUpload.properties")); !slices.Equal(got, []string{"file", "purpose"}) ||
+		!slices.Equal(stringList(form["required"]), []string{"file", "purpose"}) {
+		t.Errorf("FileUpload properties %v required %v, want file and purpose, both required", got, form["required"])
 	}
 }
 
@@ -527,9 +727,40 @@ func TestOpenAPIDocumentsDomainRules(t *testing.T) {
 	doc := loadOpenAPI(t)
 	schemas := obj(t, obj(t, doc["components"], "components")["schemas"], "schemas")
 
-	purposes := stringList(obj(t, schemas["SmsPurpose"], "SmsPurpose")["enum"])
-	if !slices.Equal(purposes, []string{"login", "reset_password", "sign", "verify_phone"}) {
-		t.Errorf("SmsPurpose enum = %v", purposes)
+	enum := func(schema string, want []string) {
+		t.Helper()
+		got := stringList(obj(t, schemas[schema], schema)["enum"])
+		sort.Strings(want)
+		if !slices.Equal(got, want) {
+			t.Errorf("%s enum = %v, want %v", schema, got, want)
+		}
+	}
+	var purposes, filePurposes []string
+	for _, p := range otp.Purposes {
+		purposes = append(purposes, string(p))
+	}
+	for _, p := range file.Purposes {
+		filePurposes = append(filePurposes, string(p))
+	}
+	enum("SmsPurpose", purposes)
+	enum("FilePurpose", filePurposes)
+	enum("RealNameStatus", []string{string(user.RealNameUnverified), string(user.RealNameVerifying), string(user.RealNameVerified)})
+	enum("RealNameMethod", []string{string(channel.MethodID2), string(channel.MethodID3), string(channel.MethodFace)})
+	sp := obj(t, obj(t, schemas["Signature"], "Signature")["properties"], "Signature.properties")
+	if got := stringList(obj(t, sp["kind"], "Signature.kind")["enum"]); !slices.Equal(got, []string{string(signature.KindGenerated), string(signature.KindUploaded)}) {
+		t.Errorf("Signature.kind enum = %v", got)
+	}
+	cp := obj(t, obj(t, schemas["Certificate"], "Certificate")["properties"], "Certificate.properties")
+	if got := stringList(obj(t, cp["status"], "Certificate.status")["enum"]); !slices.Equal(got, []string{string(user.CertificateActive), string(user.CertificateRevoked)}) {
+		t.Errorf("Certificate.status enum = %v", got)
+	}
+	fp := obj(t, obj(t, schemas["File"], "File")["properties"], "File.properties")
+	if got := stringList(obj(t, fp["content_type"], "File.content_type")["enum"]); !slices.Equal(got,
+		[]string{file.TypePDF, file.TypeGIF, file.TypeJPEG, file.TypePNG}) {
+		t.Errorf("File.content_type enum = %v", got)
+	}
+	if mx := obj(t, fp["size"], "File.size")["maximum"]; mx != file.MaxSize {
+		t.Errorf("File.size maximum = %v, want %d", mx, file.MaxSize)
 	}
 	re := func(schema string) *regexp.Regexp {
 		p, _ := obj(t, schemas[schema], schema)["pattern"].(string)
@@ -551,6 +782,34 @@ func TestOpenAPIDocumentsDomainRules(t *testing.T) {
 			t.Errorf("MaskedPhone pattern on %q = %v", s, !ok)
 		}
 	}
+	// The ID number as answered: masked by the domain's own rule.
+	const idn = "11010519491231002X"
+	if _, err := kernel.ParseIDNumber(idn, time.Now()); err != nil {
+		t.Fatalf("example ID number: %v", err)
+	}
+	maskedID := re("MaskedIDNumber")
+	for s, ok := range map[string]bool{kernel.IDNumber(idn).Masked(): true, "110***********0021": true, idn: false, "110**********002X": false} {
+		if maskedID.MatchString(s) != ok {
+			t.Errorf("MaskedIDNumber pattern on %q = %v", s, !ok)
+		}
+	}
+	idNumber := re("IDNumber")
+	for s, ok := range map[string]bool{idn: true, "11010519491231002x": true, "110105194912310021": true, "1101051949123100": false, "11010519491231002Y": false} {
+		if idNumber.MatchString(s) != ok {
+			t.Errorf("IDNumber pattern on %q = %v", s, !ok)
+		}
+	}
+	price := obj(t, obj(t, obj(t, schemas["CatalogItem"], "CatalogItem")["properties"], "CatalogItem.properties")["unit_price"], "unit_price")
+	pr, err := regexp.Compile(price["pattern"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, fen := range []int64{1, 15000, 99, 123456789} {
+		if s := kernel.Fen(fen).String(); !pr.MatchString(s) {
+			t.Errorf("CatalogItem.unit_price pattern refuses %q", s)
+		}
+	}
+
 	pw := obj(t, schemas["NewPassword"], "NewPassword")
 	if pw["minLength"] != 8 || pw["maxLength"] != 32 {
 		t.Errorf("NewPassword length %v–%v, want 8–32", pw["minLength"], pw["maxLength"])
@@ -565,7 +824,7 @@ func TestOpenAPIDocumentsDomainRules(t *testing.T) {
 
 // TestServedOpenAPI checks both served forms against the embedded document.
 func TestServedOpenAPI(t *testing.T) {
-	s := newTestServer(t, Options{Sandbox: true})
+	s := newTestServer(t, fullSandbox())
 
 	rec := serve(t, s, req{method: "GET", target: "/api/v1/openapi.json"})
 	if rec.Code != http.StatusOK {

@@ -37,7 +37,10 @@ func (s *Server) registerRoutes() {
 
 	if s.opts.Sandbox {
 		s.handle("GET", "/api/v1/sandbox/sms", s.sandboxSMS)
-		s.handle("POST", "/api/v1/sandbox/liveness/{session_id}", s.sandboxLiveness)
+		if s.opts.SandboxLiveness != nil {
+			s.handle("GET", "/api/v1/sandbox/liveness/{session_id}", s.sandboxLivenessPage)
+			s.handle("POST", "/api/v1/sandbox/liveness/{session_id}", s.sandboxLiveness)
+		}
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 
 	"github.com/shuxinqian/server/application"
 	"github.com/shuxinqian/server/domain/kernel"
+	"github.com/shuxinqian/server/ports"
 )
 
 // SentSMS is a message the sandbox SMS sender kept.
@@ -30,6 +31,7 @@ type SentSMS struct {
 
 // SandboxLiveness decides sandbox face-check sessions.
 type SandboxLiveness interface {
+	Result(ctx context.Context, sessionID string) (ports.LivenessResult, error)
 	Play(sessionID string, pass bool) error
 	PlayAs(sessionID, name string, id kernel.IDNumber) error
 }

@@ -140,8 +140,11 @@ func KindOf(err error) Kind {
 	return KindInternal
 }
 
-// CodeOf reports the stable code of err ("internal" for foreign errors).
+// CodeOf reports the stable code of err: "" for nil, "internal" for foreign errors.
 func CodeOf(err error) string {
+	if err == nil {
+		return ""
+	}
 	var e *Error
 	if errors.As(err, &e) {
 		return e.Code

@@ -36,12 +36,20 @@ func forEachBackend(t *testing.T, fn func(t *testing.T, s *server)) {
 
 func start(t *testing.T, databaseURL string) *server {
 	t.Helper()
+	return startWith(t, map[string]string{"DATABASE_URL": databaseURL})
+}
+
+// startWith starts a server with extra environment variables.
+func startWith(t *testing.T, extra map[string]string) *server {
+	t.Helper()
 	env := map[string]string{
 		"DATA_DIR":                t.TempDir(),
-		"DATABASE_URL":            databaseURL,
 		"MASTER_KEY":              base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{9}, 32)),
 		"LOG_LEVEL":               "error",
 		"FORWARDER_POLL_INTERVAL": "20ms",
+	}
+	for k, v := range extra {
+		env[k] = v
 	}
 	cfg, err := bootstrap.LoadConfig(func(k string) string { return env[k] })
 	if err != nil {

@@ -9,8 +9,8 @@ import (
 	"image/png"
 	"io"
 	"mime/multipart"
-	"net/url"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -224,6 +224,12 @@ func TestFaceRealName(t *testing.T) {
 		if st := s.do("GET", "/api/v1/me/real-name", token, nil); st.str("status") != "verifying" {
 			t.Fatalf("pending %s", st.raw)
 		}
+		if page := s.do("GET", "/api/v1/sandbox/liveness/"+fmtAny(lv["session_id"]), "", nil).expect(t, 200, ""); page.str("status") != "pending" {
+			t.Fatalf("liveness page %s", page.raw)
+		}
+		if me := s.do("GET", "/api/v1/me", token, nil); me.body["name"] != nil || me.body["id_number"] != nil {
+			t.Fatalf("/me shows an unverified identity: %s", me.raw)
+		}
 		play(fmtAny(lv["session_id"]), map[string]any{"result": "fail"})
 		if st := s.do("GET", "/api/v1/me/real-name", token, nil); st.str("status") != "unverified" || st.str("failure_reason") == "" {
 			t.Fatalf("after fail %s", st.raw)
@@ -273,18 +279,26 @@ func TestSigningPasswordLockAndChange(t *testing.T) {
 		t.Fatalf("Retry-After %q", r.header.Get("Retry-After"))
 	}
 	verify("Next5678y").expect(t, 429, "signing-locked")
-	s.clock.Advance(30 * time.Minute)
-	verify("Next5678y").expect(t, 204, "")
-	// Forgotten: reset with an SMS code; the key is re-wrapped, the certificate stays.
+	s.do("PUT", "/api/v1/me/signing-password", token, map[string]string{"password": "Other111a", "password_confirmation": "Other111a", "old_password": "Next5678y"}).
+		expect(t, 429, "signing-locked")
+	// Forgotten while locked: a reset with an SMS code re-wraps the key, clears the lock, and the
+	// certificate stays.
 	before := s.do("GET", "/api/v1/me/certificate", token, nil).str("serial")
-	s.clock.Advance(time.Minute)
 	s.requestCode("13800138000", "reset_signing_password", token).expect(t, 202, "")
 	code := s.lastCode("13800138000")
 	s.do("PUT", "/api/v1/me/signing-password", token, map[string]string{"password": "Third999z", "password_confirmation": "Third999z", "code": code}).expect(t, 200, "")
 	verify("Third999z").expect(t, 204, "")
+	verify("Next5678y").expect(t, 422, "signing-password-wrong")
 	if after := s.do("GET", "/api/v1/me/certificate", token, nil).str("serial"); after != before {
 		t.Fatalf("certificate changed on password reset: %s → %s", before, after)
 	}
+	// The lock also ends by itself after 30 minutes.
+	for range 5 {
+		verify("Wrong0000x")
+	}
+	verify("Third999z").expect(t, 429, "signing-locked")
+	s.clock.Advance(30 * time.Minute)
+	verify("Third999z").expect(t, 204, "")
 }
 
 func TestUploadRefusals(t *testing.T) {
