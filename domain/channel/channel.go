@@ -3,6 +3,7 @@
 package channel
 
 import (
+	"crypto/subtle"
 	"net/url"
 	"regexp"
 	"strings"
@@ -98,8 +99,8 @@ func New(s Snapshot) (*Channel, error) {
 		return nil, kernel.Invalid("channel-code-invalid", "channel code is 2-32 lower-case letters or digits")
 	case s.Name == "" || utf8.RuneCountInString(s.Name) > 64:
 		return nil, kernel.Invalid("channel-name-invalid", "channel name is 1-64 characters")
-	case len(s.QRToken) < 16:
-		return nil, kernel.Invalid("channel-qr-token-invalid", "channel QR token is at least 16 characters")
+	case len(s.QRToken) < 16 || len(s.QRToken) > 128:
+		return nil, kernel.Invalid("channel-qr-token-invalid", "channel QR token is 16 to 128 characters")
 	}
 	if _, err := ParseMethod(string(s.Method)); err != nil {
 		return nil, err
@@ -111,12 +112,14 @@ func New(s Snapshot) (*Channel, error) {
 			return nil, kernel.Invalid("catalog-sku-invalid", "SKU is 1-40 lower-case letters, digits or hyphens")
 		case seen[it.SKU]:
 			return nil, kernel.Invalid("catalog-sku-duplicate", "SKUs are unique within a channel")
-		case it.Name == "" || utf8.RuneCountInString(it.Name) > 64:
+		case strings.TrimSpace(it.Name) == "" || utf8.RuneCountInString(it.Name) > 64:
 			return nil, kernel.Invalid("catalog-name-invalid", "item name is 1-64 characters")
 		case it.UnitPrice <= 0:
 			return nil, kernel.Invalid("catalog-price-invalid", "unit price must be positive")
 		case it.Kind != KindPackage && it.Kind != KindService:
 			return nil, kernel.Invalid("catalog-kind-invalid", "item kind is package or service")
+		case it.Grants.Signatures < 0 || it.Grants.CertificateYears < 0:
+			return nil, kernel.Invalid("catalog-grants-invalid", "grants cannot be negative")
 		}
 		seen[it.SKU] = true
 	}
@@ -198,7 +201,7 @@ func (c *Channel) CheckJoin(scannedToken string) error {
 	if !c.active {
 		return kernel.Precondition("channel-inactive", "this channel is not open for joining")
 	}
-	if scannedToken != "" && scannedToken != c.qrToken {
+	if scannedToken != "" && subtle.ConstantTimeCompare([]byte(scannedToken), []byte(c.qrToken)) != 1 {
 		return ErrQRInvalid
 	}
 	return nil

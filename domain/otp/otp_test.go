@@ -67,6 +67,7 @@ func TestParsePurpose(t *testing.T) {
 		{"reset_password", otp.PurposeResetPassword},
 		{"sign", otp.PurposeSign},
 		{"verify_phone", otp.PurposeVerifyPhone},
+		{"reset_signing_password", otp.PurposeResetSigningPassword},
 	}
 	for _, tc := range valid {
 		got, err := otp.ParsePurpose(tc.in)
@@ -74,7 +75,7 @@ func TestParsePurpose(t *testing.T) {
 			t.Errorf("ParsePurpose(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
 		}
 	}
-	if want := []otp.Purpose{otp.PurposeLogin, otp.PurposeResetPassword, otp.PurposeSign, otp.PurposeVerifyPhone}; !reflect.DeepEqual(otp.Purposes, want) {
+	if want := []otp.Purpose{otp.PurposeLogin, otp.PurposeResetPassword, otp.PurposeSign, otp.PurposeVerifyPhone, otp.PurposeResetSigningPassword}; !reflect.DeepEqual(otp.Purposes, want) {
 		t.Errorf("Purposes = %q, want %q", otp.Purposes, want)
 	}
 	for _, p := range otp.Purposes {

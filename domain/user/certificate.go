@@ -1,6 +1,7 @@
 package user
 
 import (
+	"bytes"
 	"time"
 
 	"github.com/shuxinqian/server/domain/kernel"
@@ -43,11 +44,18 @@ type Certificate struct {
 
 // Certificate returns the personal certificate, or nil.
 func (u *User) Certificate() *Certificate {
-	if u.cert == nil {
+	return u.cert.clone()
+}
+
+// clone deep-copies a certificate so that no caller shares its byte slices with the aggregate.
+func (c *Certificate) clone() *Certificate {
+	if c == nil {
 		return nil
 	}
-	c := *u.cert
-	return &c
+	d := *c
+	d.DER, d.PublicKeyDER = bytes.Clone(c.DER), bytes.Clone(c.PublicKeyDER)
+	d.WrappedKey, d.EscrowKey = bytes.Clone(c.WrappedKey), bytes.Clone(c.EscrowKey)
+	return &d
 }
 
 // CanSetSigningPassword checks the rules of manual §3.1: a verified real name, and either
@@ -56,12 +64,12 @@ func (u *User) CanSetSigningPassword(chargingEnabled, channelOffersCert bool) er
 	if u.realName != RealNameVerified {
 		return kernel.Precondition("real-name-required", "verify your real name before setting a signing password")
 	}
+	if u.cert != nil && u.cert.Status == CertificateActive {
+		return kernel.Conflict("signing-password-already-set", "a signing password is set; change it with the old password or an SMS code")
+	}
 	if chargingEnabled && !channelOffersCert {
 		return kernel.Precondition("personal-certificate-not-offered",
 			"your current channel does not offer the personal certificate service; switch channel first")
-	}
-	if u.cert != nil && u.cert.Status == CertificateActive {
-		return kernel.Conflict("signing-password-already-set", "a signing password is set; change it with the old password or an SMS code")
 	}
 	return nil
 }
@@ -93,7 +101,7 @@ func (u *User) IssueCertificate(c Certificate, now time.Time) error {
 	}
 	now = kernel.OccurredAt(now)
 	c.Status, c.IssuedAt = CertificateActive, now
-	u.cert = &c
+	u.cert = c.clone()
 	u.signing = SigningState{}
 	u.updatedAt = now
 	u.Record(CertificateIssued{UserID: u.id, Serial: c.Serial, NotAfter: c.NotAfter, At: now})
@@ -143,7 +151,7 @@ func (u *User) RewrapSigningKey(wrapped []byte, byCode bool, now time.Time) erro
 		return kernel.Invalid("certificate-incomplete", "wrapped key is empty")
 	}
 	now = kernel.OccurredAt(now)
-	u.cert.WrappedKey = wrapped
+	u.cert.WrappedKey = bytes.Clone(wrapped)
 	u.signing = SigningState{}
 	u.updatedAt = now
 	u.Record(SigningPasswordChanged{UserID: u.id, BySMSCode: byCode, At: now})

@@ -45,10 +45,19 @@ func ValidateRealName(name string) (string, error) {
 	if n < 2 || n > 30 {
 		return "", kernel.Invalid("real-name-invalid", "the name is 2 to 30 characters")
 	}
+	sep := true // a name starts with a letter; separators never follow one another
 	for _, r := range name {
-		if !unicode.IsLetter(r) && r != '·' && r != '•' && r != ' ' {
+		switch {
+		case unicode.IsLetter(r):
+			sep = false
+		case (r == '·' || r == '•' || r == ' ') && !sep:
+			sep = true
+		default:
 			return "", kernel.Invalid("real-name-invalid", "the name may contain letters and the middle dot only")
 		}
+	}
+	if sep { // ends with a separator
+		return "", kernel.Invalid("real-name-invalid", "the name may contain letters and the middle dot only")
 	}
 	return name, nil
 }
@@ -87,6 +96,7 @@ func (u *User) StartRealName(id Identity, now time.Time) error {
 		return kernel.Invalid("id-number-format", "the ID number is required")
 	}
 	u.identity = Identity{Name: name, IDNumber: id.IDNumber, Method: id.Method}
+	u.realName = RealNameUnverified // a new attempt abandons a running face check
 	u.attempt.LivenessSessionID, u.attempt.LivenessURL, u.attempt.FailureReason = "", "", ""
 	u.updatedAt = kernel.OccurredAt(now)
 	return nil
@@ -94,7 +104,10 @@ func (u *User) StartRealName(id Identity, now time.Time) error {
 
 // AwaitLiveness moves the attempt to verifying until the face check ends.
 func (u *User) AwaitLiveness(sessionID, url string, now time.Time) error {
-	if u.identity.IDNumber.IsZero() || u.realName == RealNameVerified {
+	if u.realName == RealNameVerified {
+		return kernel.Conflict("real-name-already-verified", "the real name is verified and cannot be changed")
+	}
+	if u.identity.IDNumber.IsZero() {
 		return kernel.Precondition("real-name-not-started", "start real-name verification first")
 	}
 	u.realName = RealNameVerifying

@@ -90,7 +90,7 @@ func FromSnapshot(s Snapshot) *User {
 		id: s.ID, phone: s.Phone, passwordHash: s.PasswordHash, failedLogins: s.FailedLogins,
 		lockedUntil: s.LockedUntil, realName: rn, createdAt: s.CreatedAt, updatedAt: s.UpdatedAt,
 		version: s.Version, identity: s.Identity, attempt: s.Attempt, channelCode: s.ChannelCode,
-		signing: s.Signing, cert: s.Certificate,
+		signing: s.Signing, cert: s.Certificate.clone(),
 	}
 }
 
@@ -100,7 +100,7 @@ func (u *User) Snapshot() Snapshot {
 		ID: u.id, Phone: u.phone, PasswordHash: u.passwordHash, FailedLogins: u.failedLogins,
 		LockedUntil: u.lockedUntil, RealName: u.realName, CreatedAt: u.createdAt, UpdatedAt: u.updatedAt,
 		Version: u.version, Identity: u.identity, Attempt: u.attempt, ChannelCode: u.channelCode,
-		Signing: u.signing, Certificate: u.cert,
+		Signing: u.signing, Certificate: u.cert.clone(),
 	}
 }
 
