@@ -27,6 +27,12 @@ type Deps struct {
 	Renderer ports.SignatureRenderer
 	QR       ports.QRCoder
 	Settings Settings
+
+	Registry  ports.BusinessRegistry
+	Bank      ports.BankRemitter
+	Documents ports.DocumentRenderer
+	Signer    ports.DocumentSigner
+	KeyGen    ports.KeyGenerator
 }
 
 // Settings are plain configuration values the use cases need.
@@ -53,6 +59,11 @@ type App struct {
 	renderer  ports.SignatureRenderer
 	qr        ports.QRCoder
 	settings  Settings
+	registry  ports.BusinessRegistry
+	bank      ports.BankRemitter
+	docs      ports.DocumentRenderer
+	signer    ports.DocumentSigner
+	keygen    ports.KeyGenerator
 
 	dummyOnce sync.Once
 	dummyHash string
@@ -66,7 +77,8 @@ func New(d Deps) *App {
 	}
 	return &App{uow: d.UoW, clock: d.Clock, ids: d.IDs, random: d.Random, passwords: d.Passwords,
 		secrets: d.Secrets, sms: d.SMS, log: log, identity: d.Identity, liveness: d.Liveness, ca: d.CA,
-		keys: d.Keys, files: d.Files, renderer: d.Renderer, qr: d.QR, settings: d.Settings}
+		keys: d.Keys, files: d.Files, renderer: d.Renderer, qr: d.QR, settings: d.Settings, registry: d.Registry,
+		bank: d.Bank, docs: d.Documents, signer: d.Signer, keygen: d.KeyGen}
 }
 
 // Actor is the authenticated caller of a use case.

@@ -58,6 +58,13 @@ func (a *App) RequestCode(ctx context.Context, in RequestCode) (CodeSent, error)
 			return CodeSent{}, err
 		}
 	}
+	return a.issueCode(ctx, phone, purpose, in.ClientIP)
+}
+
+// issueCode issues a code under the sending limits, stores only its keyed hash, commits, then
+// texts it (no external call holds a database lock). A failed send leaves a dead code behind
+// that counts towards the limits, which errs on the safe side.
+func (a *App) issueCode(ctx context.Context, phone kernel.Phone, purpose otp.Purpose, clientIP string) (CodeSent, error) {
 	code, err := a.random.Digits(otp.Digits)
 	if err != nil {
 		return CodeSent{}, kernel.Internal(err)
@@ -67,7 +74,7 @@ func (a *App) RequestCode(ctx context.Context, in RequestCode) (CodeSent, error)
 		if err := tx.Codes().LockPhone(ctx, phone); err != nil {
 			return err
 		}
-		h, err := tx.Codes().History(ctx, phone, in.ClientIP, now.Add(-24*time.Hour))
+		h, err := tx.Codes().History(ctx, phone, clientIP, now.Add(-24*time.Hour))
 		if err != nil {
 			return err
 		}
@@ -78,13 +85,11 @@ func (a *App) RequestCode(ctx context.Context, in RequestCode) (CodeSent, error)
 		if err != nil {
 			return err
 		}
-		return tx.Codes().Add(ctx, c, in.ClientIP)
+		return tx.Codes().Add(ctx, c, clientIP)
 	})
 	if err != nil {
 		return CodeSent{}, err
 	}
-	// Sent after the commit: no external call holds a database lock. A failed send leaves a
-	// dead code behind that counts towards the limits, which errs on the safe side.
 	msg := ports.SMS{
 		Phone: phone, Template: "code", Params: map[string]string{"code": code, "purpose": string(purpose)},
 		Text: fmt.Sprintf("【数信签】您的验证码为%s，用于%s，%d分钟内有效。请勿泄露给他人。", code, purposeText(purpose), int(otp.TTL/time.Minute)),

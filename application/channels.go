@@ -75,6 +75,15 @@ func (a *App) ChannelQR(ctx context.Context, code string) ([]byte, error) {
 	return png, nil
 }
 
+// QRCode draws any text (a signing link) as a QR PNG.
+func (a *App) QRCode(text string) ([]byte, error) {
+	png, err := a.qr.PNG(text, 512)
+	if err != nil {
+		return nil, kernel.Internal(err)
+	}
+	return png, nil
+}
+
 // ChannelJoinURL is the text of a channel's QR code.
 func (a *App) ChannelJoinURL(c *channel.Channel) string { return c.JoinURL(a.settings.PublicBaseURL) }
 

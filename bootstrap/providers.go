@@ -14,6 +14,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/pubsub/gochannel"
 	"github.com/google/wire"
 
+	"github.com/shuxinqian/server/adapters/bank"
 	"github.com/shuxinqian/server/adapters/ca"
 	"github.com/shuxinqian/server/adapters/consumer"
 	"github.com/shuxinqian/server/adapters/crypto"
@@ -22,6 +23,7 @@ import (
 	adhttp "github.com/shuxinqian/server/adapters/http"
 	"github.com/shuxinqian/server/adapters/identity"
 	"github.com/shuxinqian/server/adapters/qrcode"
+	"github.com/shuxinqian/server/adapters/registry"
 	"github.com/shuxinqian/server/adapters/sms"
 	"github.com/shuxinqian/server/adapters/sqlstore"
 	"github.com/shuxinqian/server/adapters/sqlstore/wmsql"
@@ -43,7 +45,13 @@ var ProviderSet = wire.NewSet(
 	wire.InterfaceValue(new(ports.Random), crypto.Random{}),
 	wire.InterfaceValue(new(ports.PasswordHasher), crypto.Argon2id{}),
 	sms.NewSandbox, provideSMS,
-	provideIdentity, provideSandboxLiveness, provideLiveness, provideCA, provideSigningKeys, provideFileStore, provideRenderer,
+	provideIdentity, provideSandboxLiveness, provideLiveness, provideCA, provideSigningKeys, provideFileStore,
+	document.NewRenderer, wire.Bind(new(ports.SignatureRenderer), new(*document.Renderer)),
+	wire.Bind(new(ports.DocumentRenderer), new(*document.Renderer)),
+	registry.NewSandbox, wire.Bind(new(ports.BusinessRegistry), new(*registry.Sandbox)),
+	bank.NewSandbox, wire.Bind(new(ports.BankRemitter), new(*bank.Sandbox)),
+	wire.InterfaceValue(new(ports.DocumentSigner), crypto.CMS{}),
+	wire.InterfaceValue(new(ports.KeyGenerator), crypto.KeyGen{}),
 	wire.InterfaceValue(new(ports.QRCoder), qrcode.Coder{}),
 	provideSettings,
 	wire.Struct(new(application.Deps), "*"),
@@ -160,9 +168,8 @@ func provideFileStore(cfg Config) (ports.FileStore, error) {
 	return filestore.NewLocal(filepath.Join(cfg.DataDir, "files"))
 }
 
-func provideRenderer() (ports.SignatureRenderer, error) { return document.NewRenderer() }
-
-func provideHTTP(cfg Config, app *application.App, db *sqlstore.DB, box *sms.Sandbox, live *identity.SandboxLiveness, log *slog.Logger) *adhttp.Server {
+func provideHTTP(cfg Config, app *application.App, db *sqlstore.DB, box *sms.Sandbox, live *identity.SandboxLiveness,
+	reg *registry.Sandbox, bk *bank.Sandbox, log *slog.Logger) *adhttp.Server {
 	opts := adhttp.Options{
 		Sandbox:        cfg.Sandbox(),
 		Ready:          db.Ping,
@@ -173,6 +180,26 @@ func provideHTTP(cfg Config, app *application.App, db *sqlstore.DB, box *sms.San
 		opts.SandboxLiveness = live
 	}
 	if cfg.Sandbox() {
+		opts.SandboxRegistry = func() []adhttp.SandboxRegistryEntry {
+			var out []adhttp.SandboxRegistryEntry
+			for _, f := range reg.Fixtures() {
+				out = append(out, adhttp.SandboxRegistryEntry{Name: f.Name, CreditCode: string(f.CreditCode), LegalRepName: f.LegalRepName,
+					LegalRepIDNumber: string(f.LegalRepIDNumber), LegalRepPhone: string(f.LegalRepPhone)})
+			}
+			return out
+		}
+		opts.SandboxTransfers = func(vid string) []adhttp.SandboxTransfer {
+			var out []adhttp.SandboxTransfer
+			for _, t := range bk.All() {
+				v, _, _ := strings.Cut(t.Reference, "/")
+				if vid != "" && v != vid {
+					continue
+				}
+				out = append(out, adhttp.SandboxTransfer{Reference: t.Reference, VerificationID: v, AccountNumber: t.AccountMasked,
+					BankName: t.BankName, AmountFen: t.Amount.Fen(), Amount: t.Amount.String(), Remitted: t.Remitted, Reason: t.Reason, At: t.At})
+			}
+			return out
+		}
 		opts.SandboxSMS = func(phone kernel.Phone) []adhttp.SentSMS {
 			msgs := box.List(phone)
 			out := make([]adhttp.SentSMS, len(msgs))

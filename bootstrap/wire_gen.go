@@ -7,8 +7,11 @@
 package bootstrap
 
 import (
+	"github.com/shuxinqian/server/adapters/bank"
 	"github.com/shuxinqian/server/adapters/crypto"
+	"github.com/shuxinqian/server/adapters/document"
 	"github.com/shuxinqian/server/adapters/qrcode"
+	"github.com/shuxinqian/server/adapters/registry"
 	"github.com/shuxinqian/server/adapters/sms"
 	"github.com/shuxinqian/server/adapters/sqlstore"
 	"github.com/shuxinqian/server/adapters/system"
@@ -64,13 +67,17 @@ func NewRuntime(cfg Config, clock ports.Clock) (*Runtime, func(), error) {
 		cleanup()
 		return nil, nil, err
 	}
-	signatureRenderer, err := provideRenderer()
+	renderer, err := document.NewRenderer()
 	if err != nil {
 		cleanup()
 		return nil, nil, err
 	}
 	qrCoder := _wireCoderValue
 	settings := provideSettings(cfg)
+	registrySandbox := registry.NewSandbox()
+	bankSandbox := bank.NewSandbox(clock)
+	documentSigner := _wireCMSValue
+	keyGenerator := _wireKeyGenValue
 	deps := application.Deps{
 		UoW:       store,
 		Clock:     clock,
@@ -85,12 +92,17 @@ func NewRuntime(cfg Config, clock ports.Clock) (*Runtime, func(), error) {
 		CA:        certificateAuthority,
 		Keys:      signingKeys,
 		Files:     fileStore,
-		Renderer:  signatureRenderer,
+		Renderer:  renderer,
 		QR:        qrCoder,
 		Settings:  settings,
+		Registry:  registrySandbox,
+		Bank:      bankSandbox,
+		Documents: renderer,
+		Signer:    documentSigner,
+		KeyGen:    keyGenerator,
 	}
 	app := application.New(deps)
-	server := provideHTTP(cfg, app, db, sandbox, sandboxLiveness, logger)
+	server := provideHTTP(cfg, app, db, sandbox, sandboxLiveness, registrySandbox, bankSandbox, logger)
 	goChannel, cleanup2 := provideGoChannel(loggerAdapter)
 	router, err := provideRouter(goChannel, store, app, loggerAdapter)
 	if err != nil {
@@ -126,4 +138,6 @@ var (
 	_wireRandomValue   = crypto.Random{}
 	_wireArgon2idValue = crypto.Argon2id{}
 	_wireCoderValue    = qrcode.Coder{}
+	_wireCMSValue      = crypto.CMS{}
+	_wireKeyGenValue   = crypto.KeyGen{}
 )

@@ -2,7 +2,7 @@
 // or driven, lives in adapters/. This package imports only the domain and the standard library.
 package ports
 
-//go:generate go tool mockgen -typed -destination=mocks/mocks.go -package=mocks github.com/shuxinqian/server/ports Clock,IDs,Random,PasswordHasher,Secrets,Cipher,SMSSender,UnitOfWork,Tx,UserRepository,CodeRepository,SessionRepository,AuditLog,Inbox,ChannelRepository,FileRepository,SignatureRepository,ConsentLog,IdentityVerifier,LivenessVerifier,CertificateAuthority,SigningKeys,FileStore,SignatureRenderer,QRCoder
+//go:generate go tool mockgen -typed -destination=mocks/mocks.go -package=mocks github.com/shuxinqian/server/ports Clock,IDs,Random,PasswordHasher,Secrets,Cipher,SMSSender,UnitOfWork,Tx,UserRepository,CodeRepository,SessionRepository,AuditLog,Inbox,ChannelRepository,FileRepository,SignatureRepository,ConsentLog,IdentityVerifier,LivenessVerifier,CertificateAuthority,SigningKeys,FileStore,SignatureRenderer,QRCoder,BusinessRegistry,BankRemitter,DocumentRenderer,DocumentSigner,KeyGenerator,VerificationRepository,EnterpriseRepository,MembershipRepository
 
 import (
 	"context"
@@ -30,6 +30,8 @@ type Random interface {
 	Digits(n int) (string, error)
 	// Token returns a URL-safe token of the given number of random bytes (session tokens: 32).
 	Token(bytes int) (string, error)
+	// IntN returns a uniform integer in [0, n).
+	IntN(n int) (int, error)
 }
 
 // PasswordHasher hashes and checks passwords (argon2id in production).
@@ -92,6 +94,9 @@ type Tx interface {
 	Files() FileRepository
 	Signatures() SignatureRepository
 	Consents() ConsentLog
+	Verifications() VerificationRepository
+	Enterprises() EnterpriseRepository
+	Memberships() MembershipRepository
 }
 
 // UserRepository stores users. Phones are kept encrypted with a blind index.
@@ -107,6 +112,8 @@ type UserRepository interface {
 	Update(ctx context.Context, id kernel.UserID, fn func(u *user.User) error) error
 	// IDNumberTaken reports whether another account has verified this ID number.
 	IDNumberTaken(ctx context.Context, id kernel.IDNumber, except kernel.UserID) (bool, error)
+	// GetByIDNumber finds the account that verified this ID number; none → "user-not-found".
+	GetByIDNumber(ctx context.Context, id kernel.IDNumber) (*user.User, error)
 }
 
 // CodeRepository stores SMS codes (hashed) and the sending history that the limits count.

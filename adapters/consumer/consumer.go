@@ -13,6 +13,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
 
 	"github.com/shuxinqian/server/application"
+	"github.com/shuxinqian/server/domain/enterprise"
 	"github.com/shuxinqian/server/domain/kernel"
 	"github.com/shuxinqian/server/domain/session"
 	"github.com/shuxinqian/server/domain/user"
@@ -70,6 +71,12 @@ func Handlers(app *application.App) []Handler {
 		}),
 		cqrs.NewEventHandler("welcome_sms", func(ctx context.Context, ev *user.Registered) error {
 			return app.SendWelcome(ctx, messageID(ctx), ev)
+		}),
+		cqrs.NewEventHandler("remit_bank_transfer", func(ctx context.Context, ev *enterprise.BankTransferRequested) error {
+			return app.RemitTransfer(ctx, ev)
+		}),
+		cqrs.NewEventHandler("issue_org_certificate", func(ctx context.Context, ev *enterprise.EnterpriseVerified) error {
+			return app.IssueOrgCertificate(ctx, ev)
 		}),
 	}
 }

@@ -157,6 +157,18 @@ func (Random) Digits(n int) (string, error) {
 	return string(b), nil
 }
 
+// IntN returns a uniform integer in [0, n).
+func (Random) IntN(n int) (int, error) {
+	if n <= 0 {
+		return 0, errors.New("crypto: IntN needs n > 0")
+	}
+	v, err := rand.Int(rand.Reader, big.NewInt(int64(n)))
+	if err != nil {
+		return 0, err
+	}
+	return int(v.Int64()), nil
+}
+
 // Token returns base64url(n random bytes) without padding.
 func (Random) Token(n int) (string, error) {
 	b := make([]byte, n)

@@ -35,7 +35,33 @@ func (s *Server) registerRoutes() {
 	s.authed("GET", "/api/v1/me/signatures/{signature_id}/image", s.signatureImage)
 	s.authed("POST", "/api/v1/files", s.uploadFile)
 
+	s.authed("GET", "/api/v1/business-registry", s.registryLookup)
+	s.authed("POST", "/api/v1/enterprise-verifications", s.startVerification)
+	s.authed("GET", "/api/v1/enterprise-verifications/{id}", s.getVerification)
+	s.authed("POST", "/api/v1/enterprise-verifications/{id}/authorization-link", s.resendLink)
+	s.authed("GET", "/api/v1/enterprise-verifications/{id}/authorization-link/qr.png", s.linkQR)
+	s.authed("PUT", "/api/v1/enterprise-verifications/{id}/legal-rep-phone", s.changeLegalRepPhone)
+	s.authed("GET", "/api/v1/enterprise-verifications/{id}/authorization-letter.pdf", s.letterPDF)
+	s.authed("GET", "/api/v1/enterprise-verifications/{id}/authorization-letter.p7s", s.letterP7S)
+	s.authed("POST", "/api/v1/enterprise-verifications/{id}/sign", s.signInApp)
+	s.authed("POST", "/api/v1/enterprise-verifications/{id}/bank-transfer", s.bankTransfer)
+	s.authed("POST", "/api/v1/enterprise-verifications/{id}/bank-transfer/confirm", s.confirmTransfer)
+	s.handle("GET", "/api/v1/authorization-letter-template.pdf", s.letterTemplate)
+
+	s.handle("GET", "/api/v1/authorization-links/{token}", s.linkPage)
+	s.handle("POST", "/api/v1/authorization-links/{token}/sms-codes", s.linkCode)
+	s.handle("POST", "/api/v1/authorization-links/{token}/liveness", s.linkLiveness)
+	s.handle("POST", "/api/v1/authorization-links/{token}/signature-image", s.linkSignatureImage)
+	s.handle("POST", "/api/v1/authorization-links/{token}/sign", s.linkSign)
+	s.handle("GET", "/api/v1/authorization-links/{token}/authorization-letter.pdf", s.linkLetter)
+
+	s.authed("GET", "/api/v1/enterprises", s.listEnterprises)
+	s.authed("GET", "/api/v1/enterprises/{enterprise_id}", s.getEnterprise)
+	s.authed("GET", "/api/v1/enterprises/{enterprise_id}/certificate", s.enterpriseCertificate)
+
 	if s.opts.Sandbox {
+		s.handle("GET", "/api/v1/sandbox/business-registry", s.sandboxRegistry)
+		s.handle("GET", "/api/v1/sandbox/bank-transfers", s.sandboxTransfers)
 		s.handle("GET", "/api/v1/sandbox/sms", s.sandboxSMS)
 		if s.opts.SandboxLiveness != nil {
 			s.handle("GET", "/api/v1/sandbox/liveness/{session_id}", s.sandboxLivenessPage)

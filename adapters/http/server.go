@@ -46,6 +46,10 @@ type Options struct {
 	Ready func(ctx context.Context) error
 	// SandboxLiveness plays the sandbox face checks (sandbox mode only).
 	SandboxLiveness SandboxLiveness
+	// SandboxRegistry lists the sandbox registry's fixtures, unmasked.
+	SandboxRegistry func() []SandboxRegistryEntry
+	// SandboxTransfers lists the sandbox bank's micro-deposits of a verification (all for "").
+	SandboxTransfers func(verificationID string) []SandboxTransfer
 	// TrustedProxies are the networks whose X-Forwarded-For is believed for the client IP.
 	TrustedProxies []netip.Prefix
 	Logger         *slog.Logger

@@ -130,6 +130,11 @@ func (t *txn) Signatures() ports.SignatureRepository {
 	return signatures{t}
 }
 func (t *txn) Consents() ports.ConsentLog { return consents{t} }
+func (t *txn) Verifications() ports.VerificationRepository {
+	return verifications{t}
+}
+func (t *txn) Enterprises() ports.EnterpriseRepository { return enterprises{t} }
+func (t *txn) Memberships() ports.MembershipRepository { return memberships{t} }
 
 // forUpdate adds FOR UPDATE on Postgres. SQLite has no row locks: its write transactions begin
 // IMMEDIATE, which serialises writers for the whole database.

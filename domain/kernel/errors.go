@@ -22,6 +22,7 @@ const (
 	KindRateLimited                 // too many attempts (429 + Retry-After)
 	KindPrecondition                // a rule of the current state forbids it (422)
 	KindUnavailable                 // a dependency is down (503)
+	KindGone                        // existed, but is no longer usable: an expired or used link (410)
 )
 
 var kindNames = map[Kind]string{
@@ -34,6 +35,7 @@ var kindNames = map[Kind]string{
 	KindRateLimited:     "rate_limited",
 	KindPrecondition:    "precondition_failed",
 	KindUnavailable:     "unavailable",
+	KindGone:            "gone",
 }
 
 func (k Kind) String() string {
@@ -118,6 +120,9 @@ func RateLimited(code, message string, d time.Duration) *Error {
 
 // Precondition means a rule of the current state forbids the request.
 func Precondition(code, message string) *Error { return newErr(KindPrecondition, code, message) }
+
+// Gone means the thing existed but can no longer be used (an expired or used link).
+func Gone(code, message string) *Error { return newErr(KindGone, code, message) }
 
 // Unavailable means a dependency is down.
 func Unavailable(code, message string, cause error) *Error {
