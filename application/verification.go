@@ -171,25 +171,43 @@ func (a *App) StartVerification(ctx context.Context, actor Actor, in StartVerifi
 			return VerificationView{}, err
 		}
 	}
+	// The link is texted by the consumer of AuthorizationLinkIssued (TextAuthorizationLink).
 	if err := a.uow.Do(ctx, func(ctx context.Context, tx ports.Tx) error { return tx.Verifications().Add(ctx, v) }); err != nil {
 		return VerificationView{}, err
-	}
-	if token != "" {
-		a.textLink(ctx, v, id.Name, token)
 	}
 	return a.view(v), nil
 }
 
-// textLink sends the signing link to the legal rep. A failed send is logged: the operator sees
-// the link and the QR code and can resend.
-func (a *App) textLink(ctx context.Context, v *enterprise.Verification, operatorName, token string) {
-	msg := ports.SMS{Phone: v.LegalRepPhone(), Template: "authorization_link",
-		Params: map[string]string{"enterprise": v.EnterpriseName(), "url": a.linkURL(token)},
-		Text: fmt.Sprintf("【数信签】%s邀请您以法定代表人身份为%s签署《数信签授权书》，请在7天内打开 %s 完成签署。",
-			kernel.MaskName(operatorName), v.EnterpriseName(), a.linkURL(token))}
-	if err := a.sms.Send(ctx, msg); err != nil {
-		a.log.WarnContext(ctx, "authorization link SMS failed", "verification", v.ID(), "err", err)
+// TextAuthorizationLink is the consumer of AuthorizationLinkIssued: it texts the link to the
+// legal rep. The event carries no token (the outbox is not a place for capabilities): the link
+// is read back, and a link replaced meanwhile is not sent. The message id is the SMS
+// idempotency key, so a redelivery does not text twice.
+func (a *App) TextAuthorizationLink(ctx context.Context, messageID string, ev *enterprise.AuthorizationLinkIssued) error {
+	var v *enterprise.Verification
+	var operator string
+	if err := a.uow.Read(ctx, func(ctx context.Context, tx ports.Tx) error {
+		var err error
+		if v, err = tx.Verifications().Get(ctx, ev.VerificationID); err != nil {
+			return err
+		}
+		u, err := tx.Users().Get(ctx, v.InitiatorID())
+		if err != nil {
+			return err
+		}
+		operator = u.Identity().Name
+		return nil
+	}); err != nil {
+		return err
 	}
+	l := v.CurrentLink()
+	if l == nil || !l.ExpiresAt.Equal(ev.ExpiresAt) || !l.RevokedAt.IsZero() || !l.UsedAt.IsZero() {
+		return nil // replaced or used meanwhile: the newer link has its own event
+	}
+	url := a.linkURL(l.Token)
+	return a.sms.Send(ctx, ports.SMS{Phone: l.Phone, Template: "authorization_link", IdempotencyKey: messageID,
+		Params: map[string]string{"enterprise": v.EnterpriseName(), "url": url},
+		Text: fmt.Sprintf("【数信签】%s邀请您以法定代表人身份为%s签署《数信签授权书》，请在7天内打开 %s 完成签署。",
+			kernel.MaskName(operator), v.EnterpriseName(), url)})
 }
 
 // initiatorVerification loads a verification the caller started; others' are not found.
@@ -243,16 +261,10 @@ func (a *App) relink(ctx context.Context, actor Actor, id string, change func(*e
 		return VerificationView{}, kernel.Internal(err)
 	}
 	var v *enterprise.Verification
-	var operator string
 	err = a.uow.Do(ctx, func(ctx context.Context, tx ports.Tx) error {
 		if _, err := a.initiatorVerification(ctx, tx, actor, id); err != nil {
 			return err
 		}
-		u, err := tx.Users().Get(ctx, kernel.UserID(actor.UserID))
-		if err != nil {
-			return err
-		}
-		operator = u.Identity().Name
 		return tx.Verifications().Update(ctx, kernel.VerificationID(id), func(cur *enterprise.Verification) error {
 			v = cur
 			return change(cur, token, now)
@@ -261,7 +273,6 @@ func (a *App) relink(ctx context.Context, actor Actor, id string, change func(*e
 	if err != nil {
 		return VerificationView{}, err
 	}
-	a.textLink(ctx, v, operator, token)
 	return a.view(v), nil
 }
 

@@ -41,10 +41,10 @@ type RemitRequest struct {
 
 // RemitResult is the bank's answer.
 type RemitResult struct {
-	Remitted  bool
-	Reason    string // when not remitted: short, no personal data
-	BankRef   string
-	At        time.Time
+	Remitted bool
+	Reason   string // when not remitted: short, no personal data
+	BankRef  string
+	At       time.Time
 }
 
 // BankRemitter sends micro-deposits.

@@ -72,6 +72,9 @@ func Handlers(app *application.App) []Handler {
 		cqrs.NewEventHandler("welcome_sms", func(ctx context.Context, ev *user.Registered) error {
 			return app.SendWelcome(ctx, messageID(ctx), ev)
 		}),
+		cqrs.NewEventHandler("text_authorization_link", func(ctx context.Context, ev *enterprise.AuthorizationLinkIssued) error {
+			return app.TextAuthorizationLink(ctx, messageID(ctx), ev)
+		}),
 		cqrs.NewEventHandler("remit_bank_transfer", func(ctx context.Context, ev *enterprise.BankTransferRequested) error {
 			return app.RemitTransfer(ctx, ev)
 		}),
