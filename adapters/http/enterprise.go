@@ -2,8 +2,6 @@ package http
 
 import (
 	"encoding/pem"
-	"errors"
-	"io"
 	"mime"
 	"net/http"
 	"strings"
@@ -11,7 +9,6 @@ import (
 
 	"github.com/shuxinqian/server/application"
 	"github.com/shuxinqian/server/domain/enterprise"
-	"github.com/shuxinqian/server/domain/file"
 	"github.com/shuxinqian/server/domain/kernel"
 )
 
@@ -329,7 +326,7 @@ func (s *Server) linkLiveness(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) linkSignatureImage(w http.ResponseWriter, r *http.Request) error {
-	data, err := s.readUpload(w, r)
+	_, data, err := s.readUpload(w, r, "")
 	if err != nil {
 		return err
 	}
@@ -369,46 +366,6 @@ func (s *Server) linkLetter(w http.ResponseWriter, r *http.Request) error {
 	}
 	writePDF(w, "authorization-letter.pdf", b)
 	return nil
-}
-
-// readUpload reads the single "file" part of a multipart form (at most 10 MiB).
-func (s *Server) readUpload(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || mt != "multipart/form-data" {
-		return nil, &httpError{http.StatusUnsupportedMediaType, "unsupported-media-type", "send the file as multipart/form-data with the field file"}
-	}
-	select {
-	case s.uploads <- struct{}{}:
-		defer func() { <-s.uploads }()
-	case <-r.Context().Done():
-		return nil, kernel.Unavailable("upload-busy", "too many uploads in progress; try again", r.Context().Err())
-	}
-	r.Body = http.MaxBytesReader(w, r.Body, MaxUploadBody)
-	mr, err := r.MultipartReader()
-	if err != nil {
-		return nil, badRequest("multipart-invalid", "the multipart body could not be read")
-	}
-	for {
-		part, err := mr.NextPart()
-		if errors.Is(err, io.EOF) {
-			return nil, badRequest("multipart-file-missing", "the form has no field named file")
-		}
-		if err != nil {
-			return nil, multipartError(err)
-		}
-		if part.FormName() != "file" {
-			_ = part.Close()
-			continue
-		}
-		data, err := io.ReadAll(io.LimitReader(part, file.MaxSize+1))
-		if err != nil {
-			return nil, multipartError(err)
-		}
-		if len(data) > file.MaxSize {
-			return nil, &httpError{http.StatusRequestEntityTooLarge, "file-too-large", "the file exceeds 10 MiB"}
-		}
-		return data, nil
-	}
 }
 
 // Enterprises.

@@ -370,58 +370,11 @@ type fileJSON struct {
 	Purpose     string `json:"purpose"`
 }
 
-// uploadFile streams a multipart form with the fields purpose and file; the file is read up to
-// its limit plus one byte, so an oversized upload is refused without reading it whole.
+// uploadFile takes a multipart form with the fields purpose and file.
 func (s *Server) uploadFile(w http.ResponseWriter, r *http.Request, a application.Actor) error {
-	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || mt != "multipart/form-data" {
-		return &httpError{http.StatusUnsupportedMediaType, "unsupported-media-type", "send the file as multipart/form-data with fields purpose and file"}
-	}
-	select {
-	case s.uploads <- struct{}{}:
-		defer func() { <-s.uploads }()
-	case <-r.Context().Done():
-		return kernel.Unavailable("upload-busy", "too many uploads in progress; try again", r.Context().Err())
-	}
-	r.Body = http.MaxBytesReader(w, r.Body, MaxUploadBody)
-	mr, err := r.MultipartReader()
+	purpose, data, err := s.readUpload(w, r, "purpose")
 	if err != nil {
-		return badRequest("multipart-invalid", "the multipart body could not be read")
-	}
-	var purpose string
-	var data []byte
-	gotFile := false
-	for {
-		part, err := mr.NextPart()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return multipartError(err)
-		}
-		switch part.FormName() {
-		case "purpose":
-			b, err := io.ReadAll(io.LimitReader(part, 64))
-			if err != nil {
-				return multipartError(err)
-			}
-			purpose = strings.TrimSpace(string(b))
-		case "file":
-			if gotFile {
-				return badRequest("multipart-invalid", "send exactly one file")
-			}
-			gotFile = true
-			if data, err = io.ReadAll(io.LimitReader(part, file.MaxSize+1)); err != nil {
-				return multipartError(err)
-			}
-			if len(data) > file.MaxSize {
-				return &httpError{http.StatusRequestEntityTooLarge, "file-too-large", "the file exceeds 10 MiB"}
-			}
-		}
-		_ = part.Close()
-	}
-	if !gotFile {
-		return badRequest("multipart-file-missing", "the form has no field named file")
+		return err
 	}
 	rec, err := s.app.UploadFile(r.Context(), a, purpose, data)
 	if err != nil {
@@ -430,6 +383,63 @@ func (s *Server) uploadFile(w http.ResponseWriter, r *http.Request, a applicatio
 	writeJSON(w, http.StatusCreated, fileJSON{FileID: string(rec.ID), ContentType: rec.Info.ContentType, Size: rec.Info.Size,
 		Width: rec.Info.Width, Height: rec.Info.Height, SHA256: rec.Info.SHA256, Purpose: string(rec.Purpose)})
 	return nil
+}
+
+// readUpload streams a multipart form: at most one small text field (named field, "" for none)
+// and exactly one "file" part, read up to its limit plus one byte, so an oversized upload is
+// refused without reading it whole. At most MaxConcurrentUploads run at once.
+func (s *Server) readUpload(w http.ResponseWriter, r *http.Request, field string) (string, []byte, error) {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "multipart/form-data" {
+		return "", nil, &httpError{http.StatusUnsupportedMediaType, "unsupported-media-type", "send the file as multipart/form-data (field file)"}
+	}
+	select {
+	case s.uploads <- struct{}{}:
+		defer func() { <-s.uploads }()
+	case <-r.Context().Done():
+		return "", nil, kernel.Unavailable("upload-busy", "too many uploads in progress; try again", r.Context().Err())
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, MaxUploadBody)
+	mr, err := r.MultipartReader()
+	if err != nil {
+		return "", nil, badRequest("multipart-invalid", "the multipart body could not be read")
+	}
+	var value string
+	var data []byte
+	gotFile := false
+	for {
+		part, err := mr.NextPart()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return "", nil, multipartError(err)
+		}
+		switch name := part.FormName(); {
+		case field != "" && name == field:
+			b, err := io.ReadAll(io.LimitReader(part, 64))
+			if err != nil {
+				return "", nil, multipartError(err)
+			}
+			value = strings.TrimSpace(string(b))
+		case name == "file":
+			if gotFile {
+				return "", nil, badRequest("multipart-invalid", "send exactly one file")
+			}
+			gotFile = true
+			if data, err = io.ReadAll(io.LimitReader(part, file.MaxSize+1)); err != nil {
+				return "", nil, multipartError(err)
+			}
+			if len(data) > file.MaxSize {
+				return "", nil, &httpError{http.StatusRequestEntityTooLarge, "file-too-large", "the file exceeds 10 MiB"}
+			}
+		}
+		_ = part.Close()
+	}
+	if !gotFile {
+		return "", nil, badRequest("multipart-file-missing", "the form has no field named file")
+	}
+	return value, data, nil
 }
 
 func multipartError(err error) error {
