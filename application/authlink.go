@@ -15,16 +15,15 @@ import (
 
 // LinkPage is what the legal rep sees when opening the link.
 type LinkPage struct {
-	EnterpriseName   string
-	CreditCode       string
-	LegalRepName     string // masked
-	PhoneMasked      string
-	ExpiresAt        time.Time
-	PhoneVerified    bool
-	LivenessPassed   bool
-	Liveness         *LivenessView
-	LetterURL        string
-	VerificationDone bool
+	EnterpriseName string
+	CreditCode     string
+	LegalRepName   string // masked
+	PhoneMasked    string
+	ExpiresAt      time.Time
+	PhoneVerified  bool
+	LivenessPassed bool
+	Liveness       *LivenessView
+	LetterURL      string
 }
 
 func (a *App) openLink(ctx context.Context, token string, now time.Time) (*enterprise.Verification, *enterprise.Link, error) {

@@ -100,6 +100,9 @@ func (a *App) StartVerification(ctx context.Context, actor Actor, in StartVerifi
 	if !in.AgreementAccepted {
 		return VerificationView{}, kernel.Invalid("agreement-required", "accept the agreement (agreement_accepted: true)")
 	}
+	if strings.TrimSpace(in.LicenceFileID) == "" {
+		return VerificationView{}, kernel.Invalid("business-licence-required", "upload the business licence first")
+	}
 	legalID, err := kernel.ParseIDNumber(in.LegalRepIDNumber, now)
 	if err != nil {
 		return VerificationView{}, err
@@ -559,7 +562,7 @@ func (a *App) ConfirmBankTransfer(ctx context.Context, actor Actor, id string, a
 	now := a.clock.Now()
 	uid := kernel.UserID(actor.UserID)
 	if amountFen < 0 || amountFen > 100_00 {
-		return VerificationView{}, kernel.Invalid("transfer-amount-invalid", "amount_fen is the number of fen received (1-99)")
+		return VerificationView{}, kernel.Invalid("transfer-amount-invalid", "amount_fen is the number of fen received (0 to 10000)")
 	}
 	if err := a.uow.Read(ctx, func(ctx context.Context, tx ports.Tx) error {
 		if _, err := a.initiatorVerification(ctx, tx, actor, id); err != nil {

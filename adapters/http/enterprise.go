@@ -273,7 +273,6 @@ type linkPageJSON struct {
 type linkStepsJSON struct {
 	PhoneVerified  bool `json:"phone_verified"`
 	LivenessPassed bool `json:"liveness_passed"`
-	Signed         bool `json:"signed"`
 }
 
 func (s *Server) linkPage(w http.ResponseWriter, r *http.Request) error {

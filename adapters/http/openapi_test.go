@@ -4,20 +4,27 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"net/http"
 	"reflect"
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/shuxinqian/server/application"
 	"github.com/shuxinqian/server/domain/channel"
+	"github.com/shuxinqian/server/domain/enterprise"
 	"github.com/shuxinqian/server/domain/file"
 	"github.com/shuxinqian/server/domain/kernel"
+	"github.com/shuxinqian/server/domain/membership"
 	"github.com/shuxinqian/server/domain/otp"
 	"github.com/shuxinqian/server/domain/signature"
 	"github.com/shuxinqian/server/domain/user"
@@ -258,6 +265,7 @@ func TestOpenAPIDocumentShape(t *testing.T) {
 	for name, status := range map[string]string{
 		"BadRequest": "400", "Unauthorized": "401", "PayloadTooLarge": "413", "UnsupportedMediaType": "415",
 		"UnprocessableEntity": "422", "TooManyRequests": "429", "ServiceUnavailable": "503",
+		"Forbidden": "403", "NotFound": "404", "Conflict": "409", "Gone": "410",
 	} {
 		r, ok := responses[name]
 		if !ok {
@@ -470,6 +478,24 @@ func TestOpenAPISchemasMatchGoStructs(t *testing.T) {
 		"UpdateSignatureRequest":       reflect.TypeFor[updateSignatureRequest](),
 		"File":                         reflect.TypeFor[fileJSON](),
 		"SandboxLivenessRequest":       reflect.TypeFor[sandboxLivenessRequest](),
+
+		"StartVerificationRequest": reflect.TypeFor[startVerificationRequest](),
+		"Verification":             reflect.TypeFor[verificationJSON](),
+		"AuthorizationLink":        reflect.TypeFor[linkJSON](),
+		"BankTransfer":             reflect.TypeFor[transferJSON](),
+		"LegalRepPhoneRequest":     reflect.TypeFor[legalRepPhoneRequest](),
+		"SignLetterRequest":        reflect.TypeFor[signRequest](),
+		"BankTransferRequest":      reflect.TypeFor[bankTransferRequest](),
+		"ConfirmTransferRequest":   reflect.TypeFor[confirmTransferRequest](),
+		"AuthorizationLinkPage":    reflect.TypeFor[linkPageJSON](),
+		"AuthorizationLinkSteps":   reflect.TypeFor[linkStepsJSON](),
+		"LinkSmsCodeRequest":       reflect.TypeFor[linkCodeRequest](),
+		"LinkLivenessRequest":      reflect.TypeFor[linkLivenessRequest](),
+		"LinkSignRequest":          reflect.TypeFor[linkSignRequest](),
+		"OrgCertificate":           reflect.TypeFor[orgCertJSON](),
+		"Enterprise":               reflect.TypeFor[enterpriseJSON](),
+		"SandboxRegistryEntry":     reflect.TypeFor[SandboxRegistryEntry](),
+		"SandboxTransfer":          reflect.TypeFor[SandboxTransfer](),
 	} {
 		t.Run(name, func(t *testing.T) {
 			s := obj(t, schemas[name], "schemas."+name)
@@ -482,6 +508,15 @@ func TestOpenAPISchemasMatchGoStructs(t *testing.T) {
 			case "SandboxLivenessRequest":
 				f, _ := typ.FieldByName("As")
 				checkStructSchema(t, name+".as", obj(t, props["as"], name+".properties.as"), f.Type.Elem())
+			}
+			// Nested structs are their own schemas: the property refers to the one of the table.
+			for prop, target := range map[string]map[string]string{
+				"Verification":          {"link": "AuthorizationLink", "transfer": "BankTransfer"},
+				"AuthorizationLinkPage": {"steps": "AuthorizationLinkSteps", "liveness": "Liveness"},
+			}[name] {
+				if ref := obj(t, props[prop], name+"."+prop)["$ref"]; ref != "#/components/schemas/"+target {
+					t.Errorf("%s.%s refers to %v, want %s", name, prop, ref, target)
+				}
 			}
 		})
 	}
@@ -496,9 +531,10 @@ func TestOpenAPIDerivedSchemas(t *testing.T) {
 		base     string
 		required []string
 	}{
-		"ChannelSummary":     {"Channel", []string{"qr_png_url"}},
-		"ChannelDetail":      {"Channel", []string{"join_url", "qr_png_url"}},
-		"CertificateWithPem": {"Certificate", []string{"pem"}},
+		"ChannelSummary":        {"Channel", []string{"qr_png_url"}},
+		"ChannelDetail":         {"Channel", []string{"join_url", "qr_png_url"}},
+		"CertificateWithPem":    {"Certificate", []string{"pem"}},
+		"OrgCertificateWithPem": {"OrgCertificate", []string{"pem"}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			all, _ := obj(t, schemas[name], name)["allOf"].([]any)
@@ -529,6 +565,12 @@ func TestOpenAPIDerivedSchemas(t *testing.T) {
 		"SandboxLivenessResponse": {"session_id": "", "result": ""},
 		"ActivityList":            {"items": "ActivityItem"},
 		"SentSmsList":             {"items": "SentSms"},
+		// GET /business-registry and POST /authorization-links/{token}/sign answer maps.
+		"RegistryEntry":       {"name": "", "credit_code": "CreditCode", "legal_rep_name": "MaskedName"},
+		"LinkSignResponse":    {"status": "VerificationStatus", "enterprise_name": "", "signed": ""},
+		"EnterpriseList":      {"items": "Enterprise"},
+		"SandboxRegistryList": {"items": "SandboxRegistryEntry"},
+		"SandboxTransferList": {"items": "SandboxTransfer"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			s := obj(t, schemas[name], name)
@@ -554,12 +596,15 @@ func TestOpenAPIDerivedSchemas(t *testing.T) {
 		})
 	}
 
-	// GET /me's nullable parts are the struct schemas or null.
-	me := obj(t, obj(t, schemas["Me"], "Me")["properties"], "Me.properties")
-	for prop, target := range map[string]string{"channel": "ChannelSummary", "certificate": "Certificate", "id_number": "MaskedIDNumber"} {
-		alts, _ := obj(t, me[prop], "Me."+prop)["oneOf"].([]any)
-		if len(alts) != 2 || obj(t, alts[0], prop)["$ref"] != "#/components/schemas/"+target || obj(t, alts[1], prop)["type"] != "null" {
-			t.Errorf("Me.%s: want oneOf [%s, null], got %v", prop, target, alts)
+	// The nullable parts (pointers sent without omitempty) are the struct schemas or null.
+	for _, n := range []struct{ schema, prop, target string }{
+		{"Me", "channel", "ChannelSummary"}, {"Me", "certificate", "Certificate"}, {"Me", "id_number", "MaskedIDNumber"},
+		{"Enterprise", "certificate", "OrgCertificate"},
+	} {
+		props := obj(t, obj(t, schemas[n.schema], n.schema)["properties"], n.schema+".properties")
+		alts, _ := obj(t, props[n.prop], n.schema+"."+n.prop)["oneOf"].([]any)
+		if len(alts) != 2 || obj(t, alts[0], n.prop)["$ref"] != "#/components/schemas/"+n.target || obj(t, alts[1], n.prop)["type"] != "null" {
+			t.Errorf("%s.%s: want oneOf [%s, null], got %v", n.schema, n.prop, n.target, alts)
 		}
 	}
 }
@@ -634,10 +679,34 @@ func TestOpenAPIOperationBodies(t *testing.T) {
 		"GET /api/v1/me/signatures/{signature_id}/image": {status: "200", media: []string{"image/png"}},
 		"POST /api/v1/sandbox/liveness/{session_id}":     {request: "SandboxLivenessRequest", status: "200", body: "SandboxLivenessResponse"},
 		"GET /api/v1/sandbox/liveness/{session_id}":      {status: "200", body: "SandboxLivenessPage"},
+
+		"GET /api/v1/business-registry":                                       {status: "200", body: "RegistryEntry"},
+		"POST /api/v1/enterprise-verifications":                               {request: "StartVerificationRequest", status: "201", body: "Verification"},
+		"GET /api/v1/enterprise-verifications/{id}":                           {status: "200", body: "Verification"},
+		"POST /api/v1/enterprise-verifications/{id}/authorization-link":       {status: "200", body: "AuthorizationLink"},
+		"GET /api/v1/enterprise-verifications/{id}/authorization-link/qr.png": {status: "200", media: []string{"image/png"}},
+		"PUT /api/v1/enterprise-verifications/{id}/legal-rep-phone":           {request: "LegalRepPhoneRequest", status: "200", body: "Verification"},
+		"GET /api/v1/enterprise-verifications/{id}/authorization-letter.pdf":  {status: "200", media: []string{"application/pdf"}},
+		"GET /api/v1/enterprise-verifications/{id}/authorization-letter.p7s":  {status: "200", media: []string{"application/pkcs7-signature"}},
+		"POST /api/v1/enterprise-verifications/{id}/sign":                     {request: "SignLetterRequest", status: "200", body: "Verification"},
+		"POST /api/v1/enterprise-verifications/{id}/bank-transfer":            {request: "BankTransferRequest", status: "202", body: "Verification"},
+		"POST /api/v1/enterprise-verifications/{id}/bank-transfer/confirm":    {request: "ConfirmTransferRequest", status: "200", body: "Verification"},
+		"GET /api/v1/authorization-letter-template.pdf":                       {status: "200", media: []string{"application/pdf"}},
+		"GET /api/v1/authorization-links/{token}":                             {status: "200", body: "AuthorizationLinkPage"},
+		"POST /api/v1/authorization-links/{token}/sms-codes":                  {request: "LinkSmsCodeRequest", status: "202", body: "SmsCodeResponse"},
+		"POST /api/v1/authorization-links/{token}/liveness":                   {request: "LinkLivenessRequest", status: "200", body: "Liveness"},
+		"POST /api/v1/authorization-links/{token}/sign":                       {request: "LinkSignRequest", status: "200", body: "LinkSignResponse"},
+		"GET /api/v1/authorization-links/{token}/authorization-letter.pdf":    {status: "200", media: []string{"application/pdf"}},
+		"GET /api/v1/enterprises":                                             {status: "200", body: "EnterpriseList"},
+		"GET /api/v1/enterprises/{enterprise_id}":                             {status: "200", body: "Enterprise"},
+		"GET /api/v1/enterprises/{enterprise_id}/certificate":                 {status: "200", body: "OrgCertificateWithPem", media: []string{"application/x-pem-file"}},
+		"GET /api/v1/sandbox/business-registry":                               {status: "200", body: "SandboxRegistryList"},
+		"GET /api/v1/sandbox/bank-transfers":                                  {status: "200", body: "SandboxTransferList"},
 	}
-	// POST /api/v1/files takes a multipart form rather than JSON; checked on its own below.
+	// The uploads take a multipart form rather than JSON; their forms are checked on their own below.
 	multipart := map[string]want{
 		"POST /api/v1/files": {request: "FileUpload", status: "201", body: "File"},
+		"POST /api/v1/authorization-links/{token}/signature-image": {request: "SignatureImageUpload", status: "201", body: "File"},
 	}
 	ops := map[string]docOp{}
 	for _, o := range docOperations(t, doc) {
@@ -705,11 +774,13 @@ func TestOpenAPIOperationBodies(t *testing.T) {
 	for key, w := range multipart {
 		check(key, w, "multipart/form-data")
 	}
-	// The upload form has the two fields the handler reads.
-	form := obj(t, obj(t, obj(t, doc["components"], "components")["schemas"], "schemas")["FileUpload"], "FileUpload")
-	if got := keysAny(obj(t, form["properties"], "FileUpload.properties")); !slices.Equal(got, []string{"file", "purpose"}) ||
-		!slices.Equal(stringList(form["required"]), []string{"file", "purpose"}) {
-		t.Errorf("FileUpload properties %v required %v, want file and purpose, both required", got, form["required"])
+	// The upload forms have the fields the handlers read, all required.
+	for name, fields := range map[string][]string{"FileUpload": {"file", "purpose"}, "SignatureImageUpload": {"file"}} {
+		form := obj(t, obj(t, obj(t, doc["components"], "components")["schemas"], "schemas")[name], name)
+		if got := keysAny(obj(t, form["properties"], name+".properties")); !slices.Equal(got, fields) ||
+			!slices.Equal(stringList(form["required"]), fields) || form["additionalProperties"] != false {
+			t.Errorf("%s properties %v required %v, want %v, all required, and no others", name, got, form["required"], fields)
+		}
 	}
 }
 
@@ -746,6 +817,21 @@ func TestOpenAPIDocumentsDomainRules(t *testing.T) {
 	enum("FilePurpose", filePurposes)
 	enum("RealNameStatus", []string{string(user.RealNameUnverified), string(user.RealNameVerifying), string(user.RealNameVerified)})
 	enum("RealNameMethod", []string{string(channel.MethodID2), string(channel.MethodID3), string(channel.MethodFace)})
+	enum("VerificationStatus", []string{string(enterprise.StatusInProgress), string(enterprise.StatusVerified), string(enterprise.StatusSuperseded)})
+	enum("InitiatorRole", []string{string(enterprise.RoleLegalRep), string(enterprise.RoleOperator)})
+	enum("VerificationMethod", []string{string(enterprise.MethodLegalRepAuthorization), string(enterprise.MethodBankTransfer)})
+	enum("TransferStatus", []string{string(enterprise.TransferRemitting), string(enterprise.TransferRemitted),
+		string(enterprise.TransferRemitFailed), string(enterprise.TransferConfirmed), string(enterprise.TransferFailed)})
+	enum("MembershipRole", []string{string(membership.RoleLegalRep), string(membership.RoleAdmin), string(membership.RoleMember)})
+	enum("NextStep", nextSteps(t))
+	lp := obj(t, obj(t, schemas["LinkSmsCodeRequest"], "LinkSmsCodeRequest")["properties"], "LinkSmsCodeRequest.properties")
+	if got := stringList(obj(t, lp["purpose"], "LinkSmsCodeRequest.purpose")["enum"]); !slices.Equal(got, []string{string(otp.PurposeSign), string(otp.PurposeVerifyPhone)}) {
+		t.Errorf("LinkSmsCodeRequest.purpose enum = %v, want sign and verify_phone", got)
+	}
+	bt := obj(t, obj(t, schemas["BankTransfer"], "BankTransfer")["properties"], "BankTransfer.properties")
+	if mx := obj(t, bt["attempts_left"], "BankTransfer.attempts_left")["maximum"]; mx != enterprise.TransferWrongTries {
+		t.Errorf("BankTransfer.attempts_left maximum = %v, want %d", mx, enterprise.TransferWrongTries)
+	}
 	sp := obj(t, obj(t, schemas["Signature"], "Signature")["properties"], "Signature.properties")
 	if got := stringList(obj(t, sp["kind"], "Signature.kind")["enum"]); !slices.Equal(got, []string{string(signature.KindGenerated), string(signature.KindUploaded)}) {
 		t.Errorf("Signature.kind enum = %v", got)
@@ -799,6 +885,15 @@ func TestOpenAPIDocumentsDomainRules(t *testing.T) {
 			t.Errorf("IDNumber pattern on %q = %v", s, !ok)
 		}
 	}
+	credit := re("CreditCode")
+	for s, ok := range map[string]bool{"91310115MA1K4B2C3J": true, "91310115MA1K4B2C3": false, "91310115MA1K4B2C3I": false, "91310115ma1k4b2c3j": false} {
+		if credit.MatchString(s) != ok {
+			t.Errorf("CreditCode pattern on %q = %v", s, !ok)
+		}
+	}
+	if _, err := kernel.ParseCreditCode("91310115MA1K4B2C3J"); err != nil {
+		t.Errorf("the document's example credit code: %v", err)
+	}
 	price := obj(t, obj(t, obj(t, schemas["CatalogItem"], "CatalogItem")["properties"], "CatalogItem.properties")["unit_price"], "unit_price")
 	pr, err := regexp.Compile(price["pattern"].(string))
 	if err != nil {
@@ -818,6 +913,104 @@ func TestOpenAPIDocumentsDomainRules(t *testing.T) {
 	for _, w := range []string{"8–32", "digit", "upper-case", "lower-case"} {
 		if !strings.Contains(desc, w) {
 			t.Errorf("NewPassword description does not mention %q", w)
+		}
+	}
+}
+
+// nextSteps reads the values application's nextStep can answer from its source: the string
+// literals it returns.
+func nextSteps(t *testing.T) []string {
+	t.Helper()
+	f, err := parser.ParseFile(token.NewFileSet(), "../../application/verification.go", nil, 0)
+	if err != nil {
+		t.Fatalf("read nextStep: %v", err)
+	}
+	var out []string
+	for _, d := range f.Decls {
+		fn, ok := d.(*ast.FuncDecl)
+		if !ok || fn.Name.Name != "nextStep" {
+			continue
+		}
+		ast.Inspect(fn.Body, func(n ast.Node) bool {
+			if r, ok := n.(*ast.ReturnStmt); ok {
+				for _, e := range r.Results {
+					if lit, ok := e.(*ast.BasicLit); ok && lit.Kind == token.STRING {
+						v, err := strconv.Unquote(lit.Value)
+						if err != nil {
+							t.Fatal(err)
+						}
+						out = append(out, v)
+					}
+				}
+			}
+			return true
+		})
+	}
+	if len(out) == 0 {
+		t.Fatal("application/verification.go has no nextStep returning string literals")
+	}
+	return out
+}
+
+// TestOpenAPIEnterpriseErrors pins the not-found and gone answers of the enterprise routes to
+// the errors the application and the domain return.
+func TestOpenAPIEnterpriseErrors(t *testing.T) {
+	doc := loadOpenAPI(t)
+	gone := obj(t, obj(t, obj(t, doc["components"], "components")["responses"], "components.responses")["Gone"], "Gone")
+	desc, _ := gone["description"].(string)
+	for _, e := range []*kernel.Error{enterprise.ErrLinkExpired, enterprise.ErrLinkUsed, enterprise.ErrLinkRevoked} {
+		if got := statusOf(e.Kind); got != http.StatusGone {
+			t.Errorf("%s answers %d, want 410", e.Code, got)
+		}
+		if !strings.Contains(desc, "`"+e.Code+"`") {
+			t.Errorf("the Gone response does not name %s", e.Code)
+		}
+	}
+	if got := statusOf(enterprise.ErrLinkNotFound.Kind); got != http.StatusNotFound {
+		t.Errorf("%s answers %d, want 404", enterprise.ErrLinkNotFound.Code, got)
+	}
+	if got := statusOf(application.ErrEnterpriseVerified.Kind); got != http.StatusConflict {
+		t.Errorf("%s answers %d, want 409", application.ErrEnterpriseVerified.Code, got)
+	}
+
+	// Each family of routes names its not-found code; the signing-link ones also answer 410.
+	families := []struct {
+		prefix   string
+		notFound string
+		gone     bool
+	}{
+		{"/api/v1/authorization-links/{token}", enterprise.ErrLinkNotFound.Code, true},
+		{"/api/v1/enterprise-verifications/{id}", "verification-not-found", false},
+		{"/api/v1/enterprises/{enterprise_id}", application.ErrEnterpriseNotFound.Code, false},
+	}
+	for _, f := range families {
+		n := 0
+		for _, o := range docOperations(t, doc) {
+			if o.path != f.prefix && !strings.HasPrefix(o.path, f.prefix+"/") {
+				continue
+			}
+			n++
+			resp := obj(t, o.op["responses"], o.key()+".responses")
+			nf, _ := resp["404"].(map[string]any)
+			if nf == nil || nf["$ref"] != "#/components/responses/NotFound" || !strings.Contains(fmt.Sprint(nf["description"]), "`"+f.notFound+"`") {
+				t.Errorf("%s: want a 404 NotFound naming `%s`, got %v", o.key(), f.notFound, nf)
+			}
+			g, _ := resp["410"].(map[string]any)
+			switch {
+			case f.gone && (g == nil || g["$ref"] != "#/components/responses/Gone"):
+				t.Errorf("%s: want 410 $ref Gone, got %v", o.key(), g)
+			case !f.gone && g != nil:
+				t.Errorf("%s: documents a 410 it never answers", o.key())
+			}
+		}
+		if n == 0 {
+			t.Errorf("no operation under %s", f.prefix)
+		}
+	}
+	// Only the signing-link routes answer 410.
+	for _, o := range docOperations(t, doc) {
+		if _, ok := obj(t, o.op["responses"], o.key())["410"]; ok && !strings.HasPrefix(o.path, "/api/v1/authorization-links/") {
+			t.Errorf("%s documents a 410", o.key())
 		}
 	}
 }

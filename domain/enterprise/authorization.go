@@ -63,6 +63,9 @@ func (v *Verification) ChangeLegalRepPhone(phone kernel.Phone, token string, now
 	if v.role != RoleOperator {
 		return kernel.Precondition("authorization-link-not-needed", "the legal representative started this verification")
 	}
+	if v.method != MethodLegalRepAuthorization {
+		return kernel.Precondition("verification-method-mismatch", "this verification uses the bank transfer")
+	}
 	if phone == v.legalRepPhone {
 		return kernel.Invalid("legal-rep-phone-unchanged", "this is already the legal representative's phone")
 	}
