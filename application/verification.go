@@ -463,6 +463,9 @@ func (a *App) foundingMembers(ctx context.Context, tx ports.Tx, v *enterprise.Ve
 	if err != nil {
 		return err
 	}
+	if rep.ID() == v.InitiatorID() {
+		return nil // one membership per person: the initiator is already admin
+	}
 	m, err = membership.Founder(kernel.MembershipID(a.ids.NewID()), e.ID(), rep.ID(), membership.RoleLegalRep, now)
 	if err != nil {
 		return err

@@ -1,6 +1,7 @@
 package enterprise
 
 import (
+	"bytes"
 	"crypto/subtle"
 	"time"
 
@@ -27,8 +28,9 @@ func (v *Verification) CanSendLink(now time.Time) error {
 		return kernel.Precondition("verification-method-mismatch", "this verification uses the bank transfer")
 	}
 	if l := v.CurrentLink(); l != nil && now.Sub(l.IssuedAt) < LinkResendInterval {
+		left := l.IssuedAt.Add(LinkResendInterval).Sub(now)
 		return kernel.RateLimited("authorization-link-resend-too-soon", "a signing link was sent less than 60 seconds ago",
-			l.IssuedAt.Add(LinkResendInterval).Sub(now).Truncate(time.Second)+time.Second)
+			(left + time.Second - 1).Truncate(time.Second)) // rounded up to a whole second
 	}
 	if v.linkSendsDay == day(now) && v.linkSendsToday >= LinkSendsPerDay {
 		return kernel.RateLimited("authorization-link-daily-limit", "too many signing links today", time.Hour)
@@ -150,7 +152,7 @@ func (v *Verification) LinkLivenessPassed(token, sessionID string, now time.Time
 	if err != nil {
 		return err
 	}
-	if l.LivenessSession != sessionID {
+	if sessionID == "" || l.LivenessSession != sessionID {
 		return kernel.Conflict("liveness-session-mismatch", "this face check is not the link's current one")
 	}
 	l.LivenessPassed = v.touch(now)
@@ -209,18 +211,19 @@ func (v *Verification) Sign(s Signing, token string, now time.Time) error {
 		if err := v.CanSignInApp(v.initiatorID); err != nil {
 			return err
 		}
-	} else {
-		if err := v.CanSignByLink(token, now); err != nil {
-			return err
-		}
-		l, _ := v.OpenLink(token, now)
-		l.UsedAt = kernel.OccurredAt(now)
+	} else if err := v.CanSignByLink(token, now); err != nil {
+		return err
 	}
 	if s.LetterKey == "" || s.SignatureKey == "" || s.LetterSHA256 == "" || len(s.CertDER) == 0 {
 		return kernel.Invalid("signing-incomplete", "a signing needs the letter, its signature and the certificate")
 	}
+	if token != "" { // used up only by a signing that is recorded
+		l, _ := v.OpenLink(token, now)
+		l.UsedAt = kernel.OccurredAt(now)
+	}
 	now = v.touch(now)
 	s.SignedAt = now
+	s.CertDER = bytes.Clone(s.CertDER)
 	v.signing = &s
 	v.Record(AuthorizationLetterSigned{VerificationID: v.id, Channel: s.Evidence.Channel, LetterSHA256: s.LetterSHA256, At: now})
 	return nil

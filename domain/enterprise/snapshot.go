@@ -1,6 +1,7 @@
 package enterprise
 
 import (
+	"bytes"
 	"time"
 
 	"github.com/shuxinqian/server/domain/kernel"
@@ -53,6 +54,7 @@ func FromSnapshot(s Snapshot) *Verification {
 		createdAt: s.CreatedAt, updatedAt: s.UpdatedAt, version: s.Version}
 	if s.Signing != nil {
 		c := *s.Signing
+		c.CertDER = bytes.Clone(c.CertDER)
 		v.signing = &c
 	}
 	if s.Transfer != nil {

@@ -39,6 +39,9 @@ func (v *Verification) RequestTransfer(r TransferRequest, now time.Time) error {
 	if v.signing != nil {
 		return kernel.Conflict("verification-finished", "the letter is signed")
 	}
+	if t := v.transfer; t != nil && t.Status == TransferConfirmed {
+		return kernel.Conflict("verification-finished", "the transfer is confirmed")
+	}
 	acct, err := NormalizeAccount(r.AccountNumber)
 	if err != nil {
 		return err

@@ -2,6 +2,7 @@
 package enterprise
 
 import (
+	"bytes"
 	"time"
 
 	"github.com/shuxinqian/server/domain/kernel"
@@ -216,6 +217,7 @@ func (v *Verification) Signing() *Signing {
 		return nil
 	}
 	s := *v.signing
+	s.CertDER = bytes.Clone(s.CertDER)
 	return &s
 }
 

@@ -1,32 +1,16 @@
 package signature_test
 
 import (
-	"errors"
 	"testing"
 	"time"
 
 	"github.com/shuxinqian/server/domain/kernel"
+	"github.com/shuxinqian/server/domain/kernel/kerneltest"
 	"github.com/shuxinqian/server/domain/signature"
 )
 
-// wantErr asserts that err is a *kernel.Error with the given kind and stable code.
-func wantErr(t *testing.T, err error, kind kernel.Kind, code string) *kernel.Error {
-	t.Helper()
-	if err == nil {
-		t.Fatalf("error = nil, want %v/%q", kind, code)
-	}
-	if got := kernel.KindOf(err); got != kind {
-		t.Errorf("KindOf(%v) = %v, want %v", err, got, kind)
-	}
-	if got := kernel.CodeOf(err); got != code {
-		t.Errorf("CodeOf(%v) = %q, want %q", err, got, code)
-	}
-	var e *kernel.Error
-	if !errors.As(err, &e) {
-		t.Fatalf("error %v (%T) is not a *kernel.Error", err, err)
-	}
-	return e
-}
+// wantErr asserts the kind and the stable code of err.
+var wantErr = kerneltest.WantErr
 
 const (
 	sigID               = "01HSIG"
