@@ -28,7 +28,7 @@ func (a *App) MyEnterprises(ctx context.Context, actor Actor) ([]EnterpriseView,
 		}
 		for _, m := range ms {
 			if !m.Active() {
-				continue
+				continue // pending, invited, rejected, removed: not (yet, any more) theirs
 			}
 			e, err := tx.Enterprises().Get(ctx, m.EnterpriseID)
 			if err != nil {
@@ -41,13 +41,26 @@ func (a *App) MyEnterprises(ctx context.Context, actor Actor) ([]EnterpriseView,
 	return out, err
 }
 
-// memberOf checks an active membership: an enterprise the caller does not belong to is not found.
-func memberOf(ctx context.Context, tx ports.Tx, actor Actor, id string) (membership.Membership, error) {
-	m, err := tx.Memberships().Get(ctx, kernel.EnterpriseID(id), kernel.UserID(actor.UserID))
+// memberOf checks an active membership: an enterprise the caller does not belong to (any more)
+// is not found.
+func memberOf(ctx context.Context, tx ports.Tx, actor Actor, id string) (*membership.Membership, error) {
+	m, err := tx.Memberships().Current(ctx, kernel.EnterpriseID(id), kernel.UserID(actor.UserID))
 	if kernel.KindOf(err) == kernel.KindNotFound || (err == nil && !m.Active()) {
-		return m, ErrEnterpriseNotFound
+		return nil, ErrEnterpriseNotFound
 	}
 	return m, err
+}
+
+// adminOf checks an active admin or legal rep membership; a plain member is forbidden.
+func adminOf(ctx context.Context, tx ports.Tx, actor Actor, id string) (*membership.Membership, error) {
+	m, err := memberOf(ctx, tx, actor, id)
+	if err != nil {
+		return nil, err
+	}
+	if !m.Role.IsAdmin() {
+		return nil, kernel.Forbidden("admin-only", "only the enterprise's admins and legal representative may do this")
+	}
+	return m, nil
 }
 
 // Enterprise returns one of the caller's enterprises.

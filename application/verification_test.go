@@ -379,7 +379,7 @@ func TestStartVerificationRefusals(t *testing.T) {
 // enterprise and memberships as added.
 type completion struct {
 	ent     *enterprise.Enterprise
-	members []membership.Membership
+	members []*membership.Membership
 }
 
 func expectCompletion(f *vfixture) *completion {
@@ -389,7 +389,7 @@ func expectCompletion(f *vfixture) *completion {
 		c.ent = e
 		return nil
 	})
-	f.members.EXPECT().Add(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, m membership.Membership) error {
+	f.members.EXPECT().Add(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, m *membership.Membership) error {
 		c.members = append(c.members, m)
 		return nil
 	}).AnyTimes()

@@ -30,13 +30,36 @@ type EnterpriseRepository interface {
 	// GetByCreditCode loads; missing → not-found "enterprise-not-found".
 	GetByCreditCode(ctx context.Context, code kernel.CreditCode) (*enterprise.Enterprise, error)
 	Update(ctx context.Context, id kernel.EnterpriseID, fn func(e *enterprise.Enterprise) error) error
+	// SearchByName finds verified enterprises with exactly this name.
+	SearchByName(ctx context.Context, name string) ([]*enterprise.Enterprise, error)
+	// Lock takes the enterprise's row lock until the transaction ends (member changes that
+	// count admins serialise on it).
+	Lock(ctx context.Context, id kernel.EnterpriseID) error
 }
 
-// MembershipRepository stores memberships.
+// MembershipRepository stores memberships. Invitees' names and phones are kept encrypted.
 type MembershipRepository interface {
-	Add(ctx context.Context, m membership.Membership) error
-	// Get returns the user's membership of an enterprise; none → not-found "membership-not-found".
-	Get(ctx context.Context, eid kernel.EnterpriseID, uid kernel.UserID) (membership.Membership, error)
+	// Add inserts; a second open membership (pending, invited or active) of one person is the
+	// conflict "already-member" (or "join-request-pending", "already-invited").
+	Add(ctx context.Context, m *membership.Membership) error
+	// GetByID loads a membership of the enterprise; another enterprise's id is not-found
+	// "member-not-found".
+	GetByID(ctx context.Context, eid kernel.EnterpriseID, id kernel.MembershipID) (*membership.Membership, error)
+	// Current returns the user's open membership of the enterprise (pending, invited or
+	// active), else the newest; none → not-found "membership-not-found".
+	Current(ctx context.Context, eid kernel.EnterpriseID, uid kernel.UserID) (*membership.Membership, error)
 	// ListByUser returns the user's memberships, newest first.
-	ListByUser(ctx context.Context, uid kernel.UserID) ([]membership.Membership, error)
+	ListByUser(ctx context.Context, uid kernel.UserID) ([]*membership.Membership, error)
+	// List returns the enterprise's memberships in the given states, oldest first, at most limit.
+	List(ctx context.Context, eid kernel.EnterpriseID, states []membership.Status, limit int) ([]*membership.Membership, error)
+	// Update loads one membership under a row lock, applies fn and saves it with its events.
+	Update(ctx context.Context, eid kernel.EnterpriseID, id kernel.MembershipID, fn func(m *membership.Membership) error) error
+	// UpdateMany applies fn to many memberships of one enterprise in a bounded number of
+	// statements (one locking read, one write per distinct outcome, one outbox insert per event
+	// type). It answers per id: nil, fn's error, or not-found for ids of no membership of it.
+	UpdateMany(ctx context.Context, eid kernel.EnterpriseID, ids []kernel.MembershipID, fn func(m *membership.Membership) error) (map[kernel.MembershipID]error, error)
+	// CountAdmins counts the active admins and legal reps of the enterprise.
+	CountAdmins(ctx context.Context, eid kernel.EnterpriseID) (int, error)
+	// OpenInvites finds the open invitations to a phone, in every enterprise.
+	OpenInvites(ctx context.Context, phone kernel.Phone) ([]*membership.Membership, error)
 }

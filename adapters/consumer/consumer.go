@@ -15,6 +15,7 @@ import (
 	"github.com/shuxinqian/server/application"
 	"github.com/shuxinqian/server/domain/enterprise"
 	"github.com/shuxinqian/server/domain/kernel"
+	"github.com/shuxinqian/server/domain/membership"
 	"github.com/shuxinqian/server/domain/session"
 	"github.com/shuxinqian/server/domain/user"
 )
@@ -74,6 +75,24 @@ func Handlers(app *application.App) []Handler {
 		}),
 		cqrs.NewEventHandler("text_authorization_link", func(ctx context.Context, ev *enterprise.AuthorizationLinkIssued) error {
 			return app.TextAuthorizationLink(ctx, messageID(ctx), ev)
+		}),
+		cqrs.NewEventHandler("activate_invitations", func(ctx context.Context, ev *user.RealNameWasVerified) error {
+			return app.ActivateInvitations(ctx, ev)
+		}),
+		cqrs.NewEventHandler("notify_join_approved", func(ctx context.Context, ev *membership.JoinApproved) error {
+			return app.NotifyMember(ctx, messageID(ctx), ev.EnterpriseID, ev.MembershipID, "approved")
+		}),
+		cqrs.NewEventHandler("notify_join_rejected", func(ctx context.Context, ev *membership.JoinRejected) error {
+			return app.NotifyMember(ctx, messageID(ctx), ev.EnterpriseID, ev.MembershipID, "rejected")
+		}),
+		cqrs.NewEventHandler("notify_member_invited", func(ctx context.Context, ev *membership.MemberInvited) error {
+			return app.NotifyMember(ctx, messageID(ctx), ev.EnterpriseID, ev.MembershipID, "invited")
+		}),
+		cqrs.NewEventHandler("notify_member_added", func(ctx context.Context, ev *membership.MemberAdded) error {
+			return app.NotifyMember(ctx, messageID(ctx), ev.EnterpriseID, ev.MembershipID, "added")
+		}),
+		cqrs.NewEventHandler("notify_member_removed", func(ctx context.Context, ev *membership.MemberRemoved) error {
+			return app.NotifyMember(ctx, messageID(ctx), ev.EnterpriseID, ev.MembershipID, "removed")
 		}),
 		cqrs.NewEventHandler("remit_bank_transfer", func(ctx context.Context, ev *enterprise.BankTransferRequested) error {
 			return app.RemitTransfer(ctx, ev)

@@ -2,6 +2,8 @@ package http
 
 import (
 	"net/http"
+
+	"github.com/shuxinqian/server/application"
 )
 
 func (s *Server) registerRoutes() {
@@ -58,6 +60,15 @@ func (s *Server) registerRoutes() {
 	s.authed("GET", "/api/v1/enterprises", s.listEnterprises)
 	s.authed("GET", "/api/v1/enterprises/{enterprise_id}", s.getEnterprise)
 	s.authed("GET", "/api/v1/enterprises/{enterprise_id}/certificate", s.enterpriseCertificate)
+	s.authed("GET", "/api/v1/enterprises/search", s.searchEnterprises)
+	s.authed("POST", "/api/v1/enterprises/{enterprise_id}/join-requests", s.joinRequest)
+	s.authed("GET", "/api/v1/enterprises/{enterprise_id}/members", s.listMembers)
+	s.authed("POST", "/api/v1/enterprises/{enterprise_id}/members", s.addMember)
+	s.authed("POST", "/api/v1/enterprises/{enterprise_id}/members/batch", s.batchMembers)
+	s.authed("GET", "/api/v1/enterprises/{enterprise_id}/members/{member_id}", s.getMember)
+	s.authed("POST", "/api/v1/enterprises/{enterprise_id}/members/{member_id}/approve", s.decideMember(application.Approve))
+	s.authed("POST", "/api/v1/enterprises/{enterprise_id}/members/{member_id}/reject", s.decideMember(application.Reject))
+	s.authed("DELETE", "/api/v1/enterprises/{enterprise_id}/members/{member_id}", s.removeMember)
 
 	if s.opts.Sandbox {
 		s.handle("GET", "/api/v1/sandbox/business-registry", s.sandboxRegistry)

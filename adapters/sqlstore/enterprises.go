@@ -14,7 +14,6 @@ import (
 
 	"github.com/shuxinqian/server/domain/enterprise"
 	"github.com/shuxinqian/server/domain/kernel"
-	"github.com/shuxinqian/server/domain/membership"
 	"github.com/shuxinqian/server/domain/user"
 )
 
@@ -402,61 +401,32 @@ func (r enterprises) Update(ctx context.Context, id kernel.EnterpriseID, fn func
 	return nil
 }
 
-type membershipRow struct {
-	bun.BaseModel `bun:"table:memberships"`
-
-	ID             string    `bun:"id,pk"`
-	EnterpriseID   string    `bun:"enterprise_id"`
-	UserID         string    `bun:"user_id"`
-	Role           string    `bun:"role"`
-	Status         string    `bun:"status"`
-	CertAuthorized bool      `bun:"cert_authorized"`
-	CreatedAt      time.Time `bun:"created_at"`
-	UpdatedAt      time.Time `bun:"updated_at"`
+// GetByIDNumber finds the account that verified an ID number.
+func (r users) GetByIDNumber(ctx context.Context, id kernel.IDNumber) (*user.User, error) {
+	return r.get(ctx, "id_number_idx = ?", r.idNumberIdx(id), false)
 }
 
-func (row membershipRow) domain() membership.Membership {
-	return membership.Membership{ID: kernel.MembershipID(row.ID), EnterpriseID: kernel.EnterpriseID(row.EnterpriseID),
-		UserID: kernel.UserID(row.UserID), Role: membership.Role(row.Role), Status: membership.Status(row.Status),
-		CertAuthorized: row.CertAuthorized, CreatedAt: utc(row.CreatedAt), UpdatedAt: utc(row.UpdatedAt)}
-}
-
-type memberships struct{ t *txn }
-
-func (r memberships) Add(ctx context.Context, m membership.Membership) error {
-	if err := r.t.mustWrite(); err != nil {
-		return err
-	}
-	_, err := r.t.idb.NewInsert().Model(&membershipRow{ID: string(m.ID), EnterpriseID: string(m.EnterpriseID), UserID: string(m.UserID),
-		Role: string(m.Role), Status: string(m.Status), CertAuthorized: m.CertAuthorized, CreatedAt: utc(m.CreatedAt),
-		UpdatedAt: utc(m.UpdatedAt)}).Exec(ctx)
-	if isUnique(err) {
-		return kernel.Conflict("already-member", "this person already belongs to the enterprise")
-	}
-	return err
-}
-
-func (r memberships) Get(ctx context.Context, eid kernel.EnterpriseID, uid kernel.UserID) (membership.Membership, error) {
-	row := new(membershipRow)
-	if err := r.t.idb.NewSelect().Model(row).Where("enterprise_id = ? AND user_id = ?", string(eid), string(uid)).Scan(ctx); err != nil {
-		return membership.Membership{}, notFound(err, "membership-not-found", "not a member of this enterprise")
-	}
-	return row.domain(), nil
-}
-
-func (r memberships) ListByUser(ctx context.Context, uid kernel.UserID) ([]membership.Membership, error) {
-	var rows []membershipRow
-	if err := r.t.idb.NewSelect().Model(&rows).Where("user_id = ?", string(uid)).Order("created_at DESC").Limit(200).Scan(ctx); err != nil {
+func (r enterprises) SearchByName(ctx context.Context, name string) ([]*enterprise.Enterprise, error) {
+	var rows []enterpriseRow
+	if err := r.t.idb.NewSelect().Model(&rows).Where("name = ?", name).Order("verified_at").Limit(20).Scan(ctx); err != nil {
 		return nil, err
 	}
-	out := make([]membership.Membership, len(rows))
-	for i, row := range rows {
-		out[i] = row.domain()
+	out := make([]*enterprise.Enterprise, 0, len(rows))
+	for i := range rows {
+		e, err := r.fromRow(&rows[i])
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
 	}
 	return out, nil
 }
 
-// GetByIDNumber finds the account that verified an ID number.
-func (r users) GetByIDNumber(ctx context.Context, id kernel.IDNumber) (*user.User, error) {
-	return r.get(ctx, "id_number_idx = ?", r.idNumberIdx(id), false)
+func (r enterprises) Lock(ctx context.Context, id kernel.EnterpriseID) error {
+	if err := r.t.mustWrite(); err != nil {
+		return err
+	}
+	var got string
+	err := r.t.forUpdate(r.t.idb.NewSelect().Table("enterprises").Column("id").Where("id = ?", string(id))).Scan(ctx, &got)
+	return notFound(err, "enterprise-not-found", "no such enterprise")
 }

@@ -94,13 +94,29 @@ func (t *txn) flush(btx bun.Tx) error {
 		return err
 	}
 	fwd := forwarder.NewPublisher(pub, forwarder.PublisherConfig{ForwarderTopic: OutboxTopic})
+	// One multi-row INSERT per event type: a batch of N changes writes its N events in one
+	// statement. Order is kept within a type (the delivery topic).
+	byTopic := map[string][]*message.Message{}
+	var topics []string
 	for _, ev := range t.events {
 		msg, err := EventMessage(ev)
 		if err != nil {
 			return err
 		}
-		if err := fwd.Publish(EventTopic(ev.EventName()), msg); err != nil {
-			return fmt.Errorf("sqlstore: outbox: %w", err)
+		topic := EventTopic(ev.EventName())
+		if _, ok := byTopic[topic]; !ok {
+			topics = append(topics, topic)
+		}
+		byTopic[topic] = append(byTopic[topic], msg)
+	}
+	for _, topic := range topics {
+		msgs := byTopic[topic]
+		for len(msgs) > 0 { // stay far below the drivers' bind-parameter limits
+			n := min(len(msgs), 2000)
+			if err := fwd.Publish(topic, msgs[:n]...); err != nil {
+				return fmt.Errorf("sqlstore: outbox: %w", err)
+			}
+			msgs = msgs[n:]
 		}
 	}
 	t.events = nil

@@ -4266,6 +4266,83 @@ func (c *MockEnterpriseRepositoryGetByCreditCodeCall) DoAndReturn(f func(context
 	return c
 }
 
+// Lock mocks base method.
+func (m *MockEnterpriseRepository) Lock(ctx context.Context, id kernel.EnterpriseID) error {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "Lock", ctx, id)
+	ret0, _ := ret[0].(error)
+	return ret0
+}
+
+// Lock indicates an expected call of Lock.
+func (mr *MockEnterpriseRepositoryMockRecorder) Lock(ctx, id any) *MockEnterpriseRepositoryLockCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "Lock", reflect.TypeOf((*MockEnterpriseRepository)(nil).Lock), ctx, id)
+	return &MockEnterpriseRepositoryLockCall{Call: call}
+}
+
+// MockEnterpriseRepositoryLockCall wrap *gomock.Call
+type MockEnterpriseRepositoryLockCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockEnterpriseRepositoryLockCall) Return(arg0 error) *MockEnterpriseRepositoryLockCall {
+	c.Call = c.Call.Return(arg0)
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockEnterpriseRepositoryLockCall) Do(f func(context.Context, kernel.EnterpriseID) error) *MockEnterpriseRepositoryLockCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockEnterpriseRepositoryLockCall) DoAndReturn(f func(context.Context, kernel.EnterpriseID) error) *MockEnterpriseRepositoryLockCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
+// SearchByName mocks base method.
+func (m *MockEnterpriseRepository) SearchByName(ctx context.Context, name string) ([]*enterprise.Enterprise, error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "SearchByName", ctx, name)
+	ret0, _ := ret[0].([]*enterprise.Enterprise)
+	ret1, _ := ret[1].(error)
+	return ret0, ret1
+}
+
+// SearchByName indicates an expected call of SearchByName.
+func (mr *MockEnterpriseRepositoryMockRecorder) SearchByName(ctx, name any) *MockEnterpriseRepositorySearchByNameCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "SearchByName", reflect.TypeOf((*MockEnterpriseRepository)(nil).SearchByName), ctx, name)
+	return &MockEnterpriseRepositorySearchByNameCall{Call: call}
+}
+
+// MockEnterpriseRepositorySearchByNameCall wrap *gomock.Call
+type MockEnterpriseRepositorySearchByNameCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockEnterpriseRepositorySearchByNameCall) Return(arg0 []*enterprise.Enterprise, arg1 error) *MockEnterpriseRepositorySearchByNameCall {
+	c.Call = c.Call.Return(arg0, arg1)
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockEnterpriseRepositorySearchByNameCall) Do(f func(context.Context, string) ([]*enterprise.Enterprise, error)) *MockEnterpriseRepositorySearchByNameCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockEnterpriseRepositorySearchByNameCall) DoAndReturn(f func(context.Context, string) ([]*enterprise.Enterprise, error)) *MockEnterpriseRepositorySearchByNameCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
 // Update mocks base method.
 func (m *MockEnterpriseRepository) Update(ctx context.Context, id kernel.EnterpriseID, fn func(*enterprise.Enterprise) error) error {
 	m.ctrl.T.Helper()
@@ -4329,7 +4406,7 @@ func (m *MockMembershipRepository) EXPECT() *MockMembershipRepositoryMockRecorde
 }
 
 // Add mocks base method.
-func (m_2 *MockMembershipRepository) Add(ctx context.Context, m membership.Membership) error {
+func (m_2 *MockMembershipRepository) Add(ctx context.Context, m *membership.Membership) error {
 	m_2.ctrl.T.Helper()
 	ret := m_2.ctrl.Call(m_2, "Add", ctx, m)
 	ret0, _ := ret[0].(error)
@@ -4355,61 +4432,178 @@ func (c *MockMembershipRepositoryAddCall) Return(arg0 error) *MockMembershipRepo
 }
 
 // Do rewrite *gomock.Call.Do
-func (c *MockMembershipRepositoryAddCall) Do(f func(context.Context, membership.Membership) error) *MockMembershipRepositoryAddCall {
+func (c *MockMembershipRepositoryAddCall) Do(f func(context.Context, *membership.Membership) error) *MockMembershipRepositoryAddCall {
 	c.Call = c.Call.Do(f)
 	return c
 }
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
-func (c *MockMembershipRepositoryAddCall) DoAndReturn(f func(context.Context, membership.Membership) error) *MockMembershipRepositoryAddCall {
+func (c *MockMembershipRepositoryAddCall) DoAndReturn(f func(context.Context, *membership.Membership) error) *MockMembershipRepositoryAddCall {
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }
 
-// Get mocks base method.
-func (m *MockMembershipRepository) Get(ctx context.Context, eid kernel.EnterpriseID, uid kernel.UserID) (membership.Membership, error) {
+// CountAdmins mocks base method.
+func (m *MockMembershipRepository) CountAdmins(ctx context.Context, eid kernel.EnterpriseID) (int, error) {
 	m.ctrl.T.Helper()
-	ret := m.ctrl.Call(m, "Get", ctx, eid, uid)
-	ret0, _ := ret[0].(membership.Membership)
+	ret := m.ctrl.Call(m, "CountAdmins", ctx, eid)
+	ret0, _ := ret[0].(int)
 	ret1, _ := ret[1].(error)
 	return ret0, ret1
 }
 
-// Get indicates an expected call of Get.
-func (mr *MockMembershipRepositoryMockRecorder) Get(ctx, eid, uid any) *MockMembershipRepositoryGetCall {
+// CountAdmins indicates an expected call of CountAdmins.
+func (mr *MockMembershipRepositoryMockRecorder) CountAdmins(ctx, eid any) *MockMembershipRepositoryCountAdminsCall {
 	mr.mock.ctrl.T.Helper()
-	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "Get", reflect.TypeOf((*MockMembershipRepository)(nil).Get), ctx, eid, uid)
-	return &MockMembershipRepositoryGetCall{Call: call}
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "CountAdmins", reflect.TypeOf((*MockMembershipRepository)(nil).CountAdmins), ctx, eid)
+	return &MockMembershipRepositoryCountAdminsCall{Call: call}
 }
 
-// MockMembershipRepositoryGetCall wrap *gomock.Call
-type MockMembershipRepositoryGetCall struct {
+// MockMembershipRepositoryCountAdminsCall wrap *gomock.Call
+type MockMembershipRepositoryCountAdminsCall struct {
 	*gomock.Call
 }
 
 // Return rewrite *gomock.Call.Return
-func (c *MockMembershipRepositoryGetCall) Return(arg0 membership.Membership, arg1 error) *MockMembershipRepositoryGetCall {
+func (c *MockMembershipRepositoryCountAdminsCall) Return(arg0 int, arg1 error) *MockMembershipRepositoryCountAdminsCall {
 	c.Call = c.Call.Return(arg0, arg1)
 	return c
 }
 
 // Do rewrite *gomock.Call.Do
-func (c *MockMembershipRepositoryGetCall) Do(f func(context.Context, kernel.EnterpriseID, kernel.UserID) (membership.Membership, error)) *MockMembershipRepositoryGetCall {
+func (c *MockMembershipRepositoryCountAdminsCall) Do(f func(context.Context, kernel.EnterpriseID) (int, error)) *MockMembershipRepositoryCountAdminsCall {
 	c.Call = c.Call.Do(f)
 	return c
 }
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
-func (c *MockMembershipRepositoryGetCall) DoAndReturn(f func(context.Context, kernel.EnterpriseID, kernel.UserID) (membership.Membership, error)) *MockMembershipRepositoryGetCall {
+func (c *MockMembershipRepositoryCountAdminsCall) DoAndReturn(f func(context.Context, kernel.EnterpriseID) (int, error)) *MockMembershipRepositoryCountAdminsCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
+// Current mocks base method.
+func (m *MockMembershipRepository) Current(ctx context.Context, eid kernel.EnterpriseID, uid kernel.UserID) (*membership.Membership, error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "Current", ctx, eid, uid)
+	ret0, _ := ret[0].(*membership.Membership)
+	ret1, _ := ret[1].(error)
+	return ret0, ret1
+}
+
+// Current indicates an expected call of Current.
+func (mr *MockMembershipRepositoryMockRecorder) Current(ctx, eid, uid any) *MockMembershipRepositoryCurrentCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "Current", reflect.TypeOf((*MockMembershipRepository)(nil).Current), ctx, eid, uid)
+	return &MockMembershipRepositoryCurrentCall{Call: call}
+}
+
+// MockMembershipRepositoryCurrentCall wrap *gomock.Call
+type MockMembershipRepositoryCurrentCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockMembershipRepositoryCurrentCall) Return(arg0 *membership.Membership, arg1 error) *MockMembershipRepositoryCurrentCall {
+	c.Call = c.Call.Return(arg0, arg1)
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockMembershipRepositoryCurrentCall) Do(f func(context.Context, kernel.EnterpriseID, kernel.UserID) (*membership.Membership, error)) *MockMembershipRepositoryCurrentCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockMembershipRepositoryCurrentCall) DoAndReturn(f func(context.Context, kernel.EnterpriseID, kernel.UserID) (*membership.Membership, error)) *MockMembershipRepositoryCurrentCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
+// GetByID mocks base method.
+func (m *MockMembershipRepository) GetByID(ctx context.Context, eid kernel.EnterpriseID, id kernel.MembershipID) (*membership.Membership, error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "GetByID", ctx, eid, id)
+	ret0, _ := ret[0].(*membership.Membership)
+	ret1, _ := ret[1].(error)
+	return ret0, ret1
+}
+
+// GetByID indicates an expected call of GetByID.
+func (mr *MockMembershipRepositoryMockRecorder) GetByID(ctx, eid, id any) *MockMembershipRepositoryGetByIDCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "GetByID", reflect.TypeOf((*MockMembershipRepository)(nil).GetByID), ctx, eid, id)
+	return &MockMembershipRepositoryGetByIDCall{Call: call}
+}
+
+// MockMembershipRepositoryGetByIDCall wrap *gomock.Call
+type MockMembershipRepositoryGetByIDCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockMembershipRepositoryGetByIDCall) Return(arg0 *membership.Membership, arg1 error) *MockMembershipRepositoryGetByIDCall {
+	c.Call = c.Call.Return(arg0, arg1)
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockMembershipRepositoryGetByIDCall) Do(f func(context.Context, kernel.EnterpriseID, kernel.MembershipID) (*membership.Membership, error)) *MockMembershipRepositoryGetByIDCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockMembershipRepositoryGetByIDCall) DoAndReturn(f func(context.Context, kernel.EnterpriseID, kernel.MembershipID) (*membership.Membership, error)) *MockMembershipRepositoryGetByIDCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
+// List mocks base method.
+func (m *MockMembershipRepository) List(ctx context.Context, eid kernel.EnterpriseID, states []membership.Status, limit int) ([]*membership.Membership, error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "List", ctx, eid, states, limit)
+	ret0, _ := ret[0].([]*membership.Membership)
+	ret1, _ := ret[1].(error)
+	return ret0, ret1
+}
+
+// List indicates an expected call of List.
+func (mr *MockMembershipRepositoryMockRecorder) List(ctx, eid, states, limit any) *MockMembershipRepositoryListCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "List", reflect.TypeOf((*MockMembershipRepository)(nil).List), ctx, eid, states, limit)
+	return &MockMembershipRepositoryListCall{Call: call}
+}
+
+// MockMembershipRepositoryListCall wrap *gomock.Call
+type MockMembershipRepositoryListCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockMembershipRepositoryListCall) Return(arg0 []*membership.Membership, arg1 error) *MockMembershipRepositoryListCall {
+	c.Call = c.Call.Return(arg0, arg1)
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockMembershipRepositoryListCall) Do(f func(context.Context, kernel.EnterpriseID, []membership.Status, int) ([]*membership.Membership, error)) *MockMembershipRepositoryListCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockMembershipRepositoryListCall) DoAndReturn(f func(context.Context, kernel.EnterpriseID, []membership.Status, int) ([]*membership.Membership, error)) *MockMembershipRepositoryListCall {
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }
 
 // ListByUser mocks base method.
-func (m *MockMembershipRepository) ListByUser(ctx context.Context, uid kernel.UserID) ([]membership.Membership, error) {
+func (m *MockMembershipRepository) ListByUser(ctx context.Context, uid kernel.UserID) ([]*membership.Membership, error) {
 	m.ctrl.T.Helper()
 	ret := m.ctrl.Call(m, "ListByUser", ctx, uid)
-	ret0, _ := ret[0].([]membership.Membership)
+	ret0, _ := ret[0].([]*membership.Membership)
 	ret1, _ := ret[1].(error)
 	return ret0, ret1
 }
@@ -4427,19 +4621,135 @@ type MockMembershipRepositoryListByUserCall struct {
 }
 
 // Return rewrite *gomock.Call.Return
-func (c *MockMembershipRepositoryListByUserCall) Return(arg0 []membership.Membership, arg1 error) *MockMembershipRepositoryListByUserCall {
+func (c *MockMembershipRepositoryListByUserCall) Return(arg0 []*membership.Membership, arg1 error) *MockMembershipRepositoryListByUserCall {
 	c.Call = c.Call.Return(arg0, arg1)
 	return c
 }
 
 // Do rewrite *gomock.Call.Do
-func (c *MockMembershipRepositoryListByUserCall) Do(f func(context.Context, kernel.UserID) ([]membership.Membership, error)) *MockMembershipRepositoryListByUserCall {
+func (c *MockMembershipRepositoryListByUserCall) Do(f func(context.Context, kernel.UserID) ([]*membership.Membership, error)) *MockMembershipRepositoryListByUserCall {
 	c.Call = c.Call.Do(f)
 	return c
 }
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
-func (c *MockMembershipRepositoryListByUserCall) DoAndReturn(f func(context.Context, kernel.UserID) ([]membership.Membership, error)) *MockMembershipRepositoryListByUserCall {
+func (c *MockMembershipRepositoryListByUserCall) DoAndReturn(f func(context.Context, kernel.UserID) ([]*membership.Membership, error)) *MockMembershipRepositoryListByUserCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
+// OpenInvites mocks base method.
+func (m *MockMembershipRepository) OpenInvites(ctx context.Context, phone kernel.Phone) ([]*membership.Membership, error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "OpenInvites", ctx, phone)
+	ret0, _ := ret[0].([]*membership.Membership)
+	ret1, _ := ret[1].(error)
+	return ret0, ret1
+}
+
+// OpenInvites indicates an expected call of OpenInvites.
+func (mr *MockMembershipRepositoryMockRecorder) OpenInvites(ctx, phone any) *MockMembershipRepositoryOpenInvitesCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "OpenInvites", reflect.TypeOf((*MockMembershipRepository)(nil).OpenInvites), ctx, phone)
+	return &MockMembershipRepositoryOpenInvitesCall{Call: call}
+}
+
+// MockMembershipRepositoryOpenInvitesCall wrap *gomock.Call
+type MockMembershipRepositoryOpenInvitesCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockMembershipRepositoryOpenInvitesCall) Return(arg0 []*membership.Membership, arg1 error) *MockMembershipRepositoryOpenInvitesCall {
+	c.Call = c.Call.Return(arg0, arg1)
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockMembershipRepositoryOpenInvitesCall) Do(f func(context.Context, kernel.Phone) ([]*membership.Membership, error)) *MockMembershipRepositoryOpenInvitesCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockMembershipRepositoryOpenInvitesCall) DoAndReturn(f func(context.Context, kernel.Phone) ([]*membership.Membership, error)) *MockMembershipRepositoryOpenInvitesCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
+// Update mocks base method.
+func (m *MockMembershipRepository) Update(ctx context.Context, eid kernel.EnterpriseID, id kernel.MembershipID, fn func(*membership.Membership) error) error {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "Update", ctx, eid, id, fn)
+	ret0, _ := ret[0].(error)
+	return ret0
+}
+
+// Update indicates an expected call of Update.
+func (mr *MockMembershipRepositoryMockRecorder) Update(ctx, eid, id, fn any) *MockMembershipRepositoryUpdateCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "Update", reflect.TypeOf((*MockMembershipRepository)(nil).Update), ctx, eid, id, fn)
+	return &MockMembershipRepositoryUpdateCall{Call: call}
+}
+
+// MockMembershipRepositoryUpdateCall wrap *gomock.Call
+type MockMembershipRepositoryUpdateCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockMembershipRepositoryUpdateCall) Return(arg0 error) *MockMembershipRepositoryUpdateCall {
+	c.Call = c.Call.Return(arg0)
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockMembershipRepositoryUpdateCall) Do(f func(context.Context, kernel.EnterpriseID, kernel.MembershipID, func(*membership.Membership) error) error) *MockMembershipRepositoryUpdateCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockMembershipRepositoryUpdateCall) DoAndReturn(f func(context.Context, kernel.EnterpriseID, kernel.MembershipID, func(*membership.Membership) error) error) *MockMembershipRepositoryUpdateCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
+// UpdateMany mocks base method.
+func (m *MockMembershipRepository) UpdateMany(ctx context.Context, eid kernel.EnterpriseID, ids []kernel.MembershipID, fn func(*membership.Membership) error) (map[kernel.MembershipID]error, error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "UpdateMany", ctx, eid, ids, fn)
+	ret0, _ := ret[0].(map[kernel.MembershipID]error)
+	ret1, _ := ret[1].(error)
+	return ret0, ret1
+}
+
+// UpdateMany indicates an expected call of UpdateMany.
+func (mr *MockMembershipRepositoryMockRecorder) UpdateMany(ctx, eid, ids, fn any) *MockMembershipRepositoryUpdateManyCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "UpdateMany", reflect.TypeOf((*MockMembershipRepository)(nil).UpdateMany), ctx, eid, ids, fn)
+	return &MockMembershipRepositoryUpdateManyCall{Call: call}
+}
+
+// MockMembershipRepositoryUpdateManyCall wrap *gomock.Call
+type MockMembershipRepositoryUpdateManyCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockMembershipRepositoryUpdateManyCall) Return(arg0 map[kernel.MembershipID]error, arg1 error) *MockMembershipRepositoryUpdateManyCall {
+	c.Call = c.Call.Return(arg0, arg1)
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockMembershipRepositoryUpdateManyCall) Do(f func(context.Context, kernel.EnterpriseID, []kernel.MembershipID, func(*membership.Membership) error) (map[kernel.MembershipID]error, error)) *MockMembershipRepositoryUpdateManyCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockMembershipRepositoryUpdateManyCall) DoAndReturn(f func(context.Context, kernel.EnterpriseID, []kernel.MembershipID, func(*membership.Membership) error) (map[kernel.MembershipID]error, error)) *MockMembershipRepositoryUpdateManyCall {
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }

@@ -183,11 +183,11 @@ func TestEnterpriseAndMembershipRepositories(t *testing.T) {
 			t.Fatalf("duplicate membership: %v", err)
 		}
 		_ = uow.Read(ctx, func(ctx context.Context, tx ports.Tx) error {
-			got, err := tx.Memberships().Get(ctx, "e1", "u1")
+			got, err := tx.Memberships().Current(ctx, "e1", "u1")
 			if err != nil || got.Role != membership.RoleAdmin || !got.Active() || !got.CertAuthorized {
 				t.Fatalf("membership %+v %v", got, err)
 			}
-			if _, err := tx.Memberships().Get(ctx, "e1", "u2"); kernel.CodeOf(err) != "membership-not-found" {
+			if _, err := tx.Memberships().Current(ctx, "e1", "u2"); kernel.CodeOf(err) != "membership-not-found" {
 				t.Fatalf("non-member: %v", err)
 			}
 			if l, _ := tx.Memberships().ListByUser(ctx, "u1"); len(l) != 1 {

@@ -68,13 +68,27 @@ CREATE INDEX enterprises_name ON enterprises (name);
 CREATE TABLE memberships (
   id TEXT PRIMARY KEY,
   enterprise_id TEXT NOT NULL REFERENCES enterprises (id),
-  user_id TEXT NOT NULL REFERENCES users (id),
+  user_id TEXT REFERENCES users (id),
+  invitee_name_enc BYTEA,
+  invitee_phone_enc BYTEA,
+  invitee_phone_idx TEXT,
   role TEXT NOT NULL,
   status TEXT NOT NULL,
   cert_authorized BOOLEAN NOT NULL,
+  cert_revoked_at TIMESTAMPTZ,
+  decided_by TEXT NOT NULL DEFAULT '',
+  joined_at TIMESTAMPTZ,
   created_at TIMESTAMPTZ NOT NULL,
   updated_at TIMESTAMPTZ NOT NULL,
-  UNIQUE (enterprise_id, user_id)
+  version BIGINT NOT NULL DEFAULT 1
 );
 --bun:split
+CREATE UNIQUE INDEX memberships_open_user ON memberships (enterprise_id, user_id) WHERE status IN ('pending', 'invited', 'active');
+--bun:split
+CREATE UNIQUE INDEX memberships_open_invite ON memberships (enterprise_id, invitee_phone_idx) WHERE status = 'invited';
+--bun:split
 CREATE INDEX memberships_user ON memberships (user_id, created_at);
+--bun:split
+CREATE INDEX memberships_enterprise ON memberships (enterprise_id, status, created_at);
+--bun:split
+CREATE INDEX memberships_invite_phone ON memberships (invitee_phone_idx) WHERE status = 'invited';
