@@ -1,6 +1,7 @@
 package http
 
 import (
+	"errors"
 	"net/http"
 	"strings"
 	"time"
@@ -151,9 +152,10 @@ func (s *Server) batchMembers(w http.ResponseWriter, r *http.Request, a applicat
 	for i, it := range res {
 		items[i] = batchItemJSON{MemberID: string(it.ID), Status: string(it.Status)}
 		if it.Err != nil {
-			ke, ok := it.Err.(*kernel.Error)
-			if !ok {
-				return it.Err
+			var ke *kernel.Error
+			if !errors.As(it.Err, &ke) || ke.Kind == kernel.KindInternal {
+				s.log.ErrorContext(r.Context(), "batch item failed", "member", it.ID, "err", it.Err)
+				ke = kernel.Internal(it.Err)
 			}
 			items[i].Error = &errorPayload{Code: ke.Code, Message: ke.Message}
 		}

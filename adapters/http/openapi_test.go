@@ -3,11 +3,13 @@ package http
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
 	"net/http"
+	"os"
 	"reflect"
 	"regexp"
 	"slices"
@@ -496,6 +498,12 @@ func TestOpenAPISchemasMatchGoStructs(t *testing.T) {
 		"Enterprise":               reflect.TypeFor[enterpriseJSON](),
 		"SandboxRegistryEntry":     reflect.TypeFor[SandboxRegistryEntry](),
 		"SandboxTransfer":          reflect.TypeFor[SandboxTransfer](),
+
+		"EnterpriseSearchResult": reflect.TypeFor[enterpriseSearchJSON](),
+		"Member":                 reflect.TypeFor[memberJSON](),
+		"AddMemberRequest":       reflect.TypeFor[addMemberRequest](),
+		"BatchRequest":           reflect.TypeFor[batchRequest](),
+		"BatchResultItem":        reflect.TypeFor[batchItemJSON](),
 	} {
 		t.Run(name, func(t *testing.T) {
 			s := obj(t, schemas[name], "schemas."+name)
@@ -508,11 +516,15 @@ func TestOpenAPISchemasMatchGoStructs(t *testing.T) {
 			case "SandboxLivenessRequest":
 				f, _ := typ.FieldByName("As")
 				checkStructSchema(t, name+".as", obj(t, props["as"], name+".properties.as"), f.Type.Elem())
+			case "BatchResultItem":
+				checkStructSchema(t, name+".error", obj(t, props["error"], name+".properties.error"), reflect.TypeFor[errorPayload]())
 			}
 			// Nested structs are their own schemas: the property refers to the one of the table.
 			for prop, target := range map[string]map[string]string{
 				"Verification":          {"link": "AuthorizationLink", "transfer": "BankTransfer"},
 				"AuthorizationLinkPage": {"steps": "AuthorizationLinkSteps", "liveness": "Liveness"},
+				"Member":                {"role": "MembershipRole", "status": "MembershipStatus", "phone": "MaskedPhone"},
+				"BatchResultItem":       {"status": "MembershipStatus"},
 			}[name] {
 				if ref := obj(t, props[prop], name+"."+prop)["$ref"]; ref != "#/components/schemas/"+target {
 					t.Errorf("%s.%s refers to %v, want %s", name, prop, ref, target)
@@ -571,6 +583,11 @@ func TestOpenAPIDerivedSchemas(t *testing.T) {
 		"EnterpriseList":      {"items": "Enterprise"},
 		"SandboxRegistryList": {"items": "SandboxRegistryEntry"},
 		"SandboxTransferList": {"items": "SandboxTransfer"},
+		// The members routes answer maps around their structs.
+		"EnterpriseSearchList": {"items": "EnterpriseSearchResult"},
+		"JoinRequest":          {"id": "", "status": "MembershipStatus", "created_at": ""},
+		"MemberList":           {"items": "Member"},
+		"BatchResult":          {"results": "BatchResultItem"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			s := obj(t, schemas[name], name)
@@ -702,6 +719,16 @@ func TestOpenAPIOperationBodies(t *testing.T) {
 		"GET /api/v1/enterprises/{enterprise_id}/certificate":                 {status: "200", body: "OrgCertificateWithPem", media: []string{"application/x-pem-file"}},
 		"GET /api/v1/sandbox/business-registry":                               {status: "200", body: "SandboxRegistryList"},
 		"GET /api/v1/sandbox/bank-transfers":                                  {status: "200", body: "SandboxTransferList"},
+
+		"GET /api/v1/enterprises/search":                                       {status: "200", body: "EnterpriseSearchList"},
+		"POST /api/v1/enterprises/{enterprise_id}/join-requests":               {status: "201", body: "JoinRequest"},
+		"GET /api/v1/enterprises/{enterprise_id}/members":                      {status: "200", body: "MemberList"},
+		"POST /api/v1/enterprises/{enterprise_id}/members":                     {request: "AddMemberRequest", status: "201", body: "Member"},
+		"POST /api/v1/enterprises/{enterprise_id}/members/batch":               {request: "BatchRequest", status: "200", body: "BatchResult"},
+		"GET /api/v1/enterprises/{enterprise_id}/members/{member_id}":          {status: "200", body: "Member"},
+		"POST /api/v1/enterprises/{enterprise_id}/members/{member_id}/approve": {status: "200", body: "Member"},
+		"POST /api/v1/enterprises/{enterprise_id}/members/{member_id}/reject":  {status: "200", body: "Member"},
+		"DELETE /api/v1/enterprises/{enterprise_id}/members/{member_id}":       {status: "204"},
 	}
 	// The uploads take a multipart form rather than JSON; their forms are checked on their own below.
 	multipart := map[string]want{
@@ -823,6 +850,45 @@ func TestOpenAPIDocumentsDomainRules(t *testing.T) {
 	enum("TransferStatus", []string{string(enterprise.TransferRemitting), string(enterprise.TransferRemitted),
 		string(enterprise.TransferRemitFailed), string(enterprise.TransferConfirmed), string(enterprise.TransferFailed)})
 	enum("MembershipRole", []string{string(membership.RoleLegalRep), string(membership.RoleAdmin), string(membership.RoleMember)})
+	var states []string
+	for _, st := range []membership.Status{membership.StatusPending, membership.StatusInvited, membership.StatusActive,
+		membership.StatusRejected, membership.StatusRemoved} {
+		if _, err := membership.ParseStatus(string(st)); err != nil {
+			t.Errorf("membership.ParseStatus(%q): %v", st, err)
+		}
+		states = append(states, string(st))
+	}
+	enum("MembershipStatus", states)
+	// The role an admin gives: the roles ParseAssignableRole accepts, not legal_rep.
+	ar := obj(t, obj(t, schemas["AddMemberRequest"], "AddMemberRequest")["properties"], "AddMemberRequest.properties")
+	roles := stringList(obj(t, ar["role"], "AddMemberRequest.role")["enum"])
+	if !slices.Equal(roles, []string{string(membership.RoleAdmin), string(membership.RoleMember)}) {
+		t.Errorf("AddMemberRequest.role enum = %v, want admin and member", roles)
+	}
+	for _, r := range []membership.Role{membership.RoleLegalRep, membership.RoleAdmin, membership.RoleMember} {
+		_, err := membership.ParseAssignableRole(string(r))
+		if documented := slices.Contains(roles, string(r)); documented != (err == nil) {
+			t.Errorf("AddMemberRequest.role: %q documented %v, ParseAssignableRole error %v", r, documented, err)
+		}
+	}
+	br := obj(t, obj(t, schemas["BatchRequest"], "BatchRequest")["properties"], "BatchRequest.properties")
+	decisions := stringList(obj(t, br["decision"], "BatchRequest.decision")["enum"])
+	if !slices.Equal(decisions, []string{string(application.Approve), string(application.Reject)}) {
+		t.Errorf("BatchRequest.decision enum = %v, want approve and reject", decisions)
+	}
+	for _, d := range decisions {
+		if _, err := application.ParseDecision(d); err != nil {
+			t.Errorf("BatchRequest.decision %q: %v", d, err)
+		}
+	}
+	ids := obj(t, br["member_ids"], "BatchRequest.member_ids")
+	if ids["minItems"] != 1 || ids["maxItems"] != application.BatchLimit {
+		t.Errorf("BatchRequest.member_ids items %v–%v, want 1–%d", ids["minItems"], ids["maxItems"], application.BatchLimit)
+	}
+	ml := obj(t, obj(t, obj(t, schemas["MemberList"], "MemberList")["properties"], "MemberList.properties")["items"], "MemberList.items")
+	if ml["maxItems"] != application.MemberListLimit {
+		t.Errorf("MemberList.items maxItems = %v, want %d", ml["maxItems"], application.MemberListLimit)
+	}
 	enum("NextStep", nextSteps(t))
 	lp := obj(t, obj(t, schemas["LinkSmsCodeRequest"], "LinkSmsCodeRequest")["properties"], "LinkSmsCodeRequest.properties")
 	if got := stringList(obj(t, lp["purpose"], "LinkSmsCodeRequest.purpose")["enum"]); !slices.Equal(got, []string{string(otp.PurposeSign), string(otp.PurposeVerifyPhone)}) {
@@ -1058,5 +1124,147 @@ func TestServedOpenAPI(t *testing.T) {
 	}
 	if rec.Body.String() != string(OpenAPIYAML) {
 		t.Error("served openapi.yaml differs from the embedded document")
+	}
+}
+
+// TestOpenAPIMemberErrors pins the error codes each members operation documents, each under the
+// status its kind answers. The codes come from the domain and the application where they are
+// exported or can be provoked, else from the sources that return them (application, sqlstore).
+func TestOpenAPIMemberErrors(t *testing.T) {
+	doc := loadOpenAPI(t)
+	ops := map[string]docOp{}
+	for _, o := range docOperations(t, doc) {
+		ops[o.key()] = o
+	}
+
+	must := func(_ any, err error) *kernel.Error {
+		t.Helper()
+		var ke *kernel.Error
+		if !errors.As(err, &ke) {
+			t.Fatalf("want a *kernel.Error, got %v", err)
+		}
+		return ke
+	}
+	now := time.Now()
+	removal := func(role membership.Role, otherAdmins int) *kernel.Error {
+		t.Helper()
+		m, err := membership.Founder("m1", "e1", "u1", role, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return must(nil, m.Remove("u2", otherAdmins, now))
+	}
+	known := map[string]*kernel.Error{}
+	for _, e := range []*kernel.Error{
+		application.ErrEnterpriseNotFound,
+		membership.ErrNotPending,
+		membership.ErrNotActive,
+		must(membership.ParseAssignableRole(string(membership.RoleLegalRep))),
+		must(membership.ParseAssignableRole("owner")),
+		must(membership.ParseStatus("left")),
+		must(application.ParseDecision("maybe")),
+		must(kernel.ParsePhone("12345")),
+		must(user.ValidateRealName("x")),
+		removal(membership.RoleLegalRep, 1),
+		removal(membership.RoleAdmin, 0),
+	} {
+		known[e.Code] = e
+	}
+
+	// The codes the application and the store return as literals: their kind is read from the
+	// constructor (or sqlstore's notFound) that returns them.
+	var src strings.Builder
+	for _, f := range []string{"../../application/members.go", "../../application/enterprises.go",
+		"../../adapters/sqlstore/memberships.go", "../../adapters/sqlstore/enterprises.go"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		src.Write(b)
+	}
+	ctors := map[string]func(code, msg string) *kernel.Error{"Invalid": kernel.Invalid, "Forbidden": kernel.Forbidden,
+		"NotFound": kernel.NotFound, "notFound": kernel.NotFound, "Conflict": kernel.Conflict, "Precondition": kernel.Precondition}
+	statusFor := func(code string) int {
+		t.Helper()
+		if e, ok := known[code]; ok {
+			return statusOf(e.Kind)
+		}
+		re := regexp.MustCompile(`\b(Invalid|Forbidden|NotFound|Conflict|Precondition)\("` + regexp.QuoteMeta(code) + `"|\b(notFound)\(err, "` + regexp.QuoteMeta(code) + `"`)
+		statuses := map[int]bool{}
+		for _, m := range re.FindAllStringSubmatch(src.String(), -1) {
+			statuses[statusOf(ctors[m[1]+m[2]](code, "").Kind)] = true
+		}
+		if len(statuses) != 1 {
+			t.Fatalf("code %s: returned with statuses %v in the sources, want exactly one", code, statuses)
+		}
+		for s := range statuses {
+			return s
+		}
+		return 0
+	}
+
+	const (
+		ent   = "/api/v1/enterprises/{enterprise_id}"
+		admin = "admin-only"
+	)
+	notFound, notPending, notActive := application.ErrEnterpriseNotFound.Code, membership.ErrNotPending.Code, membership.ErrNotActive.Code
+	decided := []string{admin, notFound, "member-not-found", notPending, "concurrent-update"}
+	for key, codes := range map[string][]string{
+		"GET /api/v1/enterprises/search":               {"enterprise-name-invalid"},
+		"POST " + ent + "/join-requests":               {"real-name-required", notFound, "already-member", "join-request-pending"},
+		"GET " + ent + "/members":                      {admin, notFound, "member-status-invalid"},
+		"POST " + ent + "/members":                     {admin, notFound, "already-member", "already-invited", "join-request-pending", "role-invalid", "role-not-assignable", "phone-invalid", "real-name-invalid"},
+		"POST " + ent + "/members/batch":               {admin, notFound, "concurrent-update", "decision-invalid", "batch-size-invalid"},
+		"GET " + ent + "/members/{member_id}":          {notFound, "member-not-found"},
+		"POST " + ent + "/members/{member_id}/approve": decided,
+		"POST " + ent + "/members/{member_id}/reject":  decided,
+		"DELETE " + ent + "/members/{member_id}":       {admin, notFound, "member-not-found", notActive, "concurrent-update", "cannot-remove-legal-rep", "cannot-remove-last-admin"},
+	} {
+		t.Run(key, func(t *testing.T) {
+			o, ok := ops[key]
+			if !ok {
+				t.Fatalf("%s not documented", key)
+			}
+			responses := obj(t, o.op["responses"], key+".responses")
+			want := map[string][]string{}
+			for _, c := range codes {
+				s := strconv.Itoa(statusFor(c))
+				want[s] = append(want[s], c)
+			}
+			// Each status that names codes names exactly these.
+			kebab := regexp.MustCompile("`([a-z0-9]+(?:-[a-z0-9]+)+)`")
+			for status, r := range responses {
+				desc, _ := obj(t, r, key+"."+status)["description"].(string)
+				var got []string
+				for _, m := range kebab.FindAllStringSubmatch(desc, -1) {
+					if !slices.Contains(got, m[1]) {
+						got = append(got, m[1])
+					}
+				}
+				sort.Strings(got)
+				sort.Strings(want[status])
+				if (len(got) > 0 || len(want[status]) > 0) && !slices.Equal(got, want[status]) {
+					t.Errorf("%s names %v, want %v", status, got, want[status])
+				}
+			}
+			for status := range want {
+				if _, ok := responses[status]; !ok {
+					t.Errorf("no %s response for %v", status, want[status])
+				}
+			}
+		})
+	}
+
+	// A batch item fails alone with the errors of one decision on a member of the enterprise.
+	batch := ops["POST "+ent+"/members/batch"].op
+	item := obj(t, obj(t, obj(t, obj(t, doc["components"], "components")["schemas"], "schemas")["BatchResultItem"], "BatchResultItem")["properties"], "BatchResultItem.properties")
+	itemDesc, _ := obj(t, item["error"], "BatchResultItem.error")["description"].(string)
+	for _, c := range []string{"member-not-found", notPending} {
+		if d, _ := batch["description"].(string); !strings.Contains(d, "`"+c+"`") {
+			t.Errorf("the batch operation does not name the item error %s", c)
+		}
+		if !strings.Contains(itemDesc, "`"+c+"`") {
+			t.Errorf("BatchResultItem.error does not name %s", c)
+		}
 	}
 }
