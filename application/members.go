@@ -2,6 +2,7 @@ package application
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -208,6 +209,13 @@ func (a *App) DecideBatch(ctx context.Context, actor Actor, eid string, ids []st
 	if len(ids) == 0 || len(ids) > BatchLimit {
 		return nil, kernel.Invalid("batch-size-invalid", "give 1 to 1000 member ids").WithDetail("max", BatchLimit)
 	}
+	seen := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		if seen[id] {
+			return nil, kernel.Invalid("batch-duplicate-id", "each member id may appear once").WithDetail("member_id", id)
+		}
+		seen[id] = true
+	}
 	now := a.clock.Now()
 	mids := make([]kernel.MembershipID, len(ids))
 	for i, id := range ids {
@@ -266,8 +274,12 @@ func (a *App) AddMember(ctx context.Context, actor Actor, eid, name, phone, role
 		u, err := tx.Users().GetByPhone(ctx, p)
 		switch {
 		case err == nil && u.RealNameStatus() == user.RealNameVerified && u.Identity().Name == name:
-			if cur, err := tx.Memberships().Current(ctx, kernel.EnterpriseID(eid), u.ID()); err == nil && cur.Status == membership.StatusPending {
+			cur, cerr := tx.Memberships().Current(ctx, kernel.EnterpriseID(eid), u.ID())
+			switch {
+			case cerr == nil && cur.Status == membership.StatusPending:
 				return kernel.Conflict("join-request-pending", "this person has a join request waiting: approve it instead")
+			case cerr != nil && kernel.KindOf(cerr) != kernel.KindNotFound:
+				return cerr
 			}
 			m, err = membership.AddExisting(id, kernel.EnterpriseID(eid), u.ID(), r, by, now)
 			if err != nil {
@@ -295,11 +307,13 @@ func (a *App) AddMember(ctx context.Context, actor Actor, eid, name, phone, role
 func (a *App) RemoveMember(ctx context.Context, actor Actor, eid, mid string) error {
 	now := a.clock.Now()
 	return a.uow.Do(ctx, func(ctx context.Context, tx ports.Tx) error {
-		if _, err := adminOf(ctx, tx, actor, eid); err != nil {
+		// Lock first, then check the actor under the lock: removals serialise on it ("not the last
+		// admin" holds under concurrency), and an admin removed meanwhile can no longer remove.
+		if err := tx.Enterprises().Lock(ctx, kernel.EnterpriseID(eid)); err != nil {
 			return err
 		}
-		if err := tx.Enterprises().Lock(ctx, kernel.EnterpriseID(eid)); err != nil {
-			return err // serialises removals: "not the last admin" holds under concurrency
+		if _, err := adminOf(ctx, tx, actor, eid); err != nil {
+			return err
 		}
 		admins, err := tx.Memberships().CountAdmins(ctx, kernel.EnterpriseID(eid))
 		if err != nil {
@@ -335,10 +349,21 @@ func (a *App) ActivateInvitations(ctx context.Context, ev *user.RealNameWasVerif
 			if inv.InviteeName != u.Identity().Name {
 				continue // the phone's owner is not the invited person
 			}
-			err := tx.Memberships().Update(ctx, inv.EnterpriseID, inv.ID, func(m *membership.Membership) error {
+			// The person may have applied meanwhile: their open membership stays, and the
+			// invitation stays open (an admin can decide on the request).
+			cur, err := tx.Memberships().Current(ctx, inv.EnterpriseID, u.ID())
+			if err == nil && cur.Status.Open() {
+				continue
+			}
+			if err != nil && kernel.KindOf(err) != kernel.KindNotFound {
+				return err
+			}
+			err = tx.Memberships().Update(ctx, inv.EnterpriseID, inv.ID, func(m *membership.Membership) error {
 				return m.ActivateInvite(u.ID(), u.Identity().Name, u.Phone(), now)
 			})
-			if err != nil && kernel.KindOf(err) != kernel.KindConflict {
+			// Activated meanwhile (a redelivery): nothing to do. Any other error (a database
+			// conflict aborts a Postgres transaction) is retried by the consumer.
+			if err != nil && kernel.CodeOf(err) != "member-not-invited" {
 				return err
 			}
 		}
@@ -349,6 +374,10 @@ func (a *App) ActivateInvitations(ctx context.Context, ev *user.RealNameWasVerif
 // NotifyMember texts the person concerned by a membership event. The message id is the
 // idempotency key; a person without a phone on record is skipped.
 func (a *App) NotifyMember(ctx context.Context, messageID string, eid kernel.EnterpriseID, mid kernel.MembershipID, what string) error {
+	tmpl, ok := memberTexts[what]
+	if !ok {
+		return kernel.Internal(fmt.Errorf("notify member: unknown notification %q", what))
+	}
 	var phone kernel.Phone
 	var name string
 	if err := a.uow.Read(ctx, func(ctx context.Context, tx ports.Tx) error {
@@ -374,15 +403,20 @@ func (a *App) NotifyMember(ctx context.Context, messageID string, eid kernel.Ent
 	}); err != nil {
 		return err
 	}
-	texts := map[string]string{
-		"approved": "【数信签】您加入%s的申请已通过，现在可以在企业空间中使用。",
-		"rejected": "【数信签】您加入%s的申请未通过。如有疑问请联系企业管理员。",
-		"invited":  "【数信签】%s邀请您加入企业。请下载数信签APP，用本手机号登录并完成实名认证后即可加入。",
-		"added":    "【数信签】您已加入%s。",
-		"removed":  "【数信签】您已被移出%s，机构证书授权已同步失效。",
+	if phone.IsZero() {
+		return nil // no phone on record: nothing to text
 	}
 	return a.sms.Send(ctx, ports.SMS{Phone: phone, Template: "member_" + what, IdempotencyKey: messageID,
-		Params: map[string]string{"enterprise": name}, Text: fmtEnterprise(texts[what], name)})
+		Params: map[string]string{"enterprise": name}, Text: fmtEnterprise(tmpl, name)})
+}
+
+// memberTexts are the texts of NotifyMember, by notification.
+var memberTexts = map[string]string{
+	"approved": "【数信签】您加入%s的申请已通过，现在可以在企业空间中使用。",
+	"rejected": "【数信签】您加入%s的申请未通过。如有疑问请联系企业管理员。",
+	"invited":  "【数信签】%s邀请您加入企业。请下载数信签APP，用本手机号登录并完成实名认证后即可加入。",
+	"added":    "【数信签】您已加入%s。",
+	"removed":  "【数信签】您已被移出%s，机构证书授权已同步失效。",
 }
 
 func fmtEnterprise(tmpl, name string) string { return strings.Replace(tmpl, "%s", name, 1) }

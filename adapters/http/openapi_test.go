@@ -1214,7 +1214,7 @@ func TestOpenAPIMemberErrors(t *testing.T) {
 		"POST " + ent + "/join-requests":               {"real-name-required", notFound, "already-member", "join-request-pending"},
 		"GET " + ent + "/members":                      {admin, notFound, "member-status-invalid"},
 		"POST " + ent + "/members":                     {admin, notFound, "already-member", "already-invited", "join-request-pending", "role-invalid", "role-not-assignable", "phone-invalid", "real-name-invalid"},
-		"POST " + ent + "/members/batch":               {admin, notFound, "concurrent-update", "decision-invalid", "batch-size-invalid"},
+		"POST " + ent + "/members/batch":               {admin, notFound, "concurrent-update", "decision-invalid", "batch-size-invalid", "batch-duplicate-id"},
 		"GET " + ent + "/members/{member_id}":          {notFound, "member-not-found"},
 		"POST " + ent + "/members/{member_id}/approve": decided,
 		"POST " + ent + "/members/{member_id}/reject":  decided,

@@ -197,7 +197,7 @@ func (m *Membership) Remove(by kernel.UserID, otherAdmins int, now time.Time) er
 		return ErrNotActive
 	case m.Role == RoleLegalRep:
 		return kernel.Precondition("cannot-remove-legal-rep", "the legal representative cannot be removed")
-	case m.Role.IsAdmin() && otherAdmins == 0:
+	case m.Role.IsAdmin() && otherAdmins <= 0:
 		return kernel.Precondition("cannot-remove-last-admin", "the last admin cannot be removed; make someone else admin first")
 	}
 	now = kernel.OccurredAt(now)
