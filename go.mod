@@ -18,6 +18,8 @@ require (
 	gopkg.in/yaml.v3 v3.0.1
 )
 
+require github.com/wechatpay-apiv3/wechatpay-go v0.2.21 // indirect
+
 require (
 	github.com/smallstep/pkcs7 v0.2.3
 	golang.org/x/xerrors v0.0.0-20200804184101-5ec99f83aff1 // indirect

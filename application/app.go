@@ -33,6 +33,7 @@ type Deps struct {
 	Documents ports.DocumentRenderer
 	Signer    ports.DocumentSigner
 	KeyGen    ports.KeyGenerator
+	Payments  ports.PaymentGateway
 }
 
 // Settings are plain configuration values the use cases need.
@@ -64,6 +65,7 @@ type App struct {
 	docs      ports.DocumentRenderer
 	signer    ports.DocumentSigner
 	keygen    ports.KeyGenerator
+	payments  ports.PaymentGateway
 
 	dummyOnce sync.Once
 	dummyHash string
@@ -78,7 +80,7 @@ func New(d Deps) *App {
 	return &App{uow: d.UoW, clock: d.Clock, ids: d.IDs, random: d.Random, passwords: d.Passwords,
 		secrets: d.Secrets, sms: d.SMS, log: log, identity: d.Identity, liveness: d.Liveness, ca: d.CA,
 		keys: d.Keys, files: d.Files, renderer: d.Renderer, qr: d.QR, settings: d.Settings, registry: d.Registry,
-		bank: d.Bank, docs: d.Documents, signer: d.Signer, keygen: d.KeyGen}
+		bank: d.Bank, docs: d.Documents, signer: d.Signer, keygen: d.KeyGen, payments: d.Payments}
 }
 
 // Actor is the authenticated caller of a use case.

@@ -46,8 +46,23 @@ type Config struct {
 	IdentityProvider string
 	// CACertFile/CAKeyFile: an operator-provided CA; empty means the embedded CA under DATA_DIR/ca.
 	CACertFile, CAKeyFile string
+	// PaymentProvider is sandbox (the WeChat Pay simulator) or wechatpay.
+	PaymentProvider string
+	WeChatPay       WeChatPayConfig
+	// ReconcileInterval is how often unpaid orders are reconciled with WeChat Pay (0: never).
+	ReconcileInterval time.Duration
 	// Tencent Cloud (SMS_PROVIDER=tencent, IDENTITY_PROVIDER=tencent).
 	Tencent TencentConfig
+}
+
+// WeChatPayConfig is the merchant's WeChat Pay API v3 credentials.
+type WeChatPayConfig struct {
+	MchID, AppID           string
+	MerchantSerial         string
+	MerchantPrivateKeyFile string
+	APIv3Key               string
+	PlatformPublicKeyID    string
+	PlatformPublicKeyFile  string
 }
 
 // TencentConfig is the Tencent Cloud account and product settings.
@@ -82,6 +97,11 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		CAKeyFile:        get("CA_KEY_FILE", ""),
 	}
 	c.PublicBaseURL = strings.TrimRight(get("PUBLIC_BASE_URL", defaultBaseURL(c.HTTPAddr)), "/")
+	c.PaymentProvider = get("PAYMENT_PROVIDER", "sandbox")
+	c.WeChatPay = WeChatPayConfig{MchID: get("WECHATPAY_MCH_ID", "1900000109"), AppID: get("WECHATPAY_APP_ID", "wxd678efh567hg6787"),
+		MerchantSerial: get("WECHATPAY_MERCHANT_SERIAL", ""), MerchantPrivateKeyFile: get("WECHATPAY_MERCHANT_PRIVATE_KEY_FILE", ""),
+		APIv3Key: get("WECHATPAY_APIV3_KEY", ""), PlatformPublicKeyID: get("WECHATPAY_PUBLIC_KEY_ID", ""),
+		PlatformPublicKeyFile: get("WECHATPAY_PUBLIC_KEY_FILE", "")}
 	c.Tencent = TencentConfig{
 		SecretID: get("TENCENTCLOUD_SECRET_ID", ""), SecretKey: get("TENCENTCLOUD_SECRET_KEY", ""),
 		Region: get("TENCENTCLOUD_REGION", "ap-guangzhou"), Endpoint: get("TENCENTCLOUD_ENDPOINT", ""),
@@ -99,6 +119,9 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	}
 	if c.ForwarderPoll, err = time.ParseDuration(get("FORWARDER_POLL_INTERVAL", "200ms")); err != nil || c.ForwarderPoll <= 0 {
 		errs = append(errs, fmt.Errorf("FORWARDER_POLL_INTERVAL must be a positive duration such as 200ms"))
+	}
+	if c.ReconcileInterval, err = time.ParseDuration(get("RECONCILE_INTERVAL", "1m")); err != nil || c.ReconcileInterval < 0 {
+		errs = append(errs, fmt.Errorf("RECONCILE_INTERVAL must be a duration such as 1m (0 disables)"))
 	}
 	if c.ShutdownTimeout, err = time.ParseDuration(get("SHUTDOWN_TIMEOUT", "20s")); err != nil || c.ShutdownTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("SHUTDOWN_TIMEOUT must be a positive duration"))
@@ -148,6 +171,20 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 			continue
 		}
 		c.Tencent.SMSTemplates[strings.TrimSpace(name)] = strings.TrimSpace(id)
+	}
+	switch c.PaymentProvider {
+	case "sandbox":
+	case "wechatpay":
+		w := c.WeChatPay
+		if w.MerchantSerial == "" || w.MerchantPrivateKeyFile == "" || len(w.APIv3Key) != 32 || w.PlatformPublicKeyID == "" || w.PlatformPublicKeyFile == "" {
+			errs = append(errs, errors.New("PAYMENT_PROVIDER=wechatpay needs WECHATPAY_MCH_ID, WECHATPAY_APP_ID, WECHATPAY_MERCHANT_SERIAL, "+
+				"WECHATPAY_MERCHANT_PRIVATE_KEY_FILE, WECHATPAY_APIV3_KEY (32 characters), WECHATPAY_PUBLIC_KEY_ID and WECHATPAY_PUBLIC_KEY_FILE"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("PAYMENT_PROVIDER must be sandbox or wechatpay, not %q", c.PaymentProvider))
+	}
+	if c.Mode == ModeProduction && c.PaymentProvider == "sandbox" {
+		errs = append(errs, errors.New("production mode refuses sandbox adapters: set PAYMENT_PROVIDER=wechatpay with the merchant credentials"))
 	}
 	tencentNeeded := false
 	switch c.SMSProvider {

@@ -41,6 +41,10 @@ func TestLoadConfigRefusals(t *testing.T) {
 		{"bad poll", map[string]string{"FORWARDER_POLL_INTERVAL": "-1s"}, "FORWARDER_POLL_INTERVAL"},
 		{"bad consumers", map[string]string{"CONSUMERS": "maybe"}, "CONSUMERS"},
 		{"unknown SMS provider", map[string]string{"SMS_PROVIDER": "carrier-pigeon"}, "SMS_PROVIDER"},
+		{"unknown payment provider", map[string]string{"PAYMENT_PROVIDER": "cash"}, "PAYMENT_PROVIDER"},
+		{"wechatpay without credentials", map[string]string{"PAYMENT_PROVIDER": "wechatpay"}, "WECHATPAY_MERCHANT_SERIAL"},
+		{"production with the payment simulator", map[string]string{"APP_MODE": "production", "DATABASE_URL": "postgres://x/y", "MASTER_KEY": key}, "PAYMENT_PROVIDER=wechatpay"},
+		{"bad reconcile interval", map[string]string{"RECONCILE_INTERVAL": "soon"}, "RECONCILE_INTERVAL"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if _, err := LoadConfig(env(tc.env)); err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -13,6 +13,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/ThreeDotsLabs/watermill/pubsub/gochannel"
 	"github.com/google/wire"
+	"github.com/wechatpay-apiv3/wechatpay-go/utils"
 
 	"github.com/shuxinqian/server/adapters/bank"
 	"github.com/shuxinqian/server/adapters/ca"
@@ -29,6 +30,7 @@ import (
 	"github.com/shuxinqian/server/adapters/sqlstore/wmsql"
 	"github.com/shuxinqian/server/adapters/system"
 	"github.com/shuxinqian/server/adapters/tencentcloud"
+	"github.com/shuxinqian/server/adapters/wechatpay"
 	"github.com/shuxinqian/server/application"
 	"github.com/shuxinqian/server/domain/kernel"
 	"github.com/shuxinqian/server/ports"
@@ -53,7 +55,7 @@ var ProviderSet = wire.NewSet(
 	wire.InterfaceValue(new(ports.DocumentSigner), crypto.CMS{}),
 	wire.InterfaceValue(new(ports.KeyGenerator), crypto.KeyGen{}),
 	wire.InterfaceValue(new(ports.QRCoder), qrcode.Coder{}),
-	provideSettings,
+	provideSettings, providePayments, provideGateway, provideSimulator,
 	wire.Struct(new(application.Deps), "*"),
 	application.New,
 	provideHTTP,
@@ -118,6 +120,56 @@ func provideKeys(cfg Config) (*crypto.Keys, error) {
 	return crypto.NewKeys(key)
 }
 
+// providePayments builds the wechatpay-go gateway: against WeChat Pay with the configured merchant
+// credentials, or (sandbox) against the in-process simulator with keys made at start, notifying
+// this server's callback.
+// payments is the gateway and, in sandbox mode, its simulator (nil otherwise).
+type payments struct {
+	gateway ports.PaymentGateway
+	sim     *wechatpay.Simulator
+}
+
+func provideGateway(p *payments) ports.PaymentGateway   { return p.gateway }
+func provideSimulator(p *payments) *wechatpay.Simulator { return p.sim }
+
+func providePayments(cfg Config) (*payments, error) {
+	w := cfg.WeChatPay
+	if cfg.PaymentProvider == "wechatpay" {
+		key, err := utils.LoadPrivateKeyWithPath(w.MerchantPrivateKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("WECHATPAY_MERCHANT_PRIVATE_KEY_FILE: %w", err)
+		}
+		pub, err := utils.LoadPublicKeyWithPath(w.PlatformPublicKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("WECHATPAY_PUBLIC_KEY_FILE: %w", err)
+		}
+		g, err := wechatpay.New(wechatpay.Config{MchID: w.MchID, AppID: w.AppID, MerchantSerial: w.MerchantSerial, MerchantPrivateKey: key,
+			APIv3Key: w.APIv3Key, PlatformPublicKeyID: w.PlatformPublicKeyID, PlatformPublicKey: pub})
+		if err != nil {
+			return nil, err
+		}
+		return &payments{gateway: g}, nil
+	}
+	if w.MchID == "" || w.AppID == "" {
+		w.MchID, w.AppID = "1900000109", "wxd678efh567hg6787" // WeChat's documentation sandbox ids
+	}
+	keys, err := wechatpay.GenerateSandboxKeys()
+	if err != nil {
+		return nil, err
+	}
+	sim, err := wechatpay.NewSimulator(keys.SimConfig(w.MchID, w.AppID, "", nil, nil))
+	if err != nil {
+		return nil, err
+	}
+	gc := keys.GatewayConfig(w.MchID, w.AppID, "")
+	gc.Transport = sim.Transport()
+	g, err := wechatpay.New(gc)
+	if err != nil {
+		return nil, err
+	}
+	return &payments{gateway: g, sim: sim}, nil
+}
+
 func provideSettings(cfg Config) application.Settings {
 	return application.Settings{PublicBaseURL: cfg.PublicBaseURL}
 }
@@ -169,7 +221,7 @@ func provideFileStore(cfg Config) (ports.FileStore, error) {
 }
 
 func provideHTTP(cfg Config, app *application.App, db *sqlstore.DB, box *sms.Sandbox, live *identity.SandboxLiveness,
-	reg *registry.Sandbox, bk *bank.Sandbox, log *slog.Logger) *adhttp.Server {
+	reg *registry.Sandbox, bk *bank.Sandbox, sim *wechatpay.Simulator, log *slog.Logger) *adhttp.Server {
 	opts := adhttp.Options{
 		Sandbox:        cfg.Sandbox(),
 		Ready:          db.Ping,
@@ -178,6 +230,9 @@ func provideHTTP(cfg Config, app *application.App, db *sqlstore.DB, box *sms.San
 	}
 	if cfg.Sandbox() && cfg.IdentityProvider == "sandbox" {
 		opts.SandboxLiveness = live
+	}
+	if cfg.Sandbox() && sim != nil {
+		opts.SandboxWeChatPay = sim.Pay
 	}
 	if cfg.Sandbox() {
 		opts.SandboxRegistry = func() []adhttp.SandboxRegistryEntry {

@@ -18,6 +18,7 @@ import (
 	adhttp "github.com/shuxinqian/server/adapters/http"
 	"github.com/shuxinqian/server/adapters/sms"
 	"github.com/shuxinqian/server/adapters/sqlstore"
+	"github.com/shuxinqian/server/adapters/wechatpay"
 	"github.com/shuxinqian/server/application"
 )
 
@@ -33,7 +34,12 @@ type Runtime struct {
 	Router    *message.Router
 	Forwarder *forwarder.Forwarder
 	SMS       *sms.Sandbox
+	// WeChatPay is the WeChat Pay simulator (sandbox mode only, else nil).
+	WeChatPay *wechatpay.Simulator
 }
+
+// PaymentsSimulator is the sandbox WeChat Pay simulator (nil outside sandbox mode).
+func (rt *Runtime) PaymentsSimulator() *wechatpay.Simulator { return rt.WeChatPay }
 
 // PrepareDatabase applies migrations in sandbox mode; in production it refuses a database with
 // pending migrations (run `shuxinqian migrate` first).
@@ -97,6 +103,13 @@ func (rt *Runtime) StartConsumers(ctx context.Context) (stop func(), err error) 
 		}
 	}()
 	<-rt.Forwarder.Running()
+	if rt.Config.ReconcileInterval > 0 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rt.reconcileLoop(ctx)
+		}()
+	}
 	return func() {
 		cancel()
 		_ = rt.Forwarder.Close()
@@ -170,4 +183,24 @@ func (rt *Runtime) Consume(ctx context.Context) error {
 	<-ctx.Done()
 	stop()
 	return nil
+}
+
+// reconcileLoop queries unpaid orders that got no notification and closes expired ones, every
+// ReconcileInterval, until ctx ends.
+func (rt *Runtime) reconcileLoop(ctx context.Context) {
+	t := time.NewTicker(rt.Config.ReconcileInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			rep, err := rt.App.Reconcile(ctx)
+			if err != nil && ctx.Err() == nil {
+				rt.Log.Warn("reconciler", "err", err)
+			} else if rep.Queried > 0 {
+				rt.Log.Info("reconciler", "queried", rep.Queried, "paid", rep.Paid, "closed", rep.Closed, "failed", rep.Failed)
+			}
+		}
+	}
 }

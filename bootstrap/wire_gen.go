@@ -78,6 +78,12 @@ func NewRuntime(cfg Config, clock ports.Clock) (*Runtime, func(), error) {
 	bankSandbox := bank.NewSandbox(clock)
 	documentSigner := _wireCMSValue
 	keyGenerator := _wireKeyGenValue
+	bootstrapPayments, err := providePayments(cfg)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	paymentGateway := provideGateway(bootstrapPayments)
 	deps := application.Deps{
 		UoW:       store,
 		Clock:     clock,
@@ -100,9 +106,11 @@ func NewRuntime(cfg Config, clock ports.Clock) (*Runtime, func(), error) {
 		Documents: renderer,
 		Signer:    documentSigner,
 		KeyGen:    keyGenerator,
+		Payments:  paymentGateway,
 	}
 	app := application.New(deps)
-	server := provideHTTP(cfg, app, db, sandbox, sandboxLiveness, registrySandbox, bankSandbox, logger)
+	simulator := provideSimulator(bootstrapPayments)
+	server := provideHTTP(cfg, app, db, sandbox, sandboxLiveness, registrySandbox, bankSandbox, simulator, logger)
 	goChannel, cleanup2 := provideGoChannel(loggerAdapter)
 	router, err := provideRouter(goChannel, store, app, loggerAdapter)
 	if err != nil {
@@ -127,6 +135,7 @@ func NewRuntime(cfg Config, clock ports.Clock) (*Runtime, func(), error) {
 		Router:    router,
 		Forwarder: forwarder,
 		SMS:       sandbox,
+		WeChatPay: simulator,
 	}
 	return runtime, func() {
 		cleanup2()

@@ -16,6 +16,7 @@ import (
 	"github.com/shuxinqian/server/domain/enterprise"
 	"github.com/shuxinqian/server/domain/kernel"
 	"github.com/shuxinqian/server/domain/membership"
+	"github.com/shuxinqian/server/domain/order"
 	"github.com/shuxinqian/server/domain/session"
 	"github.com/shuxinqian/server/domain/user"
 )
@@ -93,6 +94,9 @@ func Handlers(app *application.App) []Handler {
 		}),
 		cqrs.NewEventHandler("notify_member_removed", func(ctx context.Context, ev *membership.MemberRemoved) error {
 			return app.NotifyMember(ctx, messageID(ctx), ev.EnterpriseID, ev.MembershipID, "removed")
+		}),
+		cqrs.NewEventHandler("grant_order", func(ctx context.Context, ev *order.Paid) error {
+			return app.GrantOrder(ctx, ev)
 		}),
 		cqrs.NewEventHandler("remit_bank_transfer", func(ctx context.Context, ev *enterprise.BankTransferRequested) error {
 			return app.RemitTransfer(ctx, ev)

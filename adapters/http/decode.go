@@ -1,6 +1,7 @@
 package http
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -56,4 +57,33 @@ func decodeError(err error) error {
 		}
 		return badRequest("body-invalid", "the body could not be read")
 	}
+}
+
+// readJSONBody reads a JSON body (size-limited, content type checked) as bytes, for requests
+// that are hashed (Idempotency-Key) before they are decoded with decodeBytes.
+func readJSONBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || mt != "application/json" {
+			return nil, &httpError{http.StatusUnsupportedMediaType, "unsupported-media-type", "send the body as application/json"}
+		}
+	}
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxJSONBody))
+	if err != nil {
+		return nil, decodeError(err)
+	}
+	return b, nil
+}
+
+// decodeBytes decodes one JSON object with the rules of decode.
+func decodeBytes(b []byte, dst any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil {
+		return decodeError(err)
+	}
+	if err := dec.Decode(&struct{}{}); !errors.Is(err, io.EOF) {
+		return badRequest("body-trailing-data", "the body must hold exactly one JSON object")
+	}
+	return nil
 }

@@ -386,6 +386,13 @@ type enterpriseJSON struct {
 	Method       string       `json:"verification_method"`
 	VerifiedAt   time.Time    `json:"verified_at"`
 	Certificate  *orgCertJSON `json:"certificate"`
+	Quota        *quotaJSON   `json:"quota,omitempty"`
+}
+
+// quotaJSON is what the enterprise bought (paid orders).
+type quotaJSON struct {
+	Signatures       int `json:"signatures"`
+	CertificateYears int `json:"certificate_years"`
 }
 
 func toEnterpriseJSON(v application.EnterpriseView) enterpriseJSON {
@@ -416,7 +423,13 @@ func (s *Server) getEnterprise(w http.ResponseWriter, r *http.Request, a applica
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, toEnterpriseJSON(v))
+	q, err := s.app.EnterpriseQuota(r.Context(), a, r.PathValue("enterprise_id"))
+	if err != nil {
+		return err
+	}
+	j := toEnterpriseJSON(v)
+	j.Quota = &quotaJSON{Signatures: q.Signatures, CertificateYears: q.CertificateYears}
+	writeJSON(w, http.StatusOK, j)
 	return nil
 }
 

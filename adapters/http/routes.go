@@ -70,9 +70,20 @@ func (s *Server) registerRoutes() {
 	s.authed("POST", "/api/v1/enterprises/{enterprise_id}/members/{member_id}/reject", s.decideMember(application.Reject))
 	s.authed("DELETE", "/api/v1/enterprises/{enterprise_id}/members/{member_id}", s.removeMember)
 
+	s.authed("GET", "/api/v1/enterprises/{enterprise_id}/catalog", s.catalog)
+	s.authed("POST", "/api/v1/enterprises/{enterprise_id}/orders", s.placeOrder)
+	s.authed("GET", "/api/v1/orders", s.listOrders)
+	s.authed("GET", "/api/v1/orders/{order_id}", s.getOrder)
+	s.authed("POST", "/api/v1/orders/{order_id}/cancel", s.cancelOrder)
+	s.authed("POST", "/api/v1/orders/{order_id}/wechat-pay", s.wechatPay)
+	s.handle("POST", "/api/v1/callbacks/wechat-pay", s.wechatCallback)
+
 	if s.opts.Sandbox {
 		s.handle("GET", "/api/v1/sandbox/business-registry", s.sandboxRegistry)
 		s.handle("GET", "/api/v1/sandbox/bank-transfers", s.sandboxTransfers)
+		if s.opts.SandboxWeChatPay != nil {
+			s.handle("POST", "/api/v1/sandbox/wechat-pay/orders/{order_id}/pay", s.sandboxPay)
+		}
 		s.handle("GET", "/api/v1/sandbox/sms", s.sandboxSMS)
 		if s.opts.SandboxLiveness != nil {
 			s.handle("GET", "/api/v1/sandbox/liveness/{session_id}", s.sandboxLivenessPage)

@@ -50,6 +50,8 @@ type Options struct {
 	SandboxRegistry func() []SandboxRegistryEntry
 	// SandboxTransfers lists the sandbox bank's micro-deposits of a verification (all for "").
 	SandboxTransfers func(verificationID string) []SandboxTransfer
+	// SandboxWeChatPay has the WeChat Pay simulator pay an out_trade_no and notify us.
+	SandboxWeChatPay func(ctx context.Context, outTradeNo string) error
 	// TrustedProxies are the networks whose X-Forwarded-For is believed for the client IP.
 	TrustedProxies []netip.Prefix
 	Logger         *slog.Logger

@@ -151,6 +151,10 @@ func (t *txn) Verifications() ports.VerificationRepository {
 }
 func (t *txn) Enterprises() ports.EnterpriseRepository { return enterprises{t} }
 func (t *txn) Memberships() ports.MembershipRepository { return memberships{t} }
+func (t *txn) Orders() ports.OrderRepository           { return orders{t} }
+func (t *txn) Quota() ports.QuotaLedger                { return quota{t} }
+func (t *txn) Anomalies() ports.PaymentAnomalies       { return anomalies{t} }
+func (t *txn) Idempotency() ports.IdempotencyKeys      { return idempotency{t} }
 
 // forUpdate adds FOR UPDATE on Postgres. SQLite has no row locks: its write transactions begin
 // IMMEDIATE, which serialises writers for the whole database.

@@ -72,6 +72,18 @@ var authzTable = map[string]authzCase{
 		},
 		want: map[string]int{"admin": 409, "member": 403, "other": 404, "removed": 404, "anonymous": 401},
 	},
+	// Orders need a current channel: the callers passing authorization have none, so 422.
+	"GET /api/v1/enterprises/{enterprise_id}/catalog": {
+		path: func(fx *authzFixture) string { return "/api/v1/enterprises/" + fx.eid + "/catalog" },
+		want: map[string]int{"admin": 422, "member": 422, "other": 404, "removed": 404, "anonymous": 401},
+	},
+	"POST /api/v1/enterprises/{enterprise_id}/orders": {
+		path: func(fx *authzFixture) string { return "/api/v1/enterprises/" + fx.eid + "/orders" },
+		body: func(*authzFixture, string) any {
+			return map[string]any{"items": []map[string]any{{"sku": "pkg-sign-50", "quantity": 1}}}
+		},
+		want: map[string]int{"admin": 422, "member": 422, "other": 404, "removed": 404, "anonymous": 401},
+	},
 	// Joining is the one enterprise-scoped route for non-members: members are refused as such.
 	"POST /api/v1/enterprises/{enterprise_id}/join-requests": {
 		path: func(fx *authzFixture) string { return "/api/v1/enterprises/" + fx.eid + "/join-requests" },

@@ -42,7 +42,12 @@ func start(t *testing.T, databaseURL string) *server {
 // startWith starts a server with extra environment variables.
 func startWith(t *testing.T, extra map[string]string) *server {
 	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
 	env := map[string]string{
+		"PUBLIC_BASE_URL":         "http://" + ln.Addr().String(),
 		"DATA_DIR":                t.TempDir(),
 		"MASTER_KEY":              base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{9}, 32)),
 		"LOG_LEVEL":               "error",
@@ -57,10 +62,6 @@ func startWith(t *testing.T, extra map[string]string) *server {
 	}
 	clock := fakes.NewClock(time.Now())
 	rt, cleanup, err := bootstrap.NewRuntime(cfg, clock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,3 +201,24 @@ func (s *server) eventually(what string, cond func() bool) {
 func fmtAny(v any) string { return fmt.Sprint(v) }
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+func mustJSON(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+// send performs a prepared request.
+func (s *server) send(req *http.Request) resp {
+	s.t.Helper()
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer func() { _ = res.Body.Close() }()
+	raw, _ := io.ReadAll(res.Body)
+	r := resp{status: res.StatusCode, header: res.Header, raw: raw}
+	if len(raw) > 0 && strings.HasPrefix(res.Header.Get("Content-Type"), "application/json") {
+		_ = json.Unmarshal(raw, &r.body)
+	}
+	return r
+}

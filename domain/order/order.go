@@ -1,0 +1,229 @@
+// Package order holds orders of packages and services (manual §6): priced from the catalog on
+// the server, paid only through WeChat Pay, closed when unpaid after 30 minutes.
+package order
+
+import (
+	"regexp"
+	"time"
+
+	"github.com/shuxinqian/server/domain/channel"
+	"github.com/shuxinqian/server/domain/kernel"
+)
+
+// Figures of DESIGN.md §3.
+const (
+	TTL         = 30 * time.Minute
+	MaxQuantity = 999
+	MaxItems    = 20
+)
+
+// Status of an order.
+type Status string
+
+// Statuses.
+const (
+	StatusPendingPayment Status = "pending_payment"
+	StatusPaid           Status = "paid"
+	StatusClosed         Status = "closed"
+	StatusRefunded       Status = "refunded" // reserved
+)
+
+// ParseStatus validates a status filter.
+func ParseStatus(s string) (Status, error) {
+	switch st := Status(s); st {
+	case StatusPendingPayment, StatusPaid, StatusClosed, StatusRefunded:
+		return st, nil
+	}
+	return "", kernel.Invalid("order-status-invalid", "status is pending_payment, paid, closed or refunded")
+}
+
+// Line is what the buyer asked for: a SKU and a quantity.
+type Line struct {
+	SKU      string
+	Quantity int
+}
+
+// Item is a priced line.
+type Item struct {
+	SKU       string
+	Name      string
+	Kind      channel.ItemKind
+	UnitPrice kernel.Money
+	Quantity  int
+	Subtotal  kernel.Money
+	Grants    channel.Grants
+}
+
+// OutTradeNo is the WeChat Pay out_trade_no of an order: fixed at creation, reused when paying again.
+func OutTradeNo(id kernel.OrderID) string { return "SXQ" + string(id) }
+
+var outTradeNoRe = regexp.MustCompile(`^[0-9A-Za-z_\-|*]{6,32}$`)
+
+// Order is one purchase in an enterprise space.
+type Order struct {
+	kernel.Events
+
+	ID            kernel.OrderID
+	EnterpriseID  kernel.EnterpriseID
+	UserID        kernel.UserID
+	ChannelCode   string
+	Items         []Item
+	Total         kernel.Money
+	Status        Status
+	OutTradeNo    string
+	TradeType     string
+	PaidAt        time.Time
+	TransactionID string
+	ClosedAt      time.Time
+	CloseReason   string
+	CreatedAt     time.Time
+	ExpiresAt     time.Time
+	UpdatedAt     time.Time
+	Version       int64
+}
+
+// Place prices the lines from the channel's catalog (never from the client) and opens the order.
+func Place(id kernel.OrderID, eid kernel.EnterpriseID, uid kernel.UserID, ch *channel.Channel, lines []Line, now time.Time) (*Order, error) {
+	switch {
+	case id == "" || eid == "" || uid == "":
+		return nil, kernel.Invalid("order-incomplete", "order needs an id, an enterprise and a buyer")
+	case ch == nil || !ch.Active():
+		return nil, kernel.Precondition("channel-required", "switch to a channel to buy its packages and services")
+	case len(lines) == 0 || len(lines) > MaxItems:
+		return nil, kernel.Invalid("order-items-invalid", "an order has 1 to 20 items").WithDetail("max", MaxItems)
+	}
+	seen := map[string]bool{}
+	o := &Order{ID: id, EnterpriseID: eid, UserID: uid, ChannelCode: ch.Code(), Status: StatusPendingPayment,
+		OutTradeNo: OutTradeNo(id)}
+	for _, l := range lines {
+		if seen[l.SKU] {
+			return nil, kernel.Invalid("order-sku-duplicate", "list each SKU once").WithDetail("sku", l.SKU)
+		}
+		seen[l.SKU] = true
+		if l.Quantity < 1 || l.Quantity > MaxQuantity {
+			return nil, kernel.Invalid("order-quantity-invalid", "quantity is 1 to 999").WithDetail("sku", l.SKU)
+		}
+		it, ok := ch.Item(l.SKU)
+		if !ok {
+			return nil, kernel.Invalid("order-sku-unknown", "this SKU is not in your channel's catalog").WithDetail("sku", l.SKU)
+		}
+		sub, err := it.UnitPrice.Mul(int64(l.Quantity))
+		if err != nil {
+			return nil, err
+		}
+		if o.Total, err = o.Total.Add(sub); err != nil {
+			return nil, err
+		}
+		o.Items = append(o.Items, Item{SKU: it.SKU, Name: it.Name, Kind: it.Kind, UnitPrice: it.UnitPrice, Quantity: l.Quantity,
+			Subtotal: sub, Grants: it.Grants})
+	}
+	if !outTradeNoRe.MatchString(o.OutTradeNo) {
+		return nil, kernel.Invalid("order-id-invalid", "the order id does not make a valid out_trade_no")
+	}
+	now = kernel.OccurredAt(now)
+	o.CreatedAt, o.UpdatedAt, o.ExpiresAt = now, now, now.Add(TTL)
+	o.Record(Placed{OrderID: o.ID, EnterpriseID: eid, Total: o.Total.Fen(), At: now})
+	return o, nil
+}
+
+// CanPay checks that the order can still be paid.
+func (o *Order) CanPay(now time.Time) error {
+	switch {
+	case o.Status == StatusPaid:
+		return kernel.Conflict("order-already-paid", "the order is paid")
+	case o.Status != StatusPendingPayment:
+		return kernel.Precondition("order-not-payable", "the order is closed; place a new one")
+	case !now.Before(o.ExpiresAt):
+		return kernel.Precondition("order-expired", "the order expired (30 minutes); place a new one")
+	}
+	return nil
+}
+
+// PayingWith records the trade type the client chose.
+func (o *Order) PayingWith(tradeType string, now time.Time) error {
+	if err := o.CanPay(now); err != nil {
+		return err
+	}
+	o.TradeType, o.UpdatedAt = tradeType, kernel.OccurredAt(now)
+	return nil
+}
+
+// ErrPaidAfterClose: WeChat says paid, but the order was closed meanwhile: a refund case.
+var ErrPaidAfterClose = kernel.Conflict("order-paid-after-close", "the payment arrived after the order was closed")
+
+// MarkPaid records a verified payment. A repeated notification of the same transaction changes
+// nothing (duplicate=true). amount must equal the total (the caller checks mchid and appid).
+func (o *Order) MarkPaid(transactionID string, amount kernel.Money, at time.Time, now time.Time) (duplicate bool, err error) {
+	switch {
+	case amount != o.Total:
+		return false, kernel.Invalid("payment-amount-mismatch", "the paid amount differs from the order's total")
+	case o.Status == StatusPaid && o.TransactionID == transactionID:
+		return true, nil
+	case o.Status == StatusPaid:
+		return false, kernel.Conflict("order-paid-twice", "the order was paid by another transaction")
+	case o.Status != StatusPendingPayment:
+		return false, ErrPaidAfterClose
+	case transactionID == "":
+		return false, kernel.Invalid("payment-incomplete", "a payment needs its transaction id")
+	}
+	now = kernel.OccurredAt(now)
+	if at.IsZero() {
+		at = now
+	}
+	o.Status, o.TransactionID, o.PaidAt, o.UpdatedAt = StatusPaid, transactionID, kernel.OccurredAt(at), now
+	o.Record(Paid{OrderID: o.ID, EnterpriseID: o.EnterpriseID, TransactionID: transactionID, Total: o.Total.Fen(), At: o.PaidAt})
+	return false, nil
+}
+
+// Close ends an unpaid order (expired, or cancelled by the buyer).
+func (o *Order) Close(reason string, now time.Time) error {
+	switch o.Status {
+	case StatusClosed:
+		return nil
+	case StatusPendingPayment:
+	default:
+		return kernel.Conflict("order-not-cancellable", "only an unpaid order can be closed")
+	}
+	now = kernel.OccurredAt(now)
+	o.Status, o.ClosedAt, o.CloseReason, o.UpdatedAt = StatusClosed, now, reason, now
+	o.Record(Closed{OrderID: o.ID, Reason: reason, At: now})
+	return nil
+}
+
+// Expired reports whether an unpaid order is past its 30 minutes.
+func (o *Order) Expired(now time.Time) bool {
+	return o.Status == StatusPendingPayment && !now.Before(o.ExpiresAt)
+}
+
+// Placed: an order was placed.
+type Placed struct {
+	OrderID      kernel.OrderID      `json:"order_id"`
+	EnterpriseID kernel.EnterpriseID `json:"enterprise_id"`
+	Total        int64               `json:"total_fen"`
+	At           time.Time           `json:"at"`
+}
+
+// EventName implements kernel.Event.
+func (Placed) EventName() string { return "order.placed" }
+
+// Paid: an order was paid (verified by WeChat Pay).
+type Paid struct {
+	OrderID       kernel.OrderID      `json:"order_id"`
+	EnterpriseID  kernel.EnterpriseID `json:"enterprise_id"`
+	TransactionID string              `json:"transaction_id"`
+	Total         int64               `json:"total_fen"`
+	At            time.Time           `json:"at"`
+}
+
+// EventName implements kernel.Event.
+func (Paid) EventName() string { return "order.paid" }
+
+// Closed: an unpaid order was closed.
+type Closed struct {
+	OrderID kernel.OrderID `json:"order_id"`
+	Reason  string         `json:"reason"`
+	At      time.Time      `json:"at"`
+}
+
+// EventName implements kernel.Event.
+func (Closed) EventName() string { return "order.closed" }

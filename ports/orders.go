@@ -1,0 +1,94 @@
+package ports
+
+import (
+	"context"
+	"time"
+
+	"github.com/shuxinqian/server/domain/kernel"
+	"github.com/shuxinqian/server/domain/order"
+)
+
+// OrderFilter selects orders for order management.
+type OrderFilter struct {
+	UserID       kernel.UserID
+	EnterpriseID kernel.EnterpriseID // optional
+	Status       order.Status        // optional
+	Before       kernel.OrderID      // optional cursor: orders older than this one
+	Limit        int
+}
+
+// OrderRepository stores orders.
+type OrderRepository interface {
+	Add(ctx context.Context, o *order.Order) error
+	// Get loads an order; missing → not-found "order-not-found".
+	Get(ctx context.Context, id kernel.OrderID) (*order.Order, error)
+	// GetByOutTradeNo loads the order of a WeChat Pay out_trade_no; missing → "order-not-found".
+	GetByOutTradeNo(ctx context.Context, outTradeNo string) (*order.Order, error)
+	// Update loads under a row lock, applies fn and saves with the events.
+	Update(ctx context.Context, id kernel.OrderID, fn func(o *order.Order) error) error
+	// List returns orders newest first.
+	List(ctx context.Context, f OrderFilter) ([]*order.Order, error)
+	// Pending returns unpaid orders created before the given time, oldest first (the reconciler).
+	Pending(ctx context.Context, createdBefore time.Time, limit int) ([]*order.Order, error)
+}
+
+// Grant is one ledger entry: what a paid order line gave an enterprise.
+type Grant struct {
+	OrderID          kernel.OrderID
+	EnterpriseID     kernel.EnterpriseID
+	SKU              string
+	Signatures       int
+	CertificateYears int
+	At               time.Time
+}
+
+// Quota is an enterprise's totals.
+type Quota struct {
+	Signatures       int
+	CertificateYears int
+}
+
+// QuotaLedger records what enterprises bought.
+type QuotaLedger interface {
+	// Grant inserts the entries; an entry already granted (same order and SKU) is skipped, so a
+	// redelivered OrderPaid grants nothing twice. It returns how many were new.
+	Grant(ctx context.Context, gs []Grant) (int, error)
+	Totals(ctx context.Context, eid kernel.EnterpriseID) (Quota, error)
+}
+
+// PaymentAnomaly is a verified notification that could not be applied (wrong amount, closed
+// order, unknown out_trade_no, another merchant): kept for a person to handle (refunds).
+type PaymentAnomaly struct {
+	ID             string
+	Kind           string // amount_mismatch | paid_after_close | unknown_order | merchant_mismatch | paid_twice
+	OutTradeNo     string
+	OrderID        kernel.OrderID
+	TransactionID  string
+	Amount         kernel.Money
+	NotificationID string
+	At             time.Time
+}
+
+// PaymentAnomalies keeps anomalies; one per (transaction, kind).
+type PaymentAnomalies interface {
+	Record(ctx context.Context, a PaymentAnomaly) error
+	List(ctx context.Context, limit int) ([]PaymentAnomaly, error)
+}
+
+// IdempotentResponse is the first answer to a request with an Idempotency-Key.
+type IdempotentResponse struct {
+	RequestHash string
+	Status      int
+	Body        []byte
+	Done        bool // false while the first request is still running
+}
+
+// IdempotencyKeys stores answers by (scope, key) for at least 24 hours.
+type IdempotencyKeys interface {
+	// Claim reserves the key for a request; when it exists it returns the stored entry and false.
+	Claim(ctx context.Context, scope, key, requestHash string, now time.Time) (IdempotentResponse, bool, error)
+	// Complete stores the answer of a claimed key.
+	Complete(ctx context.Context, scope, key string, status int, body []byte) error
+	// Release forgets a claim whose request failed with a retryable error.
+	Release(ctx context.Context, scope, key string) error
+}
