@@ -108,9 +108,24 @@ func (a *App) Orders(ctx context.Context, actor Actor, eid, status, before strin
 	}
 	var out []*order.Order
 	err := a.uow.Read(ctx, func(ctx context.Context, tx ports.Tx) error {
-		var err error
-		out, err = tx.Orders().List(ctx, f)
-		return err
+		all, err := tx.Orders().List(ctx, f)
+		if err != nil {
+			return err
+		}
+		// Only orders of enterprises the caller still belongs to (as GET /orders/{id} answers).
+		member := map[kernel.EnterpriseID]bool{}
+		for _, o := range all {
+			ok, seen := member[o.EnterpriseID]
+			if !seen {
+				_, merr := memberOf(ctx, tx, actor, string(o.EnterpriseID))
+				ok = merr == nil
+				member[o.EnterpriseID] = ok
+			}
+			if ok {
+				out = append(out, o)
+			}
+		}
+		return nil
 	})
 	return out, err
 }
@@ -141,7 +156,7 @@ func (a *App) closeOrder(ctx context.Context, o *order.Order, reason string) (*o
 			return nil, aerr
 		}
 		return nil, kernel.Conflict("order-already-paid", "the order was paid meanwhile")
-	case err != nil && kernel.CodeOf(err) != "payment-not-found":
+	case err != nil && kernel.CodeOf(err) != "payment-not-found" && kernel.CodeOf(err) != "payment-closed":
 		return nil, providerError(err, "payment-unavailable", "WeChat Pay is unavailable; try again later")
 	}
 	now := a.clock.Now()

@@ -27,6 +27,7 @@ import (
 	"github.com/shuxinqian/server/domain/file"
 	"github.com/shuxinqian/server/domain/kernel"
 	"github.com/shuxinqian/server/domain/membership"
+	"github.com/shuxinqian/server/domain/order"
 	"github.com/shuxinqian/server/domain/otp"
 	"github.com/shuxinqian/server/domain/signature"
 	"github.com/shuxinqian/server/domain/user"
@@ -111,7 +112,10 @@ func (openapiLiveness) Play(string, bool) error                      { return ni
 func (openapiLiveness) PlayAs(string, string, kernel.IDNumber) error { return nil }
 
 // fullSandbox mounts every route the server can register, the sandbox ones included.
-func fullSandbox() Options { return Options{Sandbox: true, SandboxLiveness: openapiLiveness{}} }
+func fullSandbox() Options {
+	return Options{Sandbox: true, SandboxLiveness: openapiLiveness{},
+		SandboxWeChatPay: func(context.Context, string) error { return nil }}
+}
 
 // TestOpenAPIMatchesRoutes is the agreement test of DESIGN.md §5: the document describes exactly
 // the registered routes (sandbox ones included), with the right security.
@@ -328,8 +332,9 @@ func TestOpenAPIDocumentShape(t *testing.T) {
 		if !reflect.DeepEqual(want, got) {
 			t.Errorf("%s: path parameters %v, template has %v", o.key(), keys(got), keys(want))
 		}
-		// Operations with a JSON body can fail decoding.
-		if _, ok := o.op["requestBody"]; ok {
+		// Operations with a JSON body can fail decoding (WeChat Pay's callback answers in
+		// WeChat's format instead; TestOpenAPIWeChatPayCallback checks it).
+		if _, ok := o.op["requestBody"]; ok && o.key() != wechatCallbackKey {
 			for _, code := range []string{"400", "413", "415", "422"} {
 				if _, ok := resp[code]; !ok {
 					t.Errorf("%s takes a JSON body but documents no %s", o.key(), code)
@@ -504,6 +509,14 @@ func TestOpenAPISchemasMatchGoStructs(t *testing.T) {
 		"AddMemberRequest":       reflect.TypeFor[addMemberRequest](),
 		"BatchRequest":           reflect.TypeFor[batchRequest](),
 		"BatchResultItem":        reflect.TypeFor[batchItemJSON](),
+
+		"Quota":             reflect.TypeFor[quotaJSON](),
+		"OrderLine":         reflect.TypeFor[orderLineJSON](),
+		"PlaceOrderRequest": reflect.TypeFor[placeOrderRequest](),
+		"OrderItem":         reflect.TypeFor[orderItemJSON](),
+		"Order":             reflect.TypeFor[orderJSON](),
+		"WeChatPayRequest":  reflect.TypeFor[wechatPayRequest](),
+		"WeChatPayAnswer":   reflect.TypeFor[wechatAnswer](),
 	} {
 		t.Run(name, func(t *testing.T) {
 			s := obj(t, schemas[name], "schemas."+name)
@@ -525,6 +538,9 @@ func TestOpenAPISchemasMatchGoStructs(t *testing.T) {
 				"AuthorizationLinkPage": {"steps": "AuthorizationLinkSteps", "liveness": "Liveness"},
 				"Member":                {"role": "MembershipRole", "status": "MembershipStatus", "phone": "MaskedPhone"},
 				"BatchResultItem":       {"status": "MembershipStatus"},
+				"Enterprise":            {"quota": "Quota"},
+				"Order":                 {"status": "OrderStatus", "trade_type": "TradeType"},
+				"WeChatPayRequest":      {"trade_type": "TradeType"},
 			}[name] {
 				if ref := obj(t, props[prop], name+"."+prop)["$ref"]; ref != "#/components/schemas/"+target {
 					t.Errorf("%s.%s refers to %v, want %s", name, prop, ref, target)
@@ -547,6 +563,7 @@ func TestOpenAPIDerivedSchemas(t *testing.T) {
 		"ChannelDetail":         {"Channel", []string{"join_url", "qr_png_url"}},
 		"CertificateWithPem":    {"Certificate", []string{"pem"}},
 		"OrgCertificateWithPem": {"OrgCertificate", []string{"pem"}},
+		"EnterpriseDetail":      {"Enterprise", []string{"quota"}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			all, _ := obj(t, schemas[name], name)["allOf"].([]any)
@@ -588,6 +605,9 @@ func TestOpenAPIDerivedSchemas(t *testing.T) {
 		"JoinRequest":          {"id": "", "status": "MembershipStatus", "created_at": ""},
 		"MemberList":           {"items": "Member"},
 		"BatchResult":          {"results": "BatchResultItem"},
+		// The payment routes answer maps.
+		"WeChatPayment":      {"trade_type": "TradeType", "prepay_id": "", "params": ""},
+		"SandboxPayResponse": {"order_id": "", "result": ""},
 	} {
 		t.Run(name, func(t *testing.T) {
 			s := obj(t, schemas[name], name)
@@ -611,6 +631,17 @@ func TestOpenAPIDerivedSchemas(t *testing.T) {
 				}
 			}
 		})
+	}
+
+	// The order list: items, and next_before only when the page is full.
+	ol := obj(t, schemas["OrderList"], "OrderList")
+	olp := obj(t, ol["properties"], "OrderList.properties")
+	if ol["type"] != "object" || ol["additionalProperties"] != false || !slices.Equal(keysAny(olp), []string{"items", "next_before"}) ||
+		!slices.Equal(stringList(ol["required"]), []string{"items"}) {
+		t.Errorf("OrderList: want a closed object of items (required) and next_before, got %v", ol)
+	}
+	if ref := obj(t, obj(t, olp["items"], "OrderList.items")["items"], "OrderList.items.items")["$ref"]; ref != "#/components/schemas/Order" {
+		t.Errorf("OrderList.items refers to %v, want Order", ref)
 	}
 
 	// The nullable parts (pointers sent without omitempty) are the struct schemas or null.
@@ -715,7 +746,7 @@ func TestOpenAPIOperationBodies(t *testing.T) {
 		"POST /api/v1/authorization-links/{token}/sign":                       {request: "LinkSignRequest", status: "200", body: "LinkSignResponse"},
 		"GET /api/v1/authorization-links/{token}/authorization-letter.pdf":    {status: "200", media: []string{"application/pdf"}},
 		"GET /api/v1/enterprises":                                             {status: "200", body: "EnterpriseList"},
-		"GET /api/v1/enterprises/{enterprise_id}":                             {status: "200", body: "Enterprise"},
+		"GET /api/v1/enterprises/{enterprise_id}":                             {status: "200", body: "EnterpriseDetail"},
 		"GET /api/v1/enterprises/{enterprise_id}/certificate":                 {status: "200", body: "OrgCertificateWithPem", media: []string{"application/x-pem-file"}},
 		"GET /api/v1/sandbox/business-registry":                               {status: "200", body: "SandboxRegistryList"},
 		"GET /api/v1/sandbox/bank-transfers":                                  {status: "200", body: "SandboxTransferList"},
@@ -729,6 +760,15 @@ func TestOpenAPIOperationBodies(t *testing.T) {
 		"POST /api/v1/enterprises/{enterprise_id}/members/{member_id}/approve": {status: "200", body: "Member"},
 		"POST /api/v1/enterprises/{enterprise_id}/members/{member_id}/reject":  {status: "200", body: "Member"},
 		"DELETE /api/v1/enterprises/{enterprise_id}/members/{member_id}":       {status: "204"},
+
+		"GET /api/v1/enterprises/{enterprise_id}/catalog":       {status: "200", body: "ChannelDetail"},
+		"POST /api/v1/enterprises/{enterprise_id}/orders":       {request: "PlaceOrderRequest", status: "201", body: "Order"},
+		"GET /api/v1/orders":                                    {status: "200", body: "OrderList"},
+		"GET /api/v1/orders/{order_id}":                         {status: "200", body: "Order"},
+		"POST /api/v1/orders/{order_id}/cancel":                 {status: "200", body: "Order"},
+		"POST /api/v1/orders/{order_id}/wechat-pay":             {request: "WeChatPayRequest", status: "200", body: "WeChatPayment"},
+		wechatCallbackKey:                                       {request: "WeChatPayNotification", status: "204"},
+		"POST /api/v1/sandbox/wechat-pay/orders/{order_id}/pay": {status: "200", body: "SandboxPayResponse"},
 	}
 	// The uploads take a multipart form rather than JSON; their forms are checked on their own below.
 	multipart := map[string]want{
@@ -1266,5 +1306,284 @@ func TestOpenAPIMemberErrors(t *testing.T) {
 		if !strings.Contains(itemDesc, "`"+c+"`") {
 			t.Errorf("BatchResultItem.error does not name %s", c)
 		}
+	}
+}
+
+const wechatCallbackKey = "POST /api/v1/callbacks/wechat-pay"
+
+// TestOpenAPIOrderRules pins the order and payment facts of the document to the domain's.
+func TestOpenAPIOrderRules(t *testing.T) {
+	doc := loadOpenAPI(t)
+	schemas := obj(t, obj(t, doc["components"], "components")["schemas"], "schemas")
+	props := func(schema string) map[string]any {
+		t.Helper()
+		return obj(t, obj(t, schemas[schema], schema)["properties"], schema+".properties")
+	}
+
+	// The order states: exactly those order.ParseStatus accepts.
+	states := stringList(obj(t, schemas["OrderStatus"], "OrderStatus")["enum"])
+	want := []string{string(order.StatusPendingPayment), string(order.StatusPaid), string(order.StatusClosed), string(order.StatusRefunded)}
+	sort.Strings(want)
+	if !slices.Equal(states, want) {
+		t.Errorf("OrderStatus enum = %v, want %v", states, want)
+	}
+	for _, st := range states {
+		if _, err := order.ParseStatus(st); err != nil {
+			t.Errorf("order.ParseStatus(%q): %v", st, err)
+		}
+	}
+	// The trade types: the ones the application accepts.
+	tt := stringList(obj(t, schemas["TradeType"], "TradeType")["enum"])
+	if want := []string{string(ports.TradeApp), string(ports.TradeJSAPI)}; !slices.Equal(tt, want) {
+		t.Errorf("TradeType enum = %v, want %v", tt, want)
+	}
+	// The item kinds: the catalog's.
+	kinds := []string{string(channel.KindPackage), string(channel.KindService)}
+	for _, s := range []string{"OrderItem", "CatalogItem"} {
+		if got := stringList(obj(t, props(s)["kind"], s+".kind")["enum"]); !slices.Equal(got, kinds) {
+			t.Errorf("%s.kind enum = %v, want %v", s, got, kinds)
+		}
+	}
+	// Lines and quantities: the domain's bounds.
+	items := obj(t, props("PlaceOrderRequest")["items"], "PlaceOrderRequest.items")
+	if items["minItems"] != 1 || items["maxItems"] != order.MaxItems {
+		t.Errorf("PlaceOrderRequest.items %v–%v, want 1–%d", items["minItems"], items["maxItems"], order.MaxItems)
+	}
+	for _, s := range []string{"OrderLine", "OrderItem"} {
+		q := obj(t, props(s)["quantity"], s+".quantity")
+		if q["minimum"] != 1 || q["maximum"] != order.MaxQuantity {
+			t.Errorf("%s.quantity %v–%v, want 1–%d", s, q["minimum"], q["maximum"], order.MaxQuantity)
+		}
+	}
+	if mx := obj(t, props("OrderList")["items"], "OrderList.items")["maxItems"]; mx != application.OrderListLimit {
+		t.Errorf("OrderList.items maxItems = %v, want %d", mx, application.OrderListLimit)
+	}
+	// The total in yuan is the domain's rendering of the fen amount.
+	pr, err := regexp.Compile(fmt.Sprint(obj(t, props("Order")["total"], "Order.total")["pattern"]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, fen := range []int64{1, 15000, 99, 123456789} {
+		if s := kernel.Fen(fen).String(); !pr.MatchString(s) {
+			t.Errorf("Order.total pattern refuses %q", s)
+		}
+	}
+	// out_trade_no: what order.OutTradeNo makes of an order id.
+	otn, err := regexp.Compile(fmt.Sprint(obj(t, props("Order")["out_trade_no"], "Order.out_trade_no")["pattern"]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := order.OutTradeNo("01JDT2C4E6G8J0K2M4N6P8R0S2"); !otn.MatchString(s) {
+		t.Errorf("Order.out_trade_no pattern refuses %q", s)
+	}
+
+	ops := map[string]docOp{}
+	for _, o := range docOperations(t, doc) {
+		ops[o.key()] = o
+	}
+	param := func(key, name string) map[string]any {
+		t.Helper()
+		list, _ := ops[key].op["parameters"].([]any)
+		for _, p := range list {
+			if pm := deref(t, doc, obj(t, p, key+".parameters[]")); pm["name"] == name {
+				return pm
+			}
+		}
+		t.Fatalf("%s: no parameter %s", key, name)
+		return nil
+	}
+	limit := obj(t, param("GET /api/v1/orders", "limit")["schema"], "limit.schema")
+	if limit["minimum"] != 1 || limit["maximum"] != application.OrderListLimit {
+		t.Errorf("limit %v–%v, want 1–%d", limit["minimum"], limit["maximum"], application.OrderListLimit)
+	}
+	if ref := obj(t, param("GET /api/v1/orders", "status")["schema"], "status.schema")["$ref"]; ref != "#/components/schemas/OrderStatus" {
+		t.Errorf("status parameter refers to %v, want OrderStatus", ref)
+	}
+	for _, q := range []string{"enterprise_id", "before"} {
+		if p := param("GET /api/v1/orders", q); p["in"] != "query" || p["required"] == true {
+			t.Errorf("%s: want an optional query parameter, got %v", q, p)
+		}
+	}
+	// Placing an order takes an optional Idempotency-Key of at most 128 characters.
+	ik := param("POST /api/v1/enterprises/{enterprise_id}/orders", "Idempotency-Key")
+	if ik["in"] != "header" || ik["required"] == true || obj(t, ik["schema"], "Idempotency-Key.schema")["maxLength"] != 128 {
+		t.Errorf("Idempotency-Key: want an optional header of at most 128 characters, got %v", ik)
+	}
+	// The client parameters of each trade type, as the gateway answers them.
+	for schema, fields := range map[string][]string{
+		"WeChatPayJsapiParams": {"appId", "timeStamp", "nonceStr", "package", "signType", "paySign"},
+		"WeChatPayAppParams":   {"appid", "partnerid", "prepayid", "package", "noncestr", "timestamp", "sign"},
+	} {
+		s := obj(t, schemas[schema], schema)
+		sort.Strings(fields)
+		if got := keysAny(props(schema)); !slices.Equal(got, fields) || !slices.Equal(stringList(s["required"]), fields) || s["additionalProperties"] != false {
+			t.Errorf("%s: properties %v required %v, want %v all required and no others", schema, got, s["required"], fields)
+		}
+	}
+	alts, _ := obj(t, props("WeChatPayment")["params"], "WeChatPayment.params")["oneOf"].([]any)
+	if len(alts) != 2 || obj(t, alts[0], "params")["$ref"] != "#/components/schemas/WeChatPayJsapiParams" ||
+		obj(t, alts[1], "params")["$ref"] != "#/components/schemas/WeChatPayAppParams" {
+		t.Errorf("WeChatPayment.params: want oneOf [WeChatPayJsapiParams, WeChatPayAppParams], got %v", alts)
+	}
+	if got := stringList(obj(t, props("WeChatPayAnswer")["code"], "WeChatPayAnswer.code")["enum"]); !slices.Equal(got, []string{"FAIL"}) {
+		t.Errorf("WeChatPayAnswer.code enum = %v, want [FAIL]", got)
+	}
+}
+
+// TestOpenAPIWeChatPayCallback checks the callback is documented in WeChat Pay's terms: its
+// signature headers, 204 with no body, and WeChat's {code, message} on failure, never our Error.
+func TestOpenAPIWeChatPayCallback(t *testing.T) {
+	doc := loadOpenAPI(t)
+	var op map[string]any
+	for _, o := range docOperations(t, doc) {
+		if o.key() == wechatCallbackKey {
+			op = o.op
+		}
+	}
+	if op == nil {
+		t.Fatalf("%s not documented", wechatCallbackKey)
+	}
+	headers := map[string]bool{}
+	list, _ := op["parameters"].([]any)
+	for _, p := range list {
+		pm := deref(t, doc, obj(t, p, "parameters[]"))
+		if pm["in"] == "header" {
+			headers[fmt.Sprint(pm["name"])] = true
+		}
+	}
+	if got := keys(headers); !slices.Equal(got, []string{"Wechatpay-Nonce", "Wechatpay-Serial", "Wechatpay-Signature",
+		"Wechatpay-Signature-Type", "Wechatpay-Timestamp"}) {
+		t.Errorf("header parameters %v, want the five Wechatpay-* headers the handler reads", got)
+	}
+	responses := obj(t, op["responses"], "responses")
+	if got := keysAny(responses); !slices.Equal(got, []string{"204", "400", "401", "413", "500"}) {
+		t.Errorf("responses %v, want 204, 400, 401, 413, 500", got)
+	}
+	for status, r := range responses {
+		rm := obj(t, r, status)
+		if _, isRef := rm["$ref"]; isRef {
+			t.Errorf("%s refers to %v: the callback answers in WeChat's format, not ours", status, rm["$ref"])
+			continue
+		}
+		content, _ := rm["content"].(map[string]any)
+		if status == "204" {
+			if content != nil {
+				t.Errorf("204 has content %v", keysAny(content))
+			}
+			continue
+		}
+		if len(content) != 1 || content["application/json"] == nil {
+			t.Errorf("%s content %v, want only application/json", status, keysAny(content))
+			continue
+		}
+		if ref := obj(t, obj(t, content["application/json"], status)["schema"], status+".schema")["$ref"]; ref != "#/components/schemas/WeChatPayAnswer" {
+			t.Errorf("%s schema %v, want WeChatPayAnswer", status, ref)
+		}
+	}
+}
+
+// TestOpenAPIOrderErrors pins the error codes each order and payment operation documents, each
+// under the status its kind answers: from the domain where they can be provoked, else from the
+// constructor that returns them in the sources.
+func TestOpenAPIOrderErrors(t *testing.T) {
+	doc := loadOpenAPI(t)
+	ops := map[string]docOp{}
+	for _, o := range docOperations(t, doc) {
+		ops[o.key()] = o
+	}
+	known := map[string]*kernel.Error{application.ErrEnterpriseNotFound.Code: application.ErrEnterpriseNotFound}
+	for _, err := range []error{
+		func() error { _, err := order.ParseStatus("unpaid"); return err }(),
+		func() error { _, err := kernel.Money(1 << 62).Mul(4); return err }(),
+	} {
+		var ke *kernel.Error
+		if !errors.As(err, &ke) {
+			t.Fatalf("want a *kernel.Error, got %v", err)
+		}
+		known[ke.Code] = ke
+	}
+
+	var src strings.Builder
+	for _, f := range []string{"../../application/orders.go", "../../domain/order/order.go", "../../adapters/sqlstore/orders.go",
+		"../../adapters/wechatpay/gateway.go", "orders.go"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		src.Write(b)
+	}
+	// The gateway names its codes by constants: substitute their values.
+	text := src.String()
+	for _, m := range regexp.MustCompile(`\b(Code[A-Za-z]+)\s*=\s*"([a-z0-9-]+)"`).FindAllStringSubmatch(text, -1) {
+		text = regexp.MustCompile(`\(`+m[1]+`\b`).ReplaceAllString(text, `("`+m[2]+`"`)
+	}
+	ctors := map[string]func(code, msg string) *kernel.Error{"Invalid": kernel.Invalid, "Forbidden": kernel.Forbidden,
+		"NotFound": kernel.NotFound, "notFound": kernel.NotFound, "Conflict": kernel.Conflict, "Precondition": kernel.Precondition,
+		"Unavailable": func(code, msg string) *kernel.Error { return kernel.Unavailable(code, msg, nil) }}
+	statusFor := func(code string) int {
+		t.Helper()
+		if e, ok := known[code]; ok {
+			return statusOf(e.Kind)
+		}
+		re := regexp.MustCompile(`\b(Invalid|Forbidden|NotFound|Conflict|Precondition|Unavailable)\("` + regexp.QuoteMeta(code) + `"|\b(notFound)\(err, "` + regexp.QuoteMeta(code) + `"`)
+		statuses := map[int]bool{}
+		for _, m := range re.FindAllStringSubmatch(text, -1) {
+			statuses[statusOf(ctors[m[1]+m[2]](code, "").Kind)] = true
+		}
+		if len(statuses) != 1 {
+			t.Fatalf("code %s: returned with statuses %v in the sources, want exactly one", code, statuses)
+		}
+		for s := range statuses {
+			return s
+		}
+		return 0
+	}
+
+	const ent = "/api/v1/enterprises/{enterprise_id}"
+	notFound := application.ErrEnterpriseNotFound.Code
+	for key, codes := range map[string][]string{
+		"GET " + ent + "/catalog": {notFound, "channel-required"},
+		"POST " + ent + "/orders": {notFound, "idempotency-key-in-use", "idempotency-key-invalid", "idempotency-key-reused",
+			"channel-required", "order-items-invalid", "order-sku-duplicate", "order-quantity-invalid", "order-sku-unknown", "money-overflow"},
+		"GET /api/v1/orders":            {"order-status-invalid", "limit-invalid"},
+		"GET /api/v1/orders/{order_id}": {"order-not-found"},
+		"POST /api/v1/orders/{order_id}/cancel": {"order-not-found", "order-not-cancellable", "order-already-paid", "payment-closed",
+			"concurrent-update", "payment-unavailable"},
+		"POST /api/v1/orders/{order_id}/wechat-pay": {"order-not-found", "order-already-paid", "payment-already-paid", "payment-closed",
+			"payment-out-trade-no-reused", "concurrent-update", "trade-type-invalid", "openid-required", "order-not-payable",
+			"order-expired", "payment-request-invalid", "payment-unavailable"},
+	} {
+		t.Run(key, func(t *testing.T) {
+			o, ok := ops[key]
+			if !ok {
+				t.Fatalf("%s not documented", key)
+			}
+			responses := obj(t, o.op["responses"], key+".responses")
+			want := map[string][]string{}
+			for _, c := range codes {
+				s := strconv.Itoa(statusFor(c))
+				want[s] = append(want[s], c)
+			}
+			kebab := regexp.MustCompile("`([a-z0-9]+(?:-[a-z0-9]+)+)`")
+			for status, r := range responses {
+				desc, _ := obj(t, r, key+"."+status)["description"].(string)
+				var got []string
+				for _, m := range kebab.FindAllStringSubmatch(desc, -1) {
+					if !slices.Contains(got, m[1]) {
+						got = append(got, m[1])
+					}
+				}
+				sort.Strings(got)
+				sort.Strings(want[status])
+				if (len(got) > 0 || len(want[status]) > 0) && !slices.Equal(got, want[status]) {
+					t.Errorf("%s names %v, want %v", status, got, want[status])
+				}
+			}
+			for status := range want {
+				if _, ok := responses[status]; !ok {
+					t.Errorf("no %s response for %v", status, want[status])
+				}
+			}
+		})
 	}
 }

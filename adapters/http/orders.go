@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"strconv"
@@ -191,7 +192,12 @@ type wechatAnswer struct {
 func (s *Server) wechatCallback(w http.ResponseWriter, r *http.Request) error {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxJSONBody))
 	if err != nil {
-		writeJSON(w, http.StatusRequestEntityTooLarge, wechatAnswer{"FAIL", "body too large"})
+		var maxErr *http.MaxBytesError
+		if errors.As(err, &maxErr) {
+			writeJSON(w, http.StatusRequestEntityTooLarge, wechatAnswer{"FAIL", "body too large"})
+		} else {
+			writeJSON(w, http.StatusBadRequest, wechatAnswer{"FAIL", "body unreadable"})
+		}
 		return nil //nolint:nilerr // answered in WeChat's format
 	}
 	headers := map[string]string{}

@@ -26,6 +26,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/shuxinqian/server/domain/kernel"
 	"github.com/shuxinqian/server/ports"
 )
 
@@ -410,11 +411,11 @@ func (s *Simulator) markPaid(outTradeNo string) (notifyURL string, err error) {
 	o, ok := s.orders[outTradeNo]
 	switch {
 	case !ok:
-		return "", errors.New("wechatpay simulator: order not found")
+		return "", kernel.NotFound(CodeNotFound, "the simulator has no transaction for this order: call wechat-pay first")
 	case o.state != ports.TradeNotPay:
-		return "", fmt.Errorf("wechatpay simulator: order is %s", o.state)
+		return "", kernel.Conflict("payment-not-payable", "the simulator's transaction is "+o.state)
 	case !o.timeExpire.IsZero() && now.After(o.timeExpire):
-		return "", errors.New("wechatpay simulator: order expired")
+		return "", kernel.Conflict("payment-not-payable", "the simulator's transaction expired")
 	}
 	o.state = ports.TradeSuccess
 	o.successTime = now
