@@ -152,8 +152,13 @@ func (a *App) closeOrder(ctx context.Context, o *order.Order, reason string) (*o
 		if qerr != nil {
 			return nil, providerError(qerr, "payment-unavailable", "WeChat Pay is unavailable; try again later")
 		}
-		if _, aerr := a.applyPayment(ctx, tx); aerr != nil {
+		out, aerr := a.applyPayment(ctx, tx)
+		if aerr != nil {
 			return nil, aerr
+		}
+		if out != OutcomePaid && out != OutcomeDuplicate {
+			// An anomaly (or a state other than SUCCESS): the order is not paid here.
+			return nil, kernel.Conflict("order-payment-anomaly", "WeChat Pay reports a payment this order could not take; support will follow up")
 		}
 		return nil, kernel.Conflict("order-already-paid", "the order was paid meanwhile")
 	case err != nil && kernel.CodeOf(err) != "payment-not-found" && kernel.CodeOf(err) != "payment-closed":
@@ -243,6 +248,9 @@ func (a *App) applyPayment(ctx context.Context, t ports.PaymentTransaction) (Pay
 	}
 	if t.MchID != a.payments.MchID() || t.AppID != a.payments.AppID() {
 		return anomaly("merchant_mismatch", nil)
+	}
+	if t.Currency != "" && t.Currency != "CNY" {
+		return anomaly("currency_mismatch", nil)
 	}
 	var o *order.Order
 	if err := a.uow.Read(ctx, func(ctx context.Context, tx ports.Tx) error {

@@ -1547,7 +1547,7 @@ func TestOpenAPIOrderErrors(t *testing.T) {
 			"channel-required", "order-items-invalid", "order-sku-duplicate", "order-quantity-invalid", "order-sku-unknown", "money-overflow"},
 		"GET /api/v1/orders":            {"order-status-invalid", "limit-invalid"},
 		"GET /api/v1/orders/{order_id}": {"order-not-found"},
-		"POST /api/v1/orders/{order_id}/cancel": {"order-not-found", "order-not-cancellable", "order-already-paid", "payment-closed",
+		"POST /api/v1/orders/{order_id}/cancel": {"order-not-found", "order-not-cancellable", "order-already-paid", "order-payment-anomaly",
 			"concurrent-update", "payment-unavailable"},
 		"POST /api/v1/orders/{order_id}/wechat-pay": {"order-not-found", "order-already-paid", "payment-already-paid", "payment-closed",
 			"payment-out-trade-no-reused", "concurrent-update", "trade-type-invalid", "openid-required", "order-not-payable",
