@@ -4,6 +4,7 @@ package application
 import (
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/shuxinqian/server/ports"
 )
@@ -34,12 +35,15 @@ type Deps struct {
 	Signer    ports.DocumentSigner
 	KeyGen    ports.KeyGenerator
 	Payments  ports.PaymentGateway
+	Invoicer  ports.InvoiceIssuer
 }
 
 // Settings are plain configuration values the use cases need.
 type Settings struct {
 	// PublicBaseURL is where clients reach this server (QR join links, liveness redirects).
 	PublicBaseURL string
+	// InvoiceLinkTTL is how long a shared invoice link works (default 7 days).
+	InvoiceLinkTTL time.Duration
 }
 
 // App is the set of use cases.
@@ -66,6 +70,7 @@ type App struct {
 	signer    ports.DocumentSigner
 	keygen    ports.KeyGenerator
 	payments  ports.PaymentGateway
+	invoicer  ports.InvoiceIssuer
 
 	dummyOnce sync.Once
 	dummyHash string
@@ -80,7 +85,7 @@ func New(d Deps) *App {
 	return &App{uow: d.UoW, clock: d.Clock, ids: d.IDs, random: d.Random, passwords: d.Passwords,
 		secrets: d.Secrets, sms: d.SMS, log: log, identity: d.Identity, liveness: d.Liveness, ca: d.CA,
 		keys: d.Keys, files: d.Files, renderer: d.Renderer, qr: d.QR, settings: d.Settings, registry: d.Registry,
-		bank: d.Bank, docs: d.Documents, signer: d.Signer, keygen: d.KeyGen, payments: d.Payments}
+		bank: d.Bank, docs: d.Documents, signer: d.Signer, keygen: d.KeyGen, payments: d.Payments, invoicer: d.Invoicer}
 }
 
 // Actor is the authenticated caller of a use case.

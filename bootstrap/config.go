@@ -49,6 +49,8 @@ type Config struct {
 	// PaymentProvider is sandbox (the WeChat Pay simulator) or wechatpay.
 	PaymentProvider string
 	WeChatPay       WeChatPayConfig
+	// InvoiceLinkTTL is how long a shared invoice link works.
+	InvoiceLinkTTL time.Duration
 	// ReconcileInterval is how often unpaid orders are reconciled with WeChat Pay (0: never).
 	ReconcileInterval time.Duration
 	// Tencent Cloud (SMS_PROVIDER=tencent, IDENTITY_PROVIDER=tencent).
@@ -119,6 +121,9 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	}
 	if c.ForwarderPoll, err = time.ParseDuration(get("FORWARDER_POLL_INTERVAL", "200ms")); err != nil || c.ForwarderPoll <= 0 {
 		errs = append(errs, fmt.Errorf("FORWARDER_POLL_INTERVAL must be a positive duration such as 200ms"))
+	}
+	if c.InvoiceLinkTTL, err = time.ParseDuration(get("INVOICE_LINK_TTL", "168h")); err != nil || c.InvoiceLinkTTL <= 0 {
+		errs = append(errs, fmt.Errorf("INVOICE_LINK_TTL must be a positive duration such as 168h"))
 	}
 	if c.ReconcileInterval, err = time.ParseDuration(get("RECONCILE_INTERVAL", "1m")); err != nil || c.ReconcileInterval < 0 {
 		errs = append(errs, fmt.Errorf("RECONCILE_INTERVAL must be a duration such as 1m (0 disables)"))

@@ -55,7 +55,7 @@ var ProviderSet = wire.NewSet(
 	wire.InterfaceValue(new(ports.DocumentSigner), crypto.CMS{}),
 	wire.InterfaceValue(new(ports.KeyGenerator), crypto.KeyGen{}),
 	wire.InterfaceValue(new(ports.QRCoder), qrcode.Coder{}),
-	provideSettings, providePayments, provideGateway, provideSimulator,
+	provideSettings, providePayments, provideGateway, provideSimulator, provideInvoicer,
 	wire.Struct(new(application.Deps), "*"),
 	application.New,
 	provideHTTP,
@@ -170,8 +170,15 @@ func providePayments(cfg Config) (*payments, error) {
 	return &payments{gateway: g, sim: sim}, nil
 }
 
+// provideInvoicer is the sandbox digital-invoice issuer (it renders the PDFs itself and keeps what
+// it issued under DATA_DIR/invoices, so a retried issue returns the same invoice).
+func provideInvoicer(cfg Config, clock ports.Clock) (ports.InvoiceIssuer, error) {
+	return document.NewInvoiceIssuer(filepath.Join(cfg.DataDir, "invoices"),
+		document.Seller{Name: "福州数信科技有限公司", TaxID: "91350100M000100Y43", Address: "福州市鼓楼区（沙箱）"}, clock)
+}
+
 func provideSettings(cfg Config) application.Settings {
-	return application.Settings{PublicBaseURL: cfg.PublicBaseURL}
+	return application.Settings{PublicBaseURL: cfg.PublicBaseURL, InvoiceLinkTTL: cfg.InvoiceLinkTTL}
 }
 
 func (t TencentConfig) adapterConfig(clock ports.Clock) tencentcloud.Config {
@@ -226,6 +233,7 @@ func provideHTTP(cfg Config, app *application.App, db *sqlstore.DB, box *sms.San
 		Sandbox:        cfg.Sandbox(),
 		Ready:          db.Ping,
 		TrustedProxies: cfg.TrustedProxies,
+		PublicBaseURL:  cfg.PublicBaseURL,
 		Logger:         log,
 	}
 	if cfg.Sandbox() && cfg.IdentityProvider == "sandbox" {

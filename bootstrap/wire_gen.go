@@ -84,6 +84,11 @@ func NewRuntime(cfg Config, clock ports.Clock) (*Runtime, func(), error) {
 		return nil, nil, err
 	}
 	paymentGateway := provideGateway(bootstrapPayments)
+	invoiceIssuer, err := provideInvoicer(cfg, clock)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
 	deps := application.Deps{
 		UoW:       store,
 		Clock:     clock,
@@ -107,6 +112,7 @@ func NewRuntime(cfg Config, clock ports.Clock) (*Runtime, func(), error) {
 		Signer:    documentSigner,
 		KeyGen:    keyGenerator,
 		Payments:  paymentGateway,
+		Invoicer:  invoiceIssuer,
 	}
 	app := application.New(deps)
 	simulator := provideSimulator(bootstrapPayments)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/shuxinqian/server/application"
 	"github.com/shuxinqian/server/domain/enterprise"
+	"github.com/shuxinqian/server/domain/invoice"
 	"github.com/shuxinqian/server/domain/kernel"
 	"github.com/shuxinqian/server/domain/membership"
 	"github.com/shuxinqian/server/domain/order"
@@ -94,6 +95,9 @@ func Handlers(app *application.App) []Handler {
 		}),
 		cqrs.NewEventHandler("notify_member_removed", func(ctx context.Context, ev *membership.MemberRemoved) error {
 			return app.NotifyMember(ctx, messageID(ctx), ev.EnterpriseID, ev.MembershipID, "removed")
+		}),
+		cqrs.NewEventHandler("issue_invoice", func(ctx context.Context, ev *invoice.Requested) error {
+			return app.IssueInvoice(ctx, ev)
 		}),
 		cqrs.NewEventHandler("grant_order", func(ctx context.Context, ev *order.Paid) error {
 			return app.GrantOrder(ctx, ev)

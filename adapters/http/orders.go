@@ -61,6 +61,25 @@ type orderJSON struct {
 	ClosedAt      *time.Time      `json:"closed_at,omitempty"`
 	CloseReason   string          `json:"close_reason,omitempty"`
 	InvoiceStatus string          `json:"invoice_status"`
+	InvoiceID     string          `json:"invoice_id,omitempty"`
+}
+
+// withInvoices sets each order's invoice state ("none" without an invoice).
+func (s *Server) withInvoices(r *http.Request, js []orderJSON) error {
+	ids := make([]kernel.OrderID, len(js))
+	for i, j := range js {
+		ids[i] = kernel.OrderID(j.ID)
+	}
+	invs, err := s.app.InvoicesOfOrders(r.Context(), ids)
+	if err != nil {
+		return err
+	}
+	for i := range js {
+		if inv := invs[kernel.OrderID(js[i].ID)]; inv != nil {
+			js[i].InvoiceStatus, js[i].InvoiceID = string(inv.Status), string(inv.ID)
+		}
+	}
+	return nil
 }
 
 func toOrderJSON(o *order.Order) orderJSON {
@@ -137,6 +156,9 @@ func (s *Server) listOrders(w http.ResponseWriter, r *http.Request, a applicatio
 	for i, o := range os {
 		items[i] = toOrderJSON(o)
 	}
+	if err := s.withInvoices(r, items); err != nil {
+		return err
+	}
 	resp := map[string]any{"items": items}
 	if len(os) > 0 && (limit == 0 && len(os) == 20 || len(os) == limit) {
 		resp["next_before"] = string(os[len(os)-1].ID)
@@ -150,7 +172,11 @@ func (s *Server) getOrder(w http.ResponseWriter, r *http.Request, a application.
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, toOrderJSON(o))
+	js := []orderJSON{toOrderJSON(o)}
+	if err := s.withInvoices(r, js); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, js[0])
 	return nil
 }
 

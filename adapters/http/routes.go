@@ -77,6 +77,10 @@ func (s *Server) registerRoutes() {
 	s.authed("POST", "/api/v1/orders/{order_id}/cancel", s.cancelOrder)
 	s.authed("POST", "/api/v1/orders/{order_id}/wechat-pay", s.wechatPay)
 	s.handle("POST", "/api/v1/callbacks/wechat-pay", s.wechatCallback)
+	s.authed("POST", "/api/v1/orders/{order_id}/invoice", s.requestInvoice)
+	s.authed("GET", "/api/v1/invoices/{invoice_id}", s.getInvoice)
+	s.authed("GET", "/api/v1/invoices/{invoice_id}/pdf", s.invoicePDF)
+	s.handle("GET", "/api/v1/invoice-links/{token}", s.invoiceLink)
 
 	if s.opts.Sandbox {
 		s.handle("GET", "/api/v1/sandbox/business-registry", s.sandboxRegistry)

@@ -52,6 +52,8 @@ type Options struct {
 	SandboxTransfers func(verificationID string) []SandboxTransfer
 	// SandboxWeChatPay has the WeChat Pay simulator pay an out_trade_no and notify us.
 	SandboxWeChatPay func(ctx context.Context, outTradeNo string) error
+	// PublicBaseURL prefixes the links the API hands out (invoice share links).
+	PublicBaseURL string
 	// TrustedProxies are the networks whose X-Forwarded-For is believed for the client IP.
 	TrustedProxies []netip.Prefix
 	Logger         *slog.Logger
