@@ -6,6 +6,7 @@ import (
 	"net/mail"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/shuxinqian/server/domain/kernel"
@@ -74,7 +75,8 @@ func New(id kernel.InvoiceID, oid kernel.OrderID, eid kernel.EnterpriseID, by ke
 		return nil, kernel.Invalid("invoice-type-not-offered", "only the VAT ordinary digital invoice (数电普票) is offered: type vat_ordinary_digital")
 	}
 	title := strings.TrimSpace(r.Title)
-	if title == "" || utf8.RuneCountInString(title) > 100 {
+	if title == "" || utf8.RuneCountInString(title) > 100 ||
+		strings.IndexFunc(title, func(r rune) bool { return unicode.IsControl(r) || unicode.Is(unicode.Cf, r) }) >= 0 {
 		return nil, kernel.Invalid("invoice-title-invalid", "the invoice title (buyer name) is 1 to 100 characters")
 	}
 	inv := &Invoice{ID: id, OrderID: oid, EnterpriseID: eid, RequestedBy: by, Type: r.Type, TitleType: r.TitleType, Title: title, Amount: amount,
@@ -114,8 +116,10 @@ func New(id kernel.InvoiceID, oid kernel.OrderID, eid kernel.EnterpriseID, by ke
 func (i *Invoice) StartIssuing(now time.Time) error {
 	switch i.Status {
 	case StatusRequested, StatusFailed, StatusIssuing: // issuing: a consumer crashed mid-way
-	default:
+	case StatusIssued:
 		return kernel.Conflict("invoice-already-issued", "the invoice is issued")
+	default:
+		return kernel.Conflict("invoice-status-invalid", "the invoice cannot be issued from status "+string(i.Status))
 	}
 	i.Status, i.Attempts, i.UpdatedAt = StatusIssuing, i.Attempts+1, kernel.OccurredAt(now)
 	return nil
@@ -126,7 +130,10 @@ func (i *Invoice) Issued(number string, issuedAt time.Time, pdfKey string, now t
 	if i.Status == StatusIssued {
 		return nil
 	}
-	if len(number) != 20 || strings.Trim(number, "0123456789") != "" || pdfKey == "" {
+	if i.Status != StatusIssuing {
+		return kernel.Conflict("invoice-not-issuing", "the invoice is not being issued")
+	}
+	if len(number) != 20 || strings.Trim(number, "0123456789") != "" || pdfKey == "" || issuedAt.IsZero() {
 		return kernel.Invalid("invoice-issue-invalid", "an issued invoice has a 20-digit number and a PDF")
 	}
 	now = kernel.OccurredAt(now)
