@@ -18,7 +18,7 @@ require (
 	gopkg.in/yaml.v3 v3.0.1
 )
 
-require github.com/wechatpay-apiv3/wechatpay-go v0.2.21 // indirect
+require github.com/wechatpay-apiv3/wechatpay-go v0.2.21
 
 require (
 	github.com/smallstep/pkcs7 v0.2.3

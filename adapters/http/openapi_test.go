@@ -25,6 +25,7 @@ import (
 	"github.com/shuxinqian/server/domain/channel"
 	"github.com/shuxinqian/server/domain/enterprise"
 	"github.com/shuxinqian/server/domain/file"
+	"github.com/shuxinqian/server/domain/invoice"
 	"github.com/shuxinqian/server/domain/kernel"
 	"github.com/shuxinqian/server/domain/membership"
 	"github.com/shuxinqian/server/domain/order"
@@ -517,6 +518,9 @@ func TestOpenAPISchemasMatchGoStructs(t *testing.T) {
 		"Order":             reflect.TypeFor[orderJSON](),
 		"WeChatPayRequest":  reflect.TypeFor[wechatPayRequest](),
 		"WeChatPayAnswer":   reflect.TypeFor[wechatAnswer](),
+
+		"InvoiceRequest": reflect.TypeFor[invoiceRequest](),
+		"Invoice":        reflect.TypeFor[invoiceJSON](),
 	} {
 		t.Run(name, func(t *testing.T) {
 			s := obj(t, schemas[name], "schemas."+name)
@@ -541,6 +545,8 @@ func TestOpenAPISchemasMatchGoStructs(t *testing.T) {
 				"Enterprise":            {"quota": "Quota"},
 				"Order":                 {"status": "OrderStatus", "trade_type": "TradeType"},
 				"WeChatPayRequest":      {"trade_type": "TradeType"},
+				"InvoiceRequest":        {"type": "InvoiceType", "title_type": "InvoiceTitleType"},
+				"Invoice":               {"status": "InvoiceStatus", "type": "InvoiceType", "title_type": "InvoiceTitleType", "tax_id": "CreditCode"},
 			}[name] {
 				if ref := obj(t, props[prop], name+"."+prop)["$ref"]; ref != "#/components/schemas/"+target {
 					t.Errorf("%s.%s refers to %v, want %s", name, prop, ref, target)
@@ -769,6 +775,11 @@ func TestOpenAPIOperationBodies(t *testing.T) {
 		"POST /api/v1/orders/{order_id}/wechat-pay":             {request: "WeChatPayRequest", status: "200", body: "WeChatPayment"},
 		wechatCallbackKey:                                       {request: "WeChatPayNotification", status: "204"},
 		"POST /api/v1/sandbox/wechat-pay/orders/{order_id}/pay": {status: "200", body: "SandboxPayResponse"},
+
+		"POST /api/v1/orders/{order_id}/invoice": {request: "InvoiceRequest", status: "202", body: "Invoice"},
+		"GET /api/v1/invoices/{invoice_id}":      {status: "200", body: "Invoice"},
+		"GET /api/v1/invoices/{invoice_id}/pdf":  {status: "200", media: []string{"application/pdf"}},
+		"GET /api/v1/invoice-links/{token}":      {status: "200", media: []string{"application/pdf"}},
 	}
 	// The uploads take a multipart form rather than JSON; their forms are checked on their own below.
 	multipart := map[string]want{
@@ -1113,9 +1124,15 @@ func TestOpenAPIEnterpriseErrors(t *testing.T) {
 			t.Errorf("no operation under %s", f.prefix)
 		}
 	}
-	// Only the signing-link routes answer 410.
+	// Only the signing-link routes answer 410, and the shared invoice link (its own 410).
 	for _, o := range docOperations(t, doc) {
-		if _, ok := obj(t, o.op["responses"], o.key())["410"]; ok && !strings.HasPrefix(o.path, "/api/v1/authorization-links/") {
+		g, ok := obj(t, o.op["responses"], o.key())["410"].(map[string]any)
+		switch {
+		case o.key() == "GET /api/v1/invoice-links/{token}":
+			if !ok || g["$ref"] != "#/components/responses/InvoiceLinkExpired" {
+				t.Errorf("%s: want 410 $ref InvoiceLinkExpired, got %v", o.key(), g)
+			}
+		case ok && !strings.HasPrefix(o.path, "/api/v1/authorization-links/"):
 			t.Errorf("%s documents a 410", o.key())
 		}
 	}
@@ -1486,11 +1503,6 @@ func TestOpenAPIWeChatPayCallback(t *testing.T) {
 // under the status its kind answers: from the domain where they can be provoked, else from the
 // constructor that returns them in the sources.
 func TestOpenAPIOrderErrors(t *testing.T) {
-	doc := loadOpenAPI(t)
-	ops := map[string]docOp{}
-	for _, o := range docOperations(t, doc) {
-		ops[o.key()] = o
-	}
 	known := map[string]*kernel.Error{application.ErrEnterpriseNotFound.Code: application.ErrEnterpriseNotFound}
 	for _, err := range []error{
 		func() error { _, err := order.ParseStatus("unpaid"); return err }(),
@@ -1502,10 +1514,35 @@ func TestOpenAPIOrderErrors(t *testing.T) {
 		}
 		known[ke.Code] = ke
 	}
+	const ent = "/api/v1/enterprises/{enterprise_id}"
+	notFound := application.ErrEnterpriseNotFound.Code
+	checkOperationErrors(t, []string{"../../application/orders.go", "../../domain/order/order.go", "../../adapters/sqlstore/orders.go",
+		"../../adapters/wechatpay/gateway.go", "orders.go"}, known, map[string][]string{
+		"GET " + ent + "/catalog": {notFound, "channel-required"},
+		"POST " + ent + "/orders": {notFound, "idempotency-key-in-use", "idempotency-key-invalid", "idempotency-key-reused",
+			"channel-required", "order-items-invalid", "order-sku-duplicate", "order-quantity-invalid", "order-sku-unknown", "money-overflow"},
+		"GET /api/v1/orders":            {"order-status-invalid", "limit-invalid"},
+		"GET /api/v1/orders/{order_id}": {"order-not-found"},
+		"POST /api/v1/orders/{order_id}/cancel": {"order-not-found", "order-not-cancellable", "order-already-paid", "order-payment-anomaly",
+			"concurrent-update", "payment-unavailable"},
+		"POST /api/v1/orders/{order_id}/wechat-pay": {"order-not-found", "order-already-paid", "payment-already-paid", "payment-closed",
+			"payment-out-trade-no-reused", "concurrent-update", "trade-type-invalid", "openid-required", "order-not-payable",
+			"order-expired", "payment-request-invalid", "payment-unavailable"},
+	})
+}
 
+// checkOperationErrors checks that each operation of table names exactly its codes (in
+// backquotes, in its responses' descriptions), each under the status its kind answers: from
+// known, else from the kernel constructor that returns it in the source files.
+func checkOperationErrors(t *testing.T, files []string, known map[string]*kernel.Error, table map[string][]string) {
+	t.Helper()
+	doc := loadOpenAPI(t)
+	ops := map[string]docOp{}
+	for _, o := range docOperations(t, doc) {
+		ops[o.key()] = o
+	}
 	var src strings.Builder
-	for _, f := range []string{"../../application/orders.go", "../../domain/order/order.go", "../../adapters/sqlstore/orders.go",
-		"../../adapters/wechatpay/gateway.go", "orders.go"} {
+	for _, f := range files {
 		b, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)
@@ -1519,13 +1556,13 @@ func TestOpenAPIOrderErrors(t *testing.T) {
 	}
 	ctors := map[string]func(code, msg string) *kernel.Error{"Invalid": kernel.Invalid, "Forbidden": kernel.Forbidden,
 		"NotFound": kernel.NotFound, "notFound": kernel.NotFound, "Conflict": kernel.Conflict, "Precondition": kernel.Precondition,
-		"Unavailable": func(code, msg string) *kernel.Error { return kernel.Unavailable(code, msg, nil) }}
+		"Gone": kernel.Gone, "Unavailable": func(code, msg string) *kernel.Error { return kernel.Unavailable(code, msg, nil) }}
 	statusFor := func(code string) int {
 		t.Helper()
 		if e, ok := known[code]; ok {
 			return statusOf(e.Kind)
 		}
-		re := regexp.MustCompile(`\b(Invalid|Forbidden|NotFound|Conflict|Precondition|Unavailable)\("` + regexp.QuoteMeta(code) + `"|\b(notFound)\(err, "` + regexp.QuoteMeta(code) + `"`)
+		re := regexp.MustCompile(`\b(Invalid|Forbidden|NotFound|Conflict|Precondition|Gone|Unavailable)\("` + regexp.QuoteMeta(code) + `"|\b(notFound)\(err, "` + regexp.QuoteMeta(code) + `"`)
 		statuses := map[int]bool{}
 		for _, m := range re.FindAllStringSubmatch(text, -1) {
 			statuses[statusOf(ctors[m[1]+m[2]](code, "").Kind)] = true
@@ -1539,20 +1576,7 @@ func TestOpenAPIOrderErrors(t *testing.T) {
 		return 0
 	}
 
-	const ent = "/api/v1/enterprises/{enterprise_id}"
-	notFound := application.ErrEnterpriseNotFound.Code
-	for key, codes := range map[string][]string{
-		"GET " + ent + "/catalog": {notFound, "channel-required"},
-		"POST " + ent + "/orders": {notFound, "idempotency-key-in-use", "idempotency-key-invalid", "idempotency-key-reused",
-			"channel-required", "order-items-invalid", "order-sku-duplicate", "order-quantity-invalid", "order-sku-unknown", "money-overflow"},
-		"GET /api/v1/orders":            {"order-status-invalid", "limit-invalid"},
-		"GET /api/v1/orders/{order_id}": {"order-not-found"},
-		"POST /api/v1/orders/{order_id}/cancel": {"order-not-found", "order-not-cancellable", "order-already-paid", "order-payment-anomaly",
-			"concurrent-update", "payment-unavailable"},
-		"POST /api/v1/orders/{order_id}/wechat-pay": {"order-not-found", "order-already-paid", "payment-already-paid", "payment-closed",
-			"payment-out-trade-no-reused", "concurrent-update", "trade-type-invalid", "openid-required", "order-not-payable",
-			"order-expired", "payment-request-invalid", "payment-unavailable"},
-	} {
+	for key, codes := range table {
 		t.Run(key, func(t *testing.T) {
 			o, ok := ops[key]
 			if !ok {
@@ -1585,5 +1609,129 @@ func TestOpenAPIOrderErrors(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestOpenAPIInvoiceErrors pins the error codes each invoice operation documents.
+func TestOpenAPIInvoiceErrors(t *testing.T) {
+	// The reasons an enterprise title's tax id is refused (details.reason), from the domain.
+	known := map[string]*kernel.Error{}
+	for _, s := range []string{"9131011", "91310115MA1K4B2C3A"} {
+		_, err := kernel.ParseCreditCode(s)
+		var ke *kernel.Error
+		if !errors.As(err, &ke) {
+			t.Fatalf("ParseCreditCode(%q): want a *kernel.Error, got %v", s, err)
+		}
+		known[ke.Code] = ke
+	}
+	if len(known) != 2 {
+		t.Fatalf("want the format and checksum errors, got %v", known)
+	}
+	checkOperationErrors(t, []string{"../../application/invoices.go", "../../application/orders.go", "../../domain/invoice/invoice.go",
+		"../../adapters/sqlstore/invoices.go", "../../adapters/sqlstore/orders.go", "invoices.go"}, known, map[string][]string{
+		"POST /api/v1/orders/{order_id}/invoice": {"order-not-found", "order-not-paid", "invoice-exists",
+			"idempotency-key-in-use", "idempotency-key-invalid", "idempotency-key-reused",
+			"invoice-type-not-offered", "invoice-title-type-invalid", "invoice-title-invalid", "invoice-tax-id-invalid",
+			"invoice-email-invalid", "credit-code-format", "credit-code-checksum"},
+		"GET /api/v1/invoices/{invoice_id}":     {"invoice-not-found"},
+		"GET /api/v1/invoices/{invoice_id}/pdf": {"invoice-not-found", "invoice-not-issued"},
+		"GET /api/v1/invoice-links/{token}":     {"invoice-link-invalid", "invoice-link-expired"},
+	})
+}
+
+// TestOpenAPIInvoiceRules pins the invoice facts of the document to the domain's.
+func TestOpenAPIInvoiceRules(t *testing.T) {
+	doc := loadOpenAPI(t)
+	schemas := obj(t, obj(t, doc["components"], "components")["schemas"], "schemas")
+	props := func(schema string) map[string]any {
+		t.Helper()
+		return obj(t, obj(t, schemas[schema], schema)["properties"], schema+".properties")
+	}
+	enum := func(where string, v any, want []string) {
+		t.Helper()
+		sort.Strings(want)
+		if got := stringList(obj(t, v, where)["enum"]); !slices.Equal(got, want) {
+			t.Errorf("%s enum = %v, want %v", where, got, want)
+		}
+	}
+	statuses := []string{string(invoice.StatusRequested), string(invoice.StatusIssuing), string(invoice.StatusIssued), string(invoice.StatusFailed)}
+	enum("InvoiceStatus", schemas["InvoiceStatus"], statuses)
+	// An order's invoice_status: none, else its invoice's status.
+	enum("Order.invoice_status", props("Order")["invoice_status"], append([]string{"none"}, statuses...))
+	enum("InvoiceTitleType", schemas["InvoiceTitleType"], []string{invoice.TitlePersonal, invoice.TitleEnterprise})
+	enum("InvoiceType", schemas["InvoiceType"], []string{invoice.TypeVATOrdinaryDigital})
+
+	// The request's rules are the domain's: the title length, the only type, the title types.
+	now := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+	newInvoice := func(r invoice.Request) error {
+		_, err := invoice.New("inv", "ord", "ent", "usr", kernel.Fen(30000), r, now)
+		return err
+	}
+	title := obj(t, props("InvoiceRequest")["title"], "InvoiceRequest.title")
+	maxTitle, _ := title["maxLength"].(int)
+	if title["minLength"] != 1 || maxTitle < 1 {
+		t.Fatalf("InvoiceRequest.title length %v–%v, want 1–n", title["minLength"], title["maxLength"])
+	}
+	if err := newInvoice(invoice.Request{TitleType: invoice.TitlePersonal, Title: strings.Repeat("张", maxTitle)}); err != nil {
+		t.Errorf("a title of %d characters is refused: %v", maxTitle, err)
+	}
+	if err := newInvoice(invoice.Request{TitleType: invoice.TitlePersonal, Title: strings.Repeat("张", maxTitle+1)}); kernel.CodeOf(err) != "invoice-title-invalid" {
+		t.Errorf("a title of %d characters: got %v, want invoice-title-invalid", maxTitle+1, err)
+	}
+	for _, typ := range []string{"", invoice.TypeVATOrdinaryDigital} {
+		if err := newInvoice(invoice.Request{Type: typ, TitleType: invoice.TitlePersonal, Title: "张三"}); err != nil {
+			t.Errorf("type %q is refused: %v", typ, err)
+		}
+	}
+	if err := newInvoice(invoice.Request{Type: "vat_special", TitleType: invoice.TitlePersonal, Title: "张三"}); kernel.CodeOf(err) != "invoice-type-not-offered" {
+		t.Errorf("type vat_special: got %v, want invoice-type-not-offered", err)
+	}
+	if err := newInvoice(invoice.Request{TitleType: invoice.TitleEnterprise, Title: "上海数信科技有限公司", TaxID: "91310115MA1K4B2C3J"}); err != nil {
+		t.Errorf("an enterprise title with the example credit code is refused: %v", err)
+	}
+	if err := newInvoice(invoice.Request{TitleType: "company", Title: "张三"}); kernel.CodeOf(err) != "invoice-title-type-invalid" {
+		t.Errorf("title_type company: got %v, want invoice-title-type-invalid", err)
+	}
+	if mx := obj(t, props("InvoiceRequest")["email"], "InvoiceRequest.email")["maxLength"]; mx != 254 {
+		t.Errorf("InvoiceRequest.email maxLength = %v, want 254", mx)
+	}
+
+	// The amount in yuan is the domain's rendering of the fen amount.
+	pr, err := regexp.Compile(fmt.Sprint(obj(t, props("Invoice")["amount"], "Invoice.amount")["pattern"]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, fen := range []int64{1, 15000, 99, 123456789} {
+		if s := kernel.Fen(fen).String(); !pr.MatchString(s) {
+			t.Errorf("Invoice.amount pattern refuses %q", s)
+		}
+	}
+	// The number: what Issued accepts.
+	np, err := regexp.Compile(fmt.Sprint(obj(t, props("Invoice")["number"], "Invoice.number")["pattern"]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{"26312000000012345678", "2631200000001234567", "2631200000001234567X"} {
+		inv := &invoice.Invoice{Status: invoice.StatusIssuing}
+		if accepted := inv.Issued(n, now, "key", now) == nil; accepted != np.MatchString(n) {
+			t.Errorf("number %q: Issued accepts %v, the pattern %v", n, accepted, !accepted)
+		}
+	}
+
+	// Requesting an invoice takes the same optional Idempotency-Key as placing an order.
+	var list []any
+	for _, o := range docOperations(t, doc) {
+		if o.key() == "POST /api/v1/orders/{order_id}/invoice" {
+			list, _ = o.op["parameters"].([]any)
+		}
+	}
+	found := false
+	for _, p := range list {
+		if obj(t, p, "parameters[]")["$ref"] == "#/components/parameters/IdempotencyKey" {
+			found = true
+		}
+	}
+	if !found {
+		t.Error("POST /api/v1/orders/{order_id}/invoice: want the IdempotencyKey header parameter")
 	}
 }
