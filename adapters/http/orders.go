@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/shuxinqian/server/application"
+	"github.com/shuxinqian/server/domain/invoice"
 	"github.com/shuxinqian/server/domain/kernel"
 	"github.com/shuxinqian/server/domain/order"
 	"github.com/shuxinqian/server/ports"
@@ -45,23 +46,25 @@ type orderItemJSON struct {
 }
 
 type orderJSON struct {
-	ID            string          `json:"id"`
-	EnterpriseID  string          `json:"enterprise_id"`
-	Status        string          `json:"status"`
-	Items         []orderItemJSON `json:"items"`
-	TotalFen      int64           `json:"total_fen"`
-	Total         string          `json:"total"`
-	ChannelCode   string          `json:"channel_code"`
-	OutTradeNo    string          `json:"out_trade_no"`
-	TradeType     string          `json:"trade_type,omitempty"`
-	CreatedAt     time.Time       `json:"created_at"`
-	ExpiresAt     time.Time       `json:"expires_at"`
-	PaidAt        *time.Time      `json:"paid_at,omitempty"`
-	TransactionID string          `json:"transaction_id,omitempty"`
-	ClosedAt      *time.Time      `json:"closed_at,omitempty"`
-	CloseReason   string          `json:"close_reason,omitempty"`
-	InvoiceStatus string          `json:"invoice_status"`
-	InvoiceID     string          `json:"invoice_id,omitempty"`
+	ID                 string          `json:"id"`
+	EnterpriseID       string          `json:"enterprise_id"`
+	Status             string          `json:"status"`
+	Items              []orderItemJSON `json:"items"`
+	TotalFen           int64           `json:"total_fen"`
+	Total              string          `json:"total"`
+	ChannelCode        string          `json:"channel_code"`
+	OutTradeNo         string          `json:"out_trade_no"`
+	TradeType          string          `json:"trade_type,omitempty"`
+	CreatedAt          time.Time       `json:"created_at"`
+	ExpiresAt          time.Time       `json:"expires_at"`
+	PaidAt             *time.Time      `json:"paid_at,omitempty"`
+	TransactionID      string          `json:"transaction_id,omitempty"`
+	ClosedAt           *time.Time      `json:"closed_at,omitempty"`
+	CloseReason        string          `json:"close_reason,omitempty"`
+	InvoiceStatus      string          `json:"invoice_status"`
+	InvoiceID          string          `json:"invoice_id,omitempty"`
+	InvoiceURL         string          `json:"invoice_url,omitempty"`
+	InvoiceDownloadURL string          `json:"invoice_download_url,omitempty"`
 }
 
 // withInvoices sets each order's invoice state ("none" without an invoice).
@@ -77,6 +80,10 @@ func (s *Server) withInvoices(r *http.Request, js []orderJSON) error {
 	for i := range js {
 		if inv := invs[kernel.OrderID(js[i].ID)]; inv != nil {
 			js[i].InvoiceStatus, js[i].InvoiceID = string(inv.Status), string(inv.ID)
+			js[i].InvoiceURL = "/api/v1/invoices/" + string(inv.ID)
+			if inv.Status == invoice.StatusIssued {
+				js[i].InvoiceDownloadURL = js[i].InvoiceURL + "/pdf"
+			}
 		}
 	}
 	return nil

@@ -53,7 +53,8 @@ func TestInvoiceFlow(t *testing.T) {
 		if len(inv.str("number")) != 20 || inv.str("download_url") == "" || inv.str("share_url") == "" {
 			t.Fatalf("issued %s", inv.raw)
 		}
-		if o := s.do("GET", "/api/v1/orders/"+oid, token, nil); o.str("invoice_status") != "issued" || o.str("invoice_id") != id {
+		if o := s.do("GET", "/api/v1/orders/"+oid, token, nil); o.str("invoice_status") != "issued" || o.str("invoice_id") != id ||
+			o.str("invoice_download_url") != "/api/v1/invoices/"+id+"/pdf" {
 			t.Fatalf("order's invoice state %s", o.raw)
 		}
 		st, h, pdf := s.get(inv.str("download_url"), token, "")
