@@ -1228,45 +1228,14 @@ func TestOpenAPIMemberErrors(t *testing.T) {
 		known[e.Code] = e
 	}
 
-	// The codes the application and the store return as literals: their kind is read from the
-	// constructor (or sqlstore's notFound) that returns them.
-	var src strings.Builder
-	for _, f := range []string{"../../application/members.go", "../../application/enterprises.go",
-		"../../adapters/sqlstore/memberships.go", "../../adapters/sqlstore/enterprises.go"} {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		src.Write(b)
-	}
-	ctors := map[string]func(code, msg string) *kernel.Error{"Invalid": kernel.Invalid, "Forbidden": kernel.Forbidden,
-		"NotFound": kernel.NotFound, "notFound": kernel.NotFound, "Conflict": kernel.Conflict, "Precondition": kernel.Precondition}
-	statusFor := func(code string) int {
-		t.Helper()
-		if e, ok := known[code]; ok {
-			return statusOf(e.Kind)
-		}
-		re := regexp.MustCompile(`\b(Invalid|Forbidden|NotFound|Conflict|Precondition)\("` + regexp.QuoteMeta(code) + `"|\b(notFound)\(err, "` + regexp.QuoteMeta(code) + `"`)
-		statuses := map[int]bool{}
-		for _, m := range re.FindAllStringSubmatch(src.String(), -1) {
-			statuses[statusOf(ctors[m[1]+m[2]](code, "").Kind)] = true
-		}
-		if len(statuses) != 1 {
-			t.Fatalf("code %s: returned with statuses %v in the sources, want exactly one", code, statuses)
-		}
-		for s := range statuses {
-			return s
-		}
-		return 0
-	}
-
 	const (
 		ent   = "/api/v1/enterprises/{enterprise_id}"
 		admin = "admin-only"
 	)
 	notFound, notPending, notActive := application.ErrEnterpriseNotFound.Code, membership.ErrNotPending.Code, membership.ErrNotActive.Code
 	decided := []string{admin, notFound, "member-not-found", notPending, "concurrent-update"}
-	for key, codes := range map[string][]string{
+	checkOperationErrors(t, []string{"../../application/members.go", "../../application/enterprises.go",
+		"../../adapters/sqlstore/memberships.go", "../../adapters/sqlstore/enterprises.go"}, known, map[string][]string{
 		"GET /api/v1/enterprises/search":               {"enterprise-name-invalid"},
 		"POST " + ent + "/join-requests":               {"real-name-required", notFound, "already-member", "join-request-pending"},
 		"GET " + ent + "/members":                      {admin, notFound, "member-status-invalid"},
@@ -1276,41 +1245,7 @@ func TestOpenAPIMemberErrors(t *testing.T) {
 		"POST " + ent + "/members/{member_id}/approve": decided,
 		"POST " + ent + "/members/{member_id}/reject":  decided,
 		"DELETE " + ent + "/members/{member_id}":       {admin, notFound, "member-not-found", notActive, "concurrent-update", "cannot-remove-legal-rep", "cannot-remove-last-admin"},
-	} {
-		t.Run(key, func(t *testing.T) {
-			o, ok := ops[key]
-			if !ok {
-				t.Fatalf("%s not documented", key)
-			}
-			responses := obj(t, o.op["responses"], key+".responses")
-			want := map[string][]string{}
-			for _, c := range codes {
-				s := strconv.Itoa(statusFor(c))
-				want[s] = append(want[s], c)
-			}
-			// Each status that names codes names exactly these.
-			kebab := regexp.MustCompile("`([a-z0-9]+(?:-[a-z0-9]+)+)`")
-			for status, r := range responses {
-				desc, _ := obj(t, r, key+"."+status)["description"].(string)
-				var got []string
-				for _, m := range kebab.FindAllStringSubmatch(desc, -1) {
-					if !slices.Contains(got, m[1]) {
-						got = append(got, m[1])
-					}
-				}
-				sort.Strings(got)
-				sort.Strings(want[status])
-				if (len(got) > 0 || len(want[status]) > 0) && !slices.Equal(got, want[status]) {
-					t.Errorf("%s names %v, want %v", status, got, want[status])
-				}
-			}
-			for status := range want {
-				if _, ok := responses[status]; !ok {
-					t.Errorf("no %s response for %v", status, want[status])
-				}
-			}
-		})
-	}
+	})
 
 	// A batch item fails alone with the errors of one decision on a member of the enterprise.
 	batch := ops["POST "+ent+"/members/batch"].op
