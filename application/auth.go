@@ -382,12 +382,8 @@ func (a *App) SetPassword(ctx context.Context, actor Actor, code, password strin
 		return err
 	}
 	now := a.clock.Now()
-	var u *user.User
-	if err := a.uow.Read(ctx, func(ctx context.Context, tx ports.Tx) error {
-		var err error
-		u, err = tx.Users().Get(ctx, kernel.UserID(actor.UserID))
-		return err
-	}); err != nil {
+	u, err := a.loadUser(ctx, kernel.UserID(actor.UserID))
+	if err != nil {
 		return err
 	}
 	hash, err := a.passwords.Hash(password)

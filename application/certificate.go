@@ -96,12 +96,8 @@ func (a *App) subjectPseudonym(id kernel.IDNumber) string {
 func (a *App) changeSigningPassword(ctx context.Context, actor Actor, in SetSigningPassword) (*user.Certificate, error) {
 	now := a.clock.Now()
 	uid := kernel.UserID(actor.UserID)
-	var u *user.User
-	if err := a.uow.Read(ctx, func(ctx context.Context, tx ports.Tx) error {
-		var err error
-		u, err = tx.Users().Get(ctx, uid)
-		return err
-	}); err != nil {
+	u, err := a.loadUser(ctx, uid)
+	if err != nil {
 		return nil, err
 	}
 	byCode := in.Code != ""
@@ -132,7 +128,7 @@ func (a *App) changeSigningPassword(ctx context.Context, actor Actor, in SetSign
 		wrapped = w
 	}
 	var out *user.Certificate
-	err := a.uow.Do(ctx, func(ctx context.Context, tx ports.Tx) error {
+	err = a.uow.Do(ctx, func(ctx context.Context, tx ports.Tx) error {
 		return tx.Users().Update(ctx, uid, func(u *user.User) error {
 			if c := u.Certificate(); c == nil || c.Serial != cert.Serial {
 				return kernel.Conflict("certificate-changed", "the certificate changed meanwhile; try again")
@@ -177,12 +173,8 @@ func (a *App) signingPasswordFailed(ctx context.Context, uid kernel.UserID, now 
 func (a *App) VerifySigningPassword(ctx context.Context, actor Actor, password string) error {
 	now := a.clock.Now()
 	uid := kernel.UserID(actor.UserID)
-	var u *user.User
-	if err := a.uow.Read(ctx, func(ctx context.Context, tx ports.Tx) error {
-		var err error
-		u, err = tx.Users().Get(ctx, uid)
-		return err
-	}); err != nil {
+	u, err := a.loadUser(ctx, uid)
+	if err != nil {
 		return err
 	}
 	if err := u.CanUseSigningKey(now); err != nil {

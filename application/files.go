@@ -75,12 +75,8 @@ func (a *App) CreateSignature(ctx context.Context, actor Actor, fileID string, g
 	fid := kernel.FileID(fileID)
 	if generate {
 		kind = signature.KindGenerated
-		var u *user.User
-		if err := a.uow.Read(ctx, func(ctx context.Context, tx ports.Tx) error {
-			var err error
-			u, err = tx.Users().Get(ctx, uid)
-			return err
-		}); err != nil {
+		u, err := a.loadUser(ctx, uid)
+		if err != nil {
 			return signature.Signature{}, err
 		}
 		if u.RealNameStatus() != user.RealNameVerified {

@@ -56,3 +56,14 @@ func (a *App) Activity(ctx context.Context, actor Actor, limit int) ([]ports.Aud
 	})
 	return out, err
 }
+
+// loadUser reads one user in a read-only unit of work.
+func (a *App) loadUser(ctx context.Context, id kernel.UserID) (*user.User, error) {
+	var u *user.User
+	err := a.uow.Read(ctx, func(ctx context.Context, tx ports.Tx) error {
+		var err error
+		u, err = tx.Users().Get(ctx, id)
+		return err
+	})
+	return u, err
+}

@@ -183,12 +183,8 @@ func providerError(err error, code, msg string) error {
 func (a *App) RealName(ctx context.Context, actor Actor) (RealNameView, error) {
 	now := a.clock.Now()
 	uid := kernel.UserID(actor.UserID)
-	var u *user.User
-	if err := a.uow.Read(ctx, func(ctx context.Context, tx ports.Tx) error {
-		var err error
-		u, err = tx.Users().Get(ctx, uid)
-		return err
-	}); err != nil {
+	u, err := a.loadUser(ctx, uid)
+	if err != nil {
 		return RealNameView{}, err
 	}
 	if u.RealNameStatus() != user.RealNameVerifying {
