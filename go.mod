@@ -18,7 +18,12 @@ require (
 	gopkg.in/yaml.v3 v3.0.1
 )
 
-require github.com/wechatpay-apiv3/wechatpay-go v0.2.21
+require (
+	github.com/digitorus/timestamp v0.0.0-20250524132541-c45532741eea
+	github.com/wechatpay-apiv3/wechatpay-go v0.2.21
+)
+
+require github.com/digitorus/pkcs7 v0.0.0-20230713084857-e76b763bdc49 // indirect
 
 require (
 	github.com/smallstep/pkcs7 v0.2.3

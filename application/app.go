@@ -36,6 +36,13 @@ type Deps struct {
 	KeyGen    ports.KeyGenerator
 	Payments  ports.PaymentGateway
 	Invoicer  ports.InvoiceIssuer
+
+	// Trust services (issue 12).
+	TSA         ports.TimeStampAuthority
+	Revocation  ports.RevocationSigner
+	EventCA     ports.EventCertificateAuthority
+	Inspector   ports.SignatureInspector
+	PDFVerifier ports.PDFSignatureVerifier // nil until a PDF verifier is plugged in
 }
 
 // Settings are plain configuration values the use cases need.
@@ -71,6 +78,7 @@ type App struct {
 	keygen    ports.KeyGenerator
 	payments  ports.PaymentGateway
 	invoicer  ports.InvoiceIssuer
+	trust     trustDeps
 
 	dummyOnce sync.Once
 	dummyHash string
@@ -85,7 +93,8 @@ func New(d Deps) *App {
 	return &App{uow: d.UoW, clock: d.Clock, ids: d.IDs, random: d.Random, passwords: d.Passwords,
 		secrets: d.Secrets, sms: d.SMS, log: log, identity: d.Identity, liveness: d.Liveness, ca: d.CA,
 		keys: d.Keys, files: d.Files, renderer: d.Renderer, qr: d.QR, settings: d.Settings, registry: d.Registry,
-		bank: d.Bank, docs: d.Documents, signer: d.Signer, keygen: d.KeyGen, payments: d.Payments, invoicer: d.Invoicer}
+		bank: d.Bank, docs: d.Documents, signer: d.Signer, keygen: d.KeyGen, payments: d.Payments, invoicer: d.Invoicer,
+		trust: trustDeps{tsa: d.TSA, revocation: d.Revocation, eventCA: d.EventCA, inspector: d.Inspector, pdf: d.PDFVerifier}}
 }
 
 // Actor is the authenticated caller of a use case.

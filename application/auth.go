@@ -29,6 +29,8 @@ type RequestCode struct {
 type CodeSent struct {
 	ExpiresIn   time.Duration
 	ResendAfter time.Duration
+	// DocumentSHA256 is the document a sign code is bound to (signing links).
+	DocumentSHA256 string
 }
 
 // RequestCode issues a code under the sending limits, stores only its keyed hash, then sends it.
@@ -65,6 +67,12 @@ func (a *App) RequestCode(ctx context.Context, in RequestCode) (CodeSent, error)
 // texts it (no external call holds a database lock). A failed send leaves a dead code behind
 // that counts towards the limits, which errs on the safe side.
 func (a *App) issueCode(ctx context.Context, phone kernel.Phone, purpose otp.Purpose, clientIP string) (CodeSent, error) {
+	return a.issueBoundCode(ctx, phone, purpose, "", clientIP)
+}
+
+// issueBoundCode issues a code bound to phone, purpose and, when bind is not empty, to what it
+// confirms (e.g. "sha256:<document hash>"): it verifies only with the same binding.
+func (a *App) issueBoundCode(ctx context.Context, phone kernel.Phone, purpose otp.Purpose, bind, clientIP string) (CodeSent, error) {
 	code, err := a.random.Digits(otp.Digits)
 	if err != nil {
 		return CodeSent{}, kernel.Internal(err)
@@ -81,7 +89,7 @@ func (a *App) issueCode(ctx context.Context, phone kernel.Phone, purpose otp.Pur
 		if err := otp.CheckSend(h, purpose, now); err != nil {
 			return err
 		}
-		c, err := otp.Issue(a.ids.NewID(), phone, purpose, a.codeHash(phone, purpose, code), now)
+		c, err := otp.Issue(a.ids.NewID(), phone, purpose, a.boundCodeHash(phone, purpose, code, bind), now)
 		if err != nil {
 			return err
 		}
@@ -120,9 +128,37 @@ func (a *App) codeHash(phone kernel.Phone, purpose otp.Purpose, code string) str
 	return a.secrets.Digest("otp", string(phone)+"|"+string(purpose)+"|"+code)
 }
 
+func (a *App) boundCodeHash(phone kernel.Phone, purpose otp.Purpose, code, bind string) string {
+	if bind == "" {
+		return a.codeHash(phone, purpose, code)
+	}
+	return a.secrets.Digest("otp", string(phone)+"|"+string(purpose)+"|"+code+"|"+bind)
+}
+
+// verifyBoundCode consumes a code issued with issueBoundCode for the same binding; a code bound
+// to something else is a wrong code (and counts as a wrong try).
+func (a *App) verifyBoundCode(ctx context.Context, phone kernel.Phone, purpose otp.Purpose, code, bind string, now time.Time) error {
+	var verr error
+	err := a.uow.Do(ctx, func(ctx context.Context, tx ports.Tx) error {
+		verr = a.consumeBoundCode(ctx, tx, phone, purpose, code, bind, now)
+		if isInfrastructure(verr) {
+			return verr
+		}
+		return nil //nolint:nilerr // a refused code is committed so that the wrong try counts
+	})
+	if err != nil {
+		return err
+	}
+	return verr
+}
+
 // consumeCode checks and uses the latest code for phone and purpose inside tx. The wrong-try
 // count must survive the failed request, so callers commit it: see verifyCode.
 func (a *App) consumeCode(ctx context.Context, tx ports.Tx, phone kernel.Phone, purpose otp.Purpose, code string, now time.Time) error {
+	return a.consumeBoundCode(ctx, tx, phone, purpose, code, "", now)
+}
+
+func (a *App) consumeBoundCode(ctx context.Context, tx ports.Tx, phone kernel.Phone, purpose otp.Purpose, code, bind string, now time.Time) error {
 	if len(code) != otp.Digits {
 		return kernel.Invalid("sms-code-format", "the code is 6 digits")
 	}
@@ -133,7 +169,7 @@ func (a *App) consumeCode(ctx context.Context, tx ports.Tx, phone kernel.Phone, 
 	if err != nil {
 		return err
 	}
-	verr := c.Verify(a.codeHash(phone, purpose, code), now)
+	verr := c.Verify(a.boundCodeHash(phone, purpose, code, bind), now)
 	if err := tx.Codes().Save(ctx, c); err != nil {
 		return err
 	}

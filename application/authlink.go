@@ -90,7 +90,10 @@ func (a *App) settleLinkLiveness(ctx context.Context, v *enterprise.Verification
 }
 
 // LinkRequestCode texts a code to the link's bound phone: purpose verify_phone or sign.
-func (a *App) LinkRequestCode(ctx context.Context, token, purpose, clientIP string) (CodeSent, error) {
+//
+// A code of purpose sign is bound to the SHA-256 of the letter shown (documentSHA256, when the
+// client gives it, must be that hash): it signs that document and no other.
+func (a *App) LinkRequestCode(ctx context.Context, token, purpose, documentSHA256, clientIP string) (CodeSent, error) {
 	p, err := otp.ParsePurpose(purpose)
 	if err != nil {
 		return CodeSent{}, err
@@ -98,11 +101,25 @@ func (a *App) LinkRequestCode(ctx context.Context, token, purpose, clientIP stri
 	if p != otp.PurposeVerifyPhone && p != otp.PurposeSign {
 		return CodeSent{}, kernel.Invalid("sms-purpose-invalid", "a signing link sends codes of purpose verify_phone or sign")
 	}
-	_, l, err := a.openLink(ctx, token, a.clock.Now())
+	v, l, err := a.openLink(ctx, token, a.clock.Now())
 	if err != nil {
 		return CodeSent{}, err
 	}
-	return a.issueCode(ctx, l.Phone, p, clientIP)
+	if p != otp.PurposeSign {
+		return a.issueCode(ctx, l.Phone, p, clientIP)
+	}
+	// The sign code is bound to the document the legal rep is shown: the SHA-256 of the letter.
+	letter, err := a.linkLetter(ctx, v)
+	if err != nil {
+		return CodeSent{}, err
+	}
+	h := documentHash(letter)
+	if documentSHA256 != "" && documentSHA256 != h {
+		return CodeSent{}, kernel.Conflict("document-changed", "the letter changed; reload it before asking for a code").WithDetail("document_sha256", h)
+	}
+	sent, err := a.issueBoundCode(ctx, l.Phone, p, "sha256:"+h, clientIP)
+	sent.DocumentSHA256 = h
+	return sent, err
 }
 
 // LinkStartLiveness proves the phone (a verify_phone code) and starts the legal rep's face check.
@@ -200,11 +217,19 @@ func (a *App) LinkSign(ctx context.Context, token, code, signatureFileID string,
 			return nil, err
 		}
 	}
-	if err := a.verifyCode(ctx, l.Phone, otp.PurposeSign, code, now); err != nil {
+	letter, err := a.docs.AuthorizationLetter(data)
+	if err != nil {
+		return nil, kernel.Internal(err)
+	}
+	shown := documentHash(letter)
+	if err := a.verifyBoundCode(ctx, l.Phone, otp.PurposeSign, code, "sha256:"+shown, now); err != nil {
 		return nil, err
 	}
 	signing, keys, err := a.signLetter(ctx, v, data, png, enterprise.Evidence{Channel: "link", OTPVerifiedAt: now,
-		LivenessSession: l.LivenessSession, IP: ip, UserAgent: truncate(ua, 256)}, now)
+		LivenessSession: l.LivenessSession, IP: ip, UserAgent: truncate(ua, 256),
+		PhoneCheck:      "sms-code:verify_phone; sms-code:sign bound to the letter sha256:" + shown,
+		PhoneVerifiedAt: l.PhoneVerifiedAt, LivenessResultID: l.LivenessSession, CertificateKind: "event"},
+		a.eventLetterSigner(v), now)
 	if err != nil {
 		return nil, err
 	}
@@ -224,6 +249,10 @@ func (a *App) LinkLetter(ctx context.Context, token string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	return a.linkLetter(ctx, v)
+}
+
+func (a *App) linkLetter(ctx context.Context, v *enterprise.Verification) ([]byte, error) {
 	var data ports.LetterData
 	if err := a.uow.Read(ctx, func(ctx context.Context, tx ports.Tx) error {
 		var err error

@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/shuxinqian/server/domain/kernel"
-	"github.com/shuxinqian/server/domain/otp"
 	"github.com/shuxinqian/server/domain/user"
 	"github.com/shuxinqian/server/ports"
 )
@@ -19,18 +18,35 @@ type SetSigningPassword struct {
 	Password     string
 	Confirmation string
 	OldPassword  string
-	Code         string
+	// Code (purpose reset_signing_password) resets a forgotten password: a new key and
+	// certificate, the old one revoked; LivenessSessionID is the passed face check when the
+	// channel verifies by face.
+	Code              string
+	LivenessSessionID string
 }
 
-// SigningPassword sets or changes the signing password. It returns the certificate.
-func (a *App) SigningPassword(ctx context.Context, actor Actor, in SetSigningPassword) (*user.Certificate, bool, error) {
+// SigningPassword sets or changes the signing password. It returns the certificate (created:
+// a new one was issued), or the face check a reset needs first.
+func (a *App) SigningPassword(ctx context.Context, actor Actor, in SetSigningPassword) (*user.Certificate, bool, *LivenessView, error) {
+	c, created, err := a.signingPassword(ctx, actor, in)
+	if err != nil || c != nil || in.Code == "" {
+		return c, created, nil, err
+	}
+	r, err := a.ResetSigningPassword(ctx, actor, ResetSigningPassword{Password: in.Password, Confirmation: in.Confirmation,
+		Code: in.Code, LivenessSessionID: in.LivenessSessionID})
+	return r.Certificate, r.Certificate != nil, r.Liveness, err
+}
+
+func (a *App) signingPassword(ctx context.Context, actor Actor, in SetSigningPassword) (*user.Certificate, bool, error) {
 	if err := user.ValidateSigningPassword(in.Password, in.Confirmation); err != nil {
 		return nil, false, err
 	}
 	switch {
 	case in.OldPassword != "" && in.Code != "":
 		return nil, false, kernel.Invalid("signing-password-change-ambiguous", "give old_password or code, not both")
-	case in.OldPassword != "" || in.Code != "":
+	case in.Code != "":
+		return nil, false, nil // a reset: a new key and certificate (ResetSigningPassword)
+	case in.OldPassword != "":
 		c, err := a.changeSigningPassword(ctx, actor, in)
 		return c, false, err
 	}
@@ -59,7 +75,7 @@ func (a *App) applyForCertificate(ctx context.Context, actor Actor, password str
 		return nil, err
 	}
 	// The slow and external work runs outside any transaction.
-	km, err := a.keys.Generate(password)
+	km, err := a.keys.Generate(personalKeyOwner(uid), password)
 	if err != nil {
 		return nil, kernel.Internal(err)
 	}
@@ -70,7 +86,7 @@ func (a *App) applyForCertificate(ctx context.Context, actor Actor, password str
 		return nil, providerError(err, "ca-unavailable", "the certificate authority is unavailable; try again later")
 	}
 	cert := user.Certificate{Serial: issued.SerialHex, Subject: issued.Subject, NotBefore: issued.NotBefore,
-		NotAfter: issued.NotAfter, DER: issued.DER, PublicKeyDER: km.PublicKeyDER, WrappedKey: km.Wrapped, EscrowKey: km.Escrow}
+		NotAfter: issued.NotAfter, DER: issued.DER, PublicKeyDER: km.PublicKeyDER, WrappedKey: km.Wrapped}
 	var out *user.Certificate
 	err = a.uow.Do(ctx, func(ctx context.Context, tx ports.Tx) error {
 		return tx.Users().Update(ctx, uid, func(u *user.User) error {
@@ -100,32 +116,16 @@ func (a *App) changeSigningPassword(ctx context.Context, actor Actor, in SetSign
 	if err != nil {
 		return nil, err
 	}
-	byCode := in.Code != ""
-	// A reset by SMS code proves the phone, not the password: it is allowed while signing is
-	// locked (the lock guards against guessing the password) and clears the lock.
-	if err := u.CanUseSigningKey(now); err != nil && (!byCode || kernel.CodeOf(err) != "signing-locked") {
+	if err := u.CanUseSigningKey(now); err != nil {
 		return nil, err
 	}
 	cert := u.Certificate()
-	var wrapped []byte
-	if byCode {
-		if err := a.verifyCode(ctx, u.Phone(), otp.PurposeResetSigningPassword, in.Code, now); err != nil {
-			return nil, err
-		}
-		w, err := a.keys.Recover(cert.EscrowKey, in.Password)
-		if err != nil {
-			return nil, kernel.Internal(err)
-		}
-		wrapped = w
-	} else {
-		w, err := a.keys.Rewrap(cert.WrappedKey, in.OldPassword, in.Password)
-		if kernel.CodeOf(err) == "signing-password-wrong" {
-			return nil, a.signingPasswordFailed(ctx, uid, now)
-		}
-		if err != nil {
-			return nil, kernel.Internal(err)
-		}
-		wrapped = w
+	wrapped, err := a.keys.Rewrap(personalKeyOwner(uid), cert.WrappedKey, in.OldPassword, in.Password)
+	if kernel.CodeOf(err) == "signing-password-wrong" {
+		return nil, a.signingPasswordFailed(ctx, uid, now)
+	}
+	if err != nil {
+		return nil, kernel.Internal(err)
 	}
 	var out *user.Certificate
 	err = a.uow.Do(ctx, func(ctx context.Context, tx ports.Tx) error {
@@ -133,7 +133,7 @@ func (a *App) changeSigningPassword(ctx context.Context, actor Actor, in SetSign
 			if c := u.Certificate(); c == nil || c.Serial != cert.Serial {
 				return kernel.Conflict("certificate-changed", "the certificate changed meanwhile; try again")
 			}
-			if err := u.RewrapSigningKey(wrapped, byCode, now); err != nil {
+			if err := u.RewrapSigningKey(wrapped, false, now); err != nil {
 				return err
 			}
 			out = u.Certificate()
@@ -183,7 +183,7 @@ func (a *App) VerifySigningPassword(ctx context.Context, actor Actor, password s
 	if len(password) > 64 {
 		return a.signingPasswordFailed(ctx, uid, now)
 	}
-	if _, err := a.keys.Unwrap(u.Certificate().WrappedKey, password); err != nil {
+	if _, _, err := a.keys.Unwrap(personalKeyOwner(uid), u.Certificate().WrappedKey, password); err != nil {
 		if kernel.CodeOf(err) == "signing-password-wrong" {
 			return a.signingPasswordFailed(ctx, uid, now)
 		}

@@ -177,14 +177,14 @@ func TestSigningPasswordIssuesCertificate(t *testing.T) {
 	t.Run("issued by the CA with a pseudonymous subject", func(t *testing.T) {
 		f := newFixture(t)
 		u := verified(t, f, newChannel(t, "q1", channel.MethodID2, true), true)
-		f.keys.EXPECT().Generate("Sign1234x").Return(ports.KeyMaterial{PublicKeyDER: []byte("PUB"), Wrapped: []byte("W"), Escrow: []byte("E")}, nil)
+		f.keys.EXPECT().Generate(gomock.Any(), "Sign1234x").Return(ports.KeyMaterial{PublicKeyDER: []byte("PUB"), Wrapped: []byte("W")}, nil)
 		f.ca.EXPECT().IssuePersonal(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, r ports.CertificateRequest) (ports.IssuedCertificate, error) {
 			if r.CommonName != "张三" || string(r.PublicKeyDER) != "PUB" || r.SubjectSerial == "" || r.SubjectSerial == string(validID) {
 				t.Errorf("request %+v", r)
 			}
 			return ports.IssuedCertificate{SerialHex: "abc", Subject: "CN=张三", DER: []byte("DER"), NotAfter: f.now.Add(time.Hour)}, nil
 		})
-		c, created, err := f.app.SigningPassword(context.Background(), actor, application.SetSigningPassword{Password: "Sign1234x", Confirmation: "Sign1234x"})
+		c, created, _, err := f.app.SigningPassword(context.Background(), actor, application.SetSigningPassword{Password: "Sign1234x", Confirmation: "Sign1234x"})
 		if err != nil || !created || c.Serial != "abc" || string(u.Certificate().WrappedKey) != "W" {
 			t.Fatalf("cert %+v err %v", c, err)
 		}
@@ -209,7 +209,7 @@ func TestSigningPasswordIssuesCertificate(t *testing.T) {
 					onChannel(t, f, tc.channel, tc.charging)
 				}
 				// No Generate and no IssuePersonal expected.
-				_, _, err := f.app.SigningPassword(context.Background(), actor, application.SetSigningPassword{Password: "Sign1234x", Confirmation: "Sign1234x"})
+				_, _, _, err := f.app.SigningPassword(context.Background(), actor, application.SetSigningPassword{Password: "Sign1234x", Confirmation: "Sign1234x"})
 				if kernel.CodeOf(err) != tc.code {
 					t.Fatalf("err %v want %s", err, tc.code)
 				}
@@ -219,18 +219,18 @@ func TestSigningPasswordIssuesCertificate(t *testing.T) {
 	t.Run("charging off: any verified user may", func(t *testing.T) {
 		f := newFixture(t)
 		verified(t, f, nil, false)
-		f.keys.EXPECT().Generate(gomock.Any()).Return(ports.KeyMaterial{PublicKeyDER: []byte("P"), Wrapped: []byte("W"), Escrow: []byte("E")}, nil)
+		f.keys.EXPECT().Generate(gomock.Any(), gomock.Any()).Return(ports.KeyMaterial{PublicKeyDER: []byte("P"), Wrapped: []byte("W")}, nil)
 		f.ca.EXPECT().IssuePersonal(gomock.Any(), gomock.Any()).Return(ports.IssuedCertificate{SerialHex: "s", DER: []byte("D")}, nil)
-		if _, _, err := f.app.SigningPassword(context.Background(), actor, application.SetSigningPassword{Password: "Sign1234x", Confirmation: "Sign1234x"}); err != nil {
+		if _, _, _, err := f.app.SigningPassword(context.Background(), actor, application.SetSigningPassword{Password: "Sign1234x", Confirmation: "Sign1234x"}); err != nil {
 			t.Fatal(err)
 		}
 	})
 	t.Run("CA down: 503 and no certificate", func(t *testing.T) {
 		f := newFixture(t)
 		u := verified(t, f, nil, false)
-		f.keys.EXPECT().Generate(gomock.Any()).Return(ports.KeyMaterial{PublicKeyDER: []byte("P"), Wrapped: []byte("W")}, nil)
+		f.keys.EXPECT().Generate(gomock.Any(), gomock.Any()).Return(ports.KeyMaterial{PublicKeyDER: []byte("P"), Wrapped: []byte("W")}, nil)
 		f.ca.EXPECT().IssuePersonal(gomock.Any(), gomock.Any()).Return(ports.IssuedCertificate{}, errors.New("hsm offline"))
-		_, _, err := f.app.SigningPassword(context.Background(), actor, application.SetSigningPassword{Password: "Sign1234x", Confirmation: "Sign1234x"})
+		_, _, _, err := f.app.SigningPassword(context.Background(), actor, application.SetSigningPassword{Password: "Sign1234x", Confirmation: "Sign1234x"})
 		if kernel.KindOf(err) != kernel.KindUnavailable || u.Certificate() != nil {
 			t.Fatalf("err %v", err)
 		}
@@ -239,8 +239,8 @@ func TestSigningPasswordIssuesCertificate(t *testing.T) {
 		f := newFixture(t)
 		u := verified(t, f, nil, false)
 		_ = u.IssueCertificate(user.Certificate{Serial: "s", DER: []byte("D"), WrappedKey: []byte("W")}, f.now)
-		f.keys.EXPECT().Rewrap([]byte("W"), "Wrong0000x", "Next5678y").Return(nil, kernel.Invalid("signing-password-wrong", "wrong"))
-		_, _, err := f.app.SigningPassword(context.Background(), actor, application.SetSigningPassword{Password: "Next5678y", Confirmation: "Next5678y", OldPassword: "Wrong0000x"})
+		f.keys.EXPECT().Rewrap(gomock.Any(), []byte("W"), "Wrong0000x", "Next5678y").Return(nil, kernel.Invalid("signing-password-wrong", "wrong"))
+		_, _, _, err := f.app.SigningPassword(context.Background(), actor, application.SetSigningPassword{Password: "Next5678y", Confirmation: "Next5678y", OldPassword: "Wrong0000x"})
 		var ke *kernel.Error
 		if !errors.As(err, &ke) || ke.Code != "signing-password-wrong" || ke.Details["attempts_left"] != 4 {
 			t.Fatalf("err %v", err)

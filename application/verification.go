@@ -354,26 +354,55 @@ func (a *App) AuthorizationLetterSignature(ctx context.Context, actor Actor, id 
 	return b, nil
 }
 
-// signLetter renders the signed letter, has the CA issue a one-time certificate for the legal
-// rep's verified identity, signs the PDF bytes (detached CMS) and stores both.
-func (a *App) signLetter(ctx context.Context, v *enterprise.Verification, data ports.LetterData, png []byte, ev enterprise.Evidence, now time.Time) (enterprise.Signing, []string, error) {
+// letterSigner signs the rendered letter: it returns the detached CMS and the certificate used.
+type letterSigner func(ctx context.Context, pdf []byte) (p7s []byte, cert ports.IssuedCertificate, err error)
+
+// personalLetterSigner signs with the legal rep's own personal key, opened for this one
+// operation by the signing password.
+func (a *App) personalLetterSigner(k ports.OneTimeSigner, serial string) letterSigner {
+	return func(ctx context.Context, pdf []byte) ([]byte, ports.IssuedCertificate, error) {
+		p7s, err := a.signer.SignDetached(ctx, pdf, k.Signer, k.CertificateDER, k.ChainPEM)
+		if err != nil {
+			return nil, ports.IssuedCertificate{}, kernel.Internal(err)
+		}
+		return p7s, ports.IssuedCertificate{SerialHex: serial, DER: k.CertificateDER}, nil
+	}
+}
+
+// eventLetterSigner signs with an event certificate (事件证书): a key made for this one signing,
+// certified for the legal rep's verified identity and the SHA-256 of the exact PDF signed, and
+// dropped when the signing is done (it is never stored).
+func (a *App) eventLetterSigner(v *enterprise.Verification) letterSigner {
+	return func(ctx context.Context, pdf []byte) ([]byte, ports.IssuedCertificate, error) {
+		key, pub, err := a.keygen.NewKey()
+		if err != nil {
+			return nil, ports.IssuedCertificate{}, kernel.Internal(err)
+		}
+		sum := sha256.Sum256(pdf)
+		cert, err := a.trust.eventCA.IssueEvent(ctx, ports.EventCertificateRequest{CertificateRequest: ports.CertificateRequest{
+			PublicKeyDER: pub, CommonName: v.LegalRepName(), SubjectSerial: a.subjectPseudonym(v.LegalRepIDNumber())}, DocumentSHA256: sum[:]})
+		if err != nil {
+			return nil, ports.IssuedCertificate{}, providerError(err, "ca-unavailable", "the certificate authority is unavailable; try again later")
+		}
+		p7s, err := a.signer.SignDetached(ctx, pdf, key, cert.DER, a.ca.ChainPEM())
+		if err != nil {
+			return nil, ports.IssuedCertificate{}, kernel.Internal(err)
+		}
+		return p7s, cert, nil
+	}
+}
+
+// signLetter renders the signed letter, signs the PDF bytes (detached CMS, time-stamped) with
+// sign and stores both.
+func (a *App) signLetter(ctx context.Context, v *enterprise.Verification, data ports.LetterData, png []byte, ev enterprise.Evidence, sign letterSigner, now time.Time) (enterprise.Signing, []string, error) {
 	data.SignatureImage, data.SignedAt = png, now
 	pdf, err := a.docs.AuthorizationLetter(data)
 	if err != nil {
 		return enterprise.Signing{}, nil, kernel.Internal(err)
 	}
-	key, pub, err := a.keygen.NewKey()
+	p7s, cert, err := sign(ctx, pdf)
 	if err != nil {
-		return enterprise.Signing{}, nil, kernel.Internal(err)
-	}
-	cert, err := a.ca.IssuePersonal(ctx, ports.CertificateRequest{PublicKeyDER: pub, CommonName: v.LegalRepName(),
-		SubjectSerial: a.subjectPseudonym(v.LegalRepIDNumber()), Validity: LegalRepCertValidity})
-	if err != nil {
-		return enterprise.Signing{}, nil, providerError(err, "ca-unavailable", "the certificate authority is unavailable; try again later")
-	}
-	p7s, err := a.signer.SignDetached(pdf, key, cert.DER, a.ca.ChainPEM())
-	if err != nil {
-		return enterprise.Signing{}, nil, kernel.Internal(err)
+		return enterprise.Signing{}, nil, err
 	}
 	sum := sha256.Sum256(pdf)
 	base := "verifications/" + string(v.ID()) + "/letter-" + a.ids.NewID()
@@ -384,6 +413,9 @@ func (a *App) signLetter(ctx context.Context, v *enterprise.Verification, data p
 	if err := a.files.Put(ctx, keys[1], p7s); err != nil {
 		_ = a.files.Delete(ctx, keys[0])
 		return enterprise.Signing{}, nil, kernel.Internal(err)
+	}
+	if ev.CertificateKind == "event" {
+		ev.DocumentSHA256 = hex.EncodeToString(sum[:])
 	}
 	return enterprise.Signing{LetterKey: keys[0], SignatureKey: keys[1], LetterSHA256: hex.EncodeToString(sum[:]),
 		CertSerial: cert.SerialHex, CertDER: cert.DER, Evidence: ev}, keys, nil
@@ -473,9 +505,11 @@ func (a *App) foundingMembers(ctx context.Context, tx ports.Tx, v *enterprise.Ve
 	return tx.Memberships().Add(ctx, m)
 }
 
-// SignInApp is the legal rep's in-app signing (manual §5.1.1): a signature appearance and an SMS
-// code of purpose sign.
-func (a *App) SignInApp(ctx context.Context, actor Actor, id, signatureID, code, ip, ua string) (VerificationView, error) {
+// SignInApp is the legal rep's in-app signing (manual §5.1.1): a signature appearance, an SMS
+// code of purpose sign, and the signing password, which opens the legal rep's own personal key
+// for this one signing. A legal rep without a personal certificate sets a signing password first
+// (the platform never signs in the app with a key it made itself).
+func (a *App) SignInApp(ctx context.Context, actor Actor, id, signatureID, code, signingPassword, ip, ua string) (VerificationView, error) {
 	now := a.clock.Now()
 	uid := kernel.UserID(actor.UserID)
 	var v *enterprise.Verification
@@ -507,6 +541,17 @@ func (a *App) SignInApp(ctx context.Context, actor Actor, id, signatureID, code,
 	}); err != nil {
 		return VerificationView{}, err
 	}
+	if c := u.Certificate(); c == nil || c.Status != user.CertificateActive {
+		return VerificationView{}, kernel.Precondition("certificate-missing",
+			"set a signing password first: the letter is signed with your own personal certificate").WithDetail("hint", "set_signing_password")
+	}
+	if len(code) != 6 {
+		return VerificationView{}, kernel.Invalid("sms-code-format", "the code is 6 digits (purpose sign)")
+	}
+	key, err := a.openPersonalKey(ctx, uid, signingPassword, now)
+	if err != nil {
+		return VerificationView{}, err
+	}
 	if err := a.verifyCode(ctx, u.Phone(), "sign", code, now); err != nil {
 		return VerificationView{}, err
 	}
@@ -514,7 +559,8 @@ func (a *App) SignInApp(ctx context.Context, actor Actor, id, signatureID, code,
 	if err != nil {
 		return VerificationView{}, kernel.Internal(err)
 	}
-	signing, keys, err := a.signLetter(ctx, v, data, png, enterprise.Evidence{Channel: "app", OTPVerifiedAt: now, IP: ip, UserAgent: truncate(ua, 256)}, now)
+	signing, keys, err := a.signLetter(ctx, v, data, png, enterprise.Evidence{Channel: "app", OTPVerifiedAt: now, IP: ip, UserAgent: truncate(ua, 256),
+		PhoneCheck: "sms-code:sign", PhoneVerifiedAt: now, CertificateKind: "personal"}, a.personalLetterSigner(key, u.Certificate().Serial), now)
 	if err != nil {
 		return VerificationView{}, err
 	}

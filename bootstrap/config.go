@@ -46,6 +46,9 @@ type Config struct {
 	IdentityProvider string
 	// CACertFile/CAKeyFile: an operator-provided CA; empty means the embedded CA under DATA_DIR/ca.
 	CACertFile, CAKeyFile string
+	// TSAURL is a real RFC 3161 TSA (TSA_URL) with its certificate chain (TSA_CHAIN_FILE, PEM);
+	// empty runs the sandbox TSA in process, served at POST /api/v1/tsa.
+	TSAURL, TSAChainFile string
 	// PaymentProvider is sandbox (the WeChat Pay simulator) or wechatpay.
 	PaymentProvider string
 	WeChatPay       WeChatPayConfig
@@ -97,6 +100,8 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		IdentityProvider: get("IDENTITY_PROVIDER", "sandbox"),
 		CACertFile:       get("CA_CERT_FILE", ""),
 		CAKeyFile:        get("CA_KEY_FILE", ""),
+		TSAURL:           get("TSA_URL", ""),
+		TSAChainFile:     get("TSA_CHAIN_FILE", ""),
 	}
 	c.PublicBaseURL = strings.TrimRight(get("PUBLIC_BASE_URL", defaultBaseURL(c.HTTPAddr)), "/")
 	c.PaymentProvider = get("PAYMENT_PROVIDER", "sandbox")
@@ -165,6 +170,9 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		if c.CACertFile == "" || c.CAKeyFile == "" {
 			errs = append(errs, errors.New("production mode needs an operator CA: set CA_CERT_FILE and CA_KEY_FILE"))
 		}
+		if c.TSAURL == "" {
+			errs = append(errs, errors.New("production mode refuses sandbox adapters: set TSA_URL (and TSA_CHAIN_FILE) to a real time-stamping authority"))
+		}
 	}
 	for _, kv := range strings.Split(getenv("TENCENTCLOUD_SMS_TEMPLATES"), ",") {
 		if kv = strings.TrimSpace(kv); kv == "" {
@@ -214,6 +222,9 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	}
 	if tencentNeeded && (c.Tencent.SecretID == "" || c.Tencent.SecretKey == "") {
 		errs = append(errs, errors.New("the Tencent Cloud providers need TENCENTCLOUD_SECRET_ID and TENCENTCLOUD_SECRET_KEY"))
+	}
+	if c.TSAURL != "" && c.TSAChainFile == "" {
+		errs = append(errs, errors.New("TSA_URL needs TSA_CHAIN_FILE (the TSA's certificate chain, PEM)"))
 	}
 	if (c.CACertFile == "") != (c.CAKeyFile == "") {
 		errs = append(errs, errors.New("set both CA_CERT_FILE and CA_KEY_FILE, or neither"))

@@ -30,6 +30,7 @@ import (
 	"github.com/shuxinqian/server/adapters/sqlstore/wmsql"
 	"github.com/shuxinqian/server/adapters/system"
 	"github.com/shuxinqian/server/adapters/tencentcloud"
+	"github.com/shuxinqian/server/adapters/tsa"
 	"github.com/shuxinqian/server/adapters/wechatpay"
 	"github.com/shuxinqian/server/application"
 	"github.com/shuxinqian/server/domain/kernel"
@@ -48,11 +49,16 @@ var ProviderSet = wire.NewSet(
 	wire.InterfaceValue(new(ports.PasswordHasher), crypto.Argon2id{}),
 	sms.NewSandbox, provideSMS,
 	provideIdentity, provideSandboxLiveness, provideLiveness, provideCA, provideSigningKeys, provideFileStore,
+	wire.Bind(new(ports.CertificateAuthority), new(*ca.CA)),
+	wire.Bind(new(ports.RevocationSigner), new(*ca.CA)),
+	wire.Bind(new(ports.EventCertificateAuthority), new(*ca.CA)),
+	provideSandboxTSA, provideTSA, provideCMS, providePDFVerifier,
+	wire.Bind(new(ports.DocumentSigner), new(crypto.CMS)),
+	wire.Bind(new(ports.SignatureInspector), new(crypto.CMS)),
 	document.NewRenderer, wire.Bind(new(ports.SignatureRenderer), new(*document.Renderer)),
 	wire.Bind(new(ports.DocumentRenderer), new(*document.Renderer)),
 	registry.NewSandbox, wire.Bind(new(ports.BusinessRegistry), new(*registry.Sandbox)),
 	bank.NewSandbox, wire.Bind(new(ports.BankRemitter), new(*bank.Sandbox)),
-	wire.InterfaceValue(new(ports.DocumentSigner), crypto.CMS{}),
 	wire.InterfaceValue(new(ports.KeyGenerator), crypto.KeyGen{}),
 	wire.InterfaceValue(new(ports.QRCoder), qrcode.Coder{}),
 	provideSettings, providePayments, provideGateway, provideSimulator, provideInvoicer,
@@ -212,29 +218,60 @@ func provideLiveness(cfg Config, clock ports.Clock, sb *identity.SandboxLiveness
 	return sb, nil
 }
 
-func provideCA(cfg Config, clock ports.Clock) (ports.CertificateAuthority, error) {
+func provideCA(cfg Config, clock ports.Clock) (*ca.CA, error) {
 	c, err := ca.Open(ca.Config{Dir: filepath.Join(cfg.DataDir, "ca"), CertFile: cfg.CACertFile, KeyFile: cfg.CAKeyFile,
-		Clock: clock, Organization: "数信签 Shuxinqian"})
+		Clock: clock, Organization: "数信签 Shuxinqian", BaseURL: cfg.PublicBaseURL})
 	if err != nil {
 		return nil, fmt.Errorf("certificate authority: %w", err)
 	}
 	return c, nil
 }
 
-func provideSigningKeys(keys *crypto.Keys) ports.SigningKeys { return crypto.NewSigningKeys(keys) }
+func provideSigningKeys() ports.SigningKeys { return crypto.NewSigningKeys() }
+
+// provideSandboxTSA is the in-process TSA (nil when a real TSA is configured by TSA_URL).
+func provideSandboxTSA(cfg Config, c *ca.CA, clock ports.Clock) (*tsa.Local, error) {
+	if cfg.TSAURL != "" {
+		return nil, nil
+	}
+	key, chain, err := c.TimeStampingIdentity()
+	if err != nil {
+		return nil, fmt.Errorf("sandbox TSA: %w", err)
+	}
+	return tsa.NewLocal(key, chain, ca.OIDTSAPolicy, clock)
+}
+
+func provideTSA(cfg Config, local *tsa.Local) (ports.TimeStampAuthority, error) {
+	if local != nil {
+		return local, nil
+	}
+	chain, err := os.ReadFile(cfg.TSAChainFile)
+	if err != nil {
+		return nil, fmt.Errorf("TSA_CHAIN_FILE: %w", err)
+	}
+	return tsa.NewRemote(cfg.TSAURL, chain, nil)
+}
+
+func provideCMS(t ports.TimeStampAuthority) crypto.CMS { return crypto.CMS{TSA: t} }
+
+// providePDFVerifier: no PDF signature verifier yet (the PDF signing issue plugs one in).
+func providePDFVerifier() ports.PDFSignatureVerifier { return nil }
 
 func provideFileStore(cfg Config) (ports.FileStore, error) {
 	return filestore.NewLocal(filepath.Join(cfg.DataDir, "files"))
 }
 
 func provideHTTP(cfg Config, app *application.App, db *sqlstore.DB, box *sms.Sandbox, live *identity.SandboxLiveness,
-	reg *registry.Sandbox, bk *bank.Sandbox, sim *wechatpay.Simulator, log *slog.Logger) *adhttp.Server {
+	reg *registry.Sandbox, bk *bank.Sandbox, sim *wechatpay.Simulator, sandboxTSA *tsa.Local, log *slog.Logger) *adhttp.Server {
 	opts := adhttp.Options{
 		Sandbox:        cfg.Sandbox(),
 		Ready:          db.Ping,
 		TrustedProxies: cfg.TrustedProxies,
 		PublicBaseURL:  cfg.PublicBaseURL,
 		Logger:         log,
+	}
+	if sandboxTSA != nil {
+		opts.TSA = sandboxTSA
 	}
 	if cfg.Sandbox() && cfg.IdentityProvider == "sandbox" {
 		opts.SandboxLiveness = live

@@ -56,12 +56,12 @@ func NewRuntime(cfg Config, clock ports.Clock) (*Runtime, func(), error) {
 		cleanup()
 		return nil, nil, err
 	}
-	certificateAuthority, err := provideCA(cfg, clock)
+	ca, err := provideCA(cfg, clock)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
 	}
-	signingKeys := provideSigningKeys(keys)
+	signingKeys := provideSigningKeys()
 	fileStore, err := provideFileStore(cfg)
 	if err != nil {
 		cleanup()
@@ -76,7 +76,17 @@ func NewRuntime(cfg Config, clock ports.Clock) (*Runtime, func(), error) {
 	settings := provideSettings(cfg)
 	registrySandbox := registry.NewSandbox()
 	bankSandbox := bank.NewSandbox(clock)
-	documentSigner := _wireCMSValue
+	local, err := provideSandboxTSA(cfg, ca, clock)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	timeStampAuthority, err := provideTSA(cfg, local)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	cms := provideCMS(timeStampAuthority)
 	keyGenerator := _wireKeyGenValue
 	bootstrapPayments, err := providePayments(cfg)
 	if err != nil {
@@ -89,34 +99,40 @@ func NewRuntime(cfg Config, clock ports.Clock) (*Runtime, func(), error) {
 		cleanup()
 		return nil, nil, err
 	}
+	pdfSignatureVerifier := providePDFVerifier()
 	deps := application.Deps{
-		UoW:       store,
-		Clock:     clock,
-		IDs:       iDs,
-		Random:    random,
-		Passwords: passwordHasher,
-		Secrets:   keys,
-		SMS:       smsSender,
-		Logger:    logger,
-		Identity:  identityVerifier,
-		Liveness:  livenessVerifier,
-		CA:        certificateAuthority,
-		Keys:      signingKeys,
-		Files:     fileStore,
-		Renderer:  renderer,
-		QR:        qrCoder,
-		Settings:  settings,
-		Registry:  registrySandbox,
-		Bank:      bankSandbox,
-		Documents: renderer,
-		Signer:    documentSigner,
-		KeyGen:    keyGenerator,
-		Payments:  paymentGateway,
-		Invoicer:  invoiceIssuer,
+		UoW:         store,
+		Clock:       clock,
+		IDs:         iDs,
+		Random:      random,
+		Passwords:   passwordHasher,
+		Secrets:     keys,
+		SMS:         smsSender,
+		Logger:      logger,
+		Identity:    identityVerifier,
+		Liveness:    livenessVerifier,
+		CA:          ca,
+		Keys:        signingKeys,
+		Files:       fileStore,
+		Renderer:    renderer,
+		QR:          qrCoder,
+		Settings:    settings,
+		Registry:    registrySandbox,
+		Bank:        bankSandbox,
+		Documents:   renderer,
+		Signer:      cms,
+		KeyGen:      keyGenerator,
+		Payments:    paymentGateway,
+		Invoicer:    invoiceIssuer,
+		TSA:         timeStampAuthority,
+		Revocation:  ca,
+		EventCA:     ca,
+		Inspector:   cms,
+		PDFVerifier: pdfSignatureVerifier,
 	}
 	app := application.New(deps)
 	simulator := provideSimulator(bootstrapPayments)
-	server := provideHTTP(cfg, app, db, sandbox, sandboxLiveness, registrySandbox, bankSandbox, simulator, logger)
+	server := provideHTTP(cfg, app, db, sandbox, sandboxLiveness, registrySandbox, bankSandbox, simulator, local, logger)
 	goChannel, cleanup2 := provideGoChannel(loggerAdapter)
 	router, err := provideRouter(goChannel, store, app, loggerAdapter)
 	if err != nil {
@@ -153,6 +169,5 @@ var (
 	_wireRandomValue   = crypto.Random{}
 	_wireArgon2idValue = crypto.Argon2id{}
 	_wireCoderValue    = qrcode.Coder{}
-	_wireCMSValue      = crypto.CMS{}
 	_wireKeyGenValue   = crypto.KeyGen{}
 )

@@ -77,8 +77,9 @@ type DocumentRenderer interface {
 
 // DocumentSigner makes detached CMS (PKCS#7) signatures.
 type DocumentSigner interface {
-	// SignDetached signs content with key, embedding the signer's certificate (and chain).
-	SignDetached(content []byte, key crypto.Signer, certDER []byte, chainPEM []byte) ([]byte, error)
+	// SignDetached signs content with key, embedding the signer's certificate (and chain) and a
+	// signature time-stamp token from the platform's TSA.
+	SignDetached(ctx context.Context, content []byte, key crypto.Signer, certDER []byte, chainPEM []byte) ([]byte, error)
 	// VerifyDetached checks a detached signature over content against the CA chain.
 	VerifyDetached(content, signature []byte, chainPEM []byte) error
 }

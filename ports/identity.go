@@ -99,24 +99,24 @@ type CertificateAuthority interface {
 	ChainPEM() []byte
 }
 
-// KeyMaterial is a new key pair: its public key, the private key wrapped under the holder's
-// password, and an escrow copy sealed under the platform's key.
+// KeyMaterial is a new key pair: its public key and the private key wrapped under the holder's
+// password. There is no other copy of the private key.
 type KeyMaterial struct {
 	PublicKeyDER []byte // PKIX SubjectPublicKeyInfo
-	Wrapped      []byte // opens only with the password (argon2id-derived key)
-	Escrow       []byte // opens only with the platform key; used solely to reset a forgotten password
+	Wrapped      []byte // opens only with the password (argon2id-derived key) and for its owner
 }
 
 // SigningKeys makes key pairs whose private key is kept wrapped under a key derived from a
-// password (argon2id), so that only the holder of the password can sign.
+// password (argon2id) and bound to its owner (e.g. "user:<id>/personal-signing"), so that only the
+// holder of the password can sign, and a wrapped key copied to another owner does not open.
 type SigningKeys interface {
-	Generate(password string) (KeyMaterial, error)
-	// Unwrap opens the private key; a wrong password is the kernel error "signing-password-wrong".
-	Unwrap(wrapped []byte, password string) (crypto.Signer, error)
+	Generate(owner, password string) (KeyMaterial, error)
+	// Unwrap opens the private key for one operation; a wrong password (or another owner) is the
+	// kernel error "signing-password-wrong". upgraded, when not nil, is the key re-wrapped in the
+	// current envelope format: store it in place of wrapped.
+	Unwrap(owner string, wrapped []byte, password string) (key crypto.Signer, upgraded []byte, err error)
 	// Rewrap re-encrypts the private key under a new password, proving the old one.
-	Rewrap(wrapped []byte, oldPassword, newPassword string) ([]byte, error)
-	// Recover wraps the escrowed key under a new password (the holder proved the phone instead).
-	Recover(escrow []byte, newPassword string) ([]byte, error)
+	Rewrap(owner string, wrapped []byte, oldPassword, newPassword string) ([]byte, error)
 }
 
 // FileStore keeps file contents by key (local disk by default).

@@ -81,15 +81,22 @@ type Config struct {
 	Clock ports.Clock
 	// Organization is the O of a root created on first start (DefaultOrganization when empty).
 	Organization string
+	// BaseURL is the public base URL of the server (PUBLIC_BASE_URL): every end-entity
+	// certificate names BaseURL/api/v1/ca/crl as its CRL distribution point and
+	// BaseURL/api/v1/ca/ocsp as its OCSP responder. Empty leaves them out (tests only).
+	BaseURL string
 }
 
 // CA is an embedded certificate authority. It is safe for concurrent use.
 type CA struct {
-	cert     *x509.Certificate   // the certificate that signs leaves
+	cert     *x509.Certificate   // the issuing CA: signs leaves, CRLs and OCSP answers
 	chain    []*x509.Certificate // cert first, root last
+	legacy   []*x509.Certificate // roots of the old direct-root scheme, trusted, never signing
 	key      crypto.Signer
 	chainPEM []byte
 	clock    ports.Clock
+	dir      string
+	baseURL  string
 }
 
 var _ ports.CertificateAuthority = (*CA)(nil)
@@ -107,9 +114,10 @@ func Open(cfg Config) (*CA, error) {
 		clock = wallClock{}
 	}
 	var (
-		chain []*x509.Certificate
-		key   crypto.Signer
-		err   error
+		chain  []*x509.Certificate
+		legacy []*x509.Certificate
+		key    crypto.Signer
+		err    error
 	)
 	switch {
 	case cfg.CertFile != "" || cfg.KeyFile != "":
@@ -122,7 +130,7 @@ func Open(cfg Config) (*CA, error) {
 		if org == "" {
 			org = DefaultOrganization
 		}
-		chain, key, err = openDir(cfg.Dir, clock.Now(), org)
+		chain, key, legacy, err = openDir(cfg.Dir, clock.Now(), org)
 	default:
 		return nil, errors.New("ca: neither Dir nor CertFile/KeyFile configured")
 	}
@@ -133,10 +141,11 @@ func Open(cfg Config) (*CA, error) {
 		return nil, err
 	}
 	var pemChain []byte
-	for _, c := range chain {
+	for _, c := range append(slices.Clone(chain), legacy...) {
 		pemChain = append(pemChain, certPEM(c.Raw)...)
 	}
-	return &CA{cert: chain[0], chain: chain, key: key, chainPEM: pemChain, clock: clock}, nil
+	return &CA{cert: chain[0], chain: chain, legacy: legacy, key: key, chainPEM: pemChain, clock: clock, dir: cfg.Dir,
+		baseURL: strings.TrimRight(cfg.BaseURL, "/")}, nil
 }
 
 // checkCA verifies that chain[0] is a usable CA certificate for key at now, and that the rest of
@@ -194,8 +203,8 @@ func checkKeyType(pub crypto.PublicKey) error {
 	return fmt.Errorf("unsupported key type %T", pub)
 }
 
-// ChainPEM returns the CA's certificate chain (the issuing certificate first, root last), PEM
-// encoded. With a root created in Dir it is the root alone.
+// ChainPEM returns the CA's certificate chain (the issuing certificate first, then the root), PEM
+// encoded, followed by the root of the old direct-root scheme when one is kept in Dir.
 func (ca *CA) ChainPEM() []byte { return slices.Clone(ca.chainPEM) }
 
 // Root returns the chain's last certificate: the root (the issuing certificate itself unless the
@@ -217,7 +226,7 @@ func (ca *CA) IssuePersonal(ctx context.Context, req ports.CertificateRequest) (
 	if isIDNumberLike.MatchString(strings.TrimSpace(req.SubjectSerial)) {
 		return ports.IssuedCertificate{}, invalid("subject_serial", "the subject serial must be a pseudonym, not an ID number")
 	}
-	return ca.issue(req, "")
+	return ca.issue(req, "", nil)
 }
 
 // IssueOrganization issues a certificate for an organisation: O = the organisation's name,
@@ -235,7 +244,7 @@ func (ca *CA) IssueOrganization(ctx context.Context, req ports.CertificateReques
 		return ports.IssuedCertificate{}, invalid("subject_serial", "the subject serial must be a unified social credit code")
 	}
 	req.SubjectSerial = code.String()
-	return ca.issue(req, org)
+	return ca.issue(req, org, nil)
 }
 
 func invalid(field, msg string) error {
@@ -305,7 +314,7 @@ func checkPublicKey(der []byte) (crypto.PublicKey, error) {
 	return nil, invalid("public_key", "the public key must be ECDSA P-256/P-384 or RSA of 2048 to 8192 bits")
 }
 
-func (ca *CA) issue(req ports.CertificateRequest, org string) (ports.IssuedCertificate, error) {
+func (ca *CA) issue(req ports.CertificateRequest, org string, extra []pkix.Extension) (ports.IssuedCertificate, error) {
 	cn, err := checkName("common_name", req.CommonName)
 	if err != nil {
 		return ports.IssuedCertificate{}, err
@@ -362,7 +371,10 @@ func (ca *CA) issue(req ports.CertificateRequest, org string) (ports.IssuedCerti
 		BasicConstraintsValid: true,
 		SubjectKeyId:          ski,
 		AuthorityKeyId:        ca.cert.SubjectKeyId,
+		PolicyIdentifiers:     []asn1.ObjectIdentifier{OIDPolicy},
+		ExtraExtensions:       extra,
 	}
+	ca.locate(tmpl)
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, pub, ca.key)
 	if err != nil {
 		return ports.IssuedCertificate{}, fmt.Errorf("ca: create certificate: %w", err)

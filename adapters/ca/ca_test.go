@@ -85,7 +85,7 @@ func TestOpenCreatesRoot(t *testing.T) {
 		root.Subject.Country[0] != "CN" {
 		t.Fatalf("root subject %s", root.Subject)
 	}
-	if !root.IsCA || root.MaxPathLen != 0 || !root.MaxPathLenZero || root.KeyUsage&x509.KeyUsageCertSign == 0 {
+	if !root.IsCA || root.MaxPathLen != 1 || root.KeyUsage&x509.KeyUsageCertSign == 0 {
 		t.Fatalf("root constraints: CA %v, pathlen %d, usage %v", root.IsCA, root.MaxPathLen, root.KeyUsage)
 	}
 	if pk, ok := root.PublicKey.(*ecdsa.PublicKey); !ok || pk.Curve != elliptic.P384() {
@@ -100,14 +100,19 @@ func TestOpenCreatesRoot(t *testing.T) {
 	if err := root.CheckSignatureFrom(root); err != nil {
 		t.Fatalf("root is not self-signed: %v", err)
 	}
-	if c.Certificate() != root {
-		t.Fatal("a created root is not the issuing certificate")
+	// The root signs only the issuing CA, which signs the holders' certificates.
+	issuing := c.Certificate()
+	if issuing == root || issuing.Subject.CommonName != ca.IssuingCommonName || !issuing.IsCA || issuing.MaxPathLen != 0 ||
+		!issuing.MaxPathLenZero || issuing.CheckSignatureFrom(root) != nil || !bytes.Equal(issuing.AuthorityKeyId, root.SubjectKeyId) {
+		t.Fatalf("issuing CA %s: pathlen %d", issuing.Subject, issuing.MaxPathLen)
 	}
-	if b, _ := pem.Decode(c.ChainPEM()); b == nil || !bytes.Equal(b.Bytes, root.Raw) {
-		t.Fatal("ChainPEM is not the root")
+	b1, rest := pem.Decode(c.ChainPEM())
+	b2, _ := pem.Decode(rest)
+	if b1 == nil || b2 == nil || !bytes.Equal(b1.Bytes, issuing.Raw) || !bytes.Equal(b2.Bytes, root.Raw) {
+		t.Fatal("ChainPEM is not issuing CA then root")
 	}
 
-	for name, want := range map[string]os.FileMode{"": 0o700, "root.key": 0o600, "root.pem": 0o644} {
+	for name, want := range map[string]os.FileMode{"": 0o700, "ca-root.key": 0o600, "ca-root.pem": 0o644, "issuing.key": 0o600, "issuing.pem": 0o644} {
 		fi, err := os.Stat(filepath.Join(dir, name))
 		if err != nil {
 			t.Fatal(err)
@@ -117,8 +122,8 @@ func TestOpenCreatesRoot(t *testing.T) {
 		}
 	}
 	entries, _ := os.ReadDir(dir)
-	if len(entries) != 2 {
-		t.Fatalf("dir holds %d entries, want root.pem and root.key only", len(entries))
+	if len(entries) != 4 {
+		t.Fatalf("dir holds %d entries, want the root's and the issuing CA's certificate and key only", len(entries))
 	}
 
 	again := openDir(t, dir, fakes.NewClock(now.Add(time.Hour)))
@@ -164,22 +169,26 @@ func TestOpenCompletesAfterCrash(t *testing.T) {
 	first := openDir(t, dir, fakes.NewClock(now))
 	// A crash after the key was published but before the certificate: the next start makes a
 	// certificate for the same key.
-	if err := os.Remove(filepath.Join(dir, "root.pem")); err != nil {
+	if err := os.Remove(filepath.Join(dir, "ca-root.pem")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(dir, "issuing.pem")); err != nil {
 		t.Fatal(err)
 	}
 	second := openDir(t, dir, fakes.NewClock(now))
-	if !first.Root().PublicKey.(*ecdsa.PublicKey).Equal(second.Root().PublicKey) {
-		t.Fatal("the completed root has another key")
+	if !first.Root().PublicKey.(*ecdsa.PublicKey).Equal(second.Root().PublicKey) ||
+		!first.Certificate().PublicKey.(*ecdsa.PublicKey).Equal(second.Certificate().PublicKey) {
+		t.Fatal("the completed CA has another key")
 	}
 
 	// A certificate whose key went missing is an error, never silently replaced.
-	if err := os.Remove(filepath.Join(dir, "root.key")); err != nil {
+	if err := os.Remove(filepath.Join(dir, "ca-root.key")); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := ca.Open(ca.Config{Dir: dir, Clock: fakes.NewClock(now)}); err == nil {
 		t.Fatal("opened a root without its key")
 	}
-	if _, err := os.Stat(filepath.Join(dir, "root.key")); err == nil {
+	if _, err := os.Stat(filepath.Join(dir, "ca-root.key")); err == nil {
 		t.Fatal("a new key was written next to the old certificate")
 	}
 }
@@ -422,7 +431,7 @@ func TestIssuePersonal(t *testing.T) {
 		len(cert.UnknownExtKeyUsage) != 1 || cert.UnknownExtKeyUsage[0].String() != "1.3.6.1.5.5.7.3.36" {
 		t.Fatalf("ext key usage %v %v", cert.ExtKeyUsage, cert.UnknownExtKeyUsage)
 	}
-	if len(cert.SubjectKeyId) != 20 || !bytes.Equal(cert.AuthorityKeyId, c.Root().SubjectKeyId) {
+	if len(cert.SubjectKeyId) != 20 || !bytes.Equal(cert.AuthorityKeyId, c.Certificate().SubjectKeyId) {
 		t.Fatalf("ski %x, aki %x", cert.SubjectKeyId, cert.AuthorityKeyId)
 	}
 	if !bytes.Equal(pubDER(t, cert.PublicKey), req.PublicKeyDER) {
@@ -469,14 +478,14 @@ func TestIssueValidity(t *testing.T) {
 		wantInvalid(t, err, bad.String())
 	}
 
-	// Near the end of the root's life, certificates end with the root.
-	clock.Advance(19*365*24*time.Hour + 200*24*time.Hour)
+	// Near the end of the issuing CA's life, certificates end with it.
+	clock.Advance(9*365*24*time.Hour + 200*24*time.Hour)
 	ic, err := c.IssuePersonal(context.Background(), personal(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !ic.NotAfter.Equal(c.Root().NotAfter) {
-		t.Fatalf("NotAfter %s beyond the root's %s", ic.NotAfter, c.Root().NotAfter)
+	if !ic.NotAfter.Equal(c.Certificate().NotAfter) {
+		t.Fatalf("NotAfter %s beyond the issuing CA's %s", ic.NotAfter, c.Certificate().NotAfter)
 	}
 	clock.Advance(2 * 365 * 24 * time.Hour)
 	if _, err := c.IssuePersonal(context.Background(), personal(t)); err == nil {

@@ -17,14 +17,24 @@ import (
 	"time"
 )
 
-// Root material in Config.Dir.
+// CA material in Config.Dir: a root that signs only the issuing CA, and the issuing CA that
+// signs the holders' certificates, CRLs and OCSP answers. root.pem (without "ca-") is the root of
+// the old scheme, which signed holders' certificates directly: it is kept as a trust anchor so
+// that those certificates still verify, and never signs again.
 const (
-	rootCertName = "root.pem"
-	rootKeyName  = "root.key"
-	rootYears    = 20
-	tmpPrefix    = ".tmp-root-"
-	staleTmpAge  = 10 * time.Minute
+	rootCertName    = "ca-root.pem"
+	rootKeyName     = "ca-root.key"
+	issuingCertName = "issuing.pem"
+	issuingKeyName  = "issuing.key"
+	legacyRootName  = "root.pem"
+	rootYears       = 20
+	issuingYears    = 10
+	tmpPrefix       = ".tmp-root-"
+	staleTmpAge     = 10 * time.Minute
 )
+
+// IssuingCommonName is the common name of an issuing CA created on first start.
+const IssuingCommonName = "数信签 Sandbox Issuing CA"
 
 // loadFiles reads an operator-provided CA certificate (with its optional chain) and key.
 func loadFiles(certFile, keyFile string) ([]*x509.Certificate, crypto.Signer, error) {
@@ -39,53 +49,99 @@ func loadFiles(certFile, keyFile string) ([]*x509.Certificate, crypto.Signer, er
 	return chain, key, nil
 }
 
-// openDir loads Dir/root.pem and Dir/root.key, creating them on first start.
+// openDir loads the root and the issuing CA from dir, creating them on first start; it returns
+// the chain (issuing CA, root), the issuing key, and the legacy root if there is one.
 //
 // Creation is safe against concurrent starts and crashes: each file is written to a temporary
-// file and published with link(2), which fails if the name exists. The key is published first
-// and is the commit point; whoever loses the race reads the winner's key. A certificate is then
-// made for that key if none is published yet, and again the first to be linked wins. A crash
-// between the two steps leaves a key without a certificate, which the next start completes (no
-// certificate can have been issued under a root that was never published).
-func openDir(dir string, now time.Time, org string) ([]*x509.Certificate, crypto.Signer, error) {
+// file and published with link(2), which fails if the name exists. A key is published before its
+// certificate and is the commit point; whoever loses the race reads the winner's key. A
+// certificate is then made for that key if none is published yet, and again the first to be
+// linked wins. A crash between the steps leaves a key without a certificate, which the next start
+// completes (nothing can have been issued under a certificate that was never published).
+func openDir(dir string, now time.Time, org string) ([]*x509.Certificate, crypto.Signer, []*x509.Certificate, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, nil, fmt.Errorf("ca: %w", err)
+		return nil, nil, nil, fmt.Errorf("ca: %w", err)
 	}
 	removeStaleTemps(dir, now)
-	certPath, keyPath := filepath.Join(dir, rootCertName), filepath.Join(dir, rootKeyName)
+	rootKey, err := openKey(dir, rootKeyName, rootCertName)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	root, err := openCert(dir, rootCertName, func() ([]byte, error) { return rootTemplate(rootKey, now, org) })
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	issuingKey, err := openKey(dir, issuingKeyName, issuingCertName)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	issuing, err := openCert(dir, issuingCertName, func() ([]byte, error) {
+		return issuingTemplate(issuingKey.Public(), root, rootKey, now, org)
+	})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	var legacy []*x509.Certificate
+	if l, err := readCerts(filepath.Join(dir, legacyRootName)); err == nil {
+		legacy = l
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, nil, nil, err
+	}
+	return []*x509.Certificate{issuing, root}, issuingKey, legacy, nil
+}
 
+// openKey reads dir/keyName, creating it when missing (unless its certificate exists).
+func openKey(dir, keyName, certName string) (crypto.Signer, error) {
+	keyPath := filepath.Join(dir, keyName)
 	key, err := readKey(keyPath)
 	if errors.Is(err, fs.ErrNotExist) {
-		if _, serr := os.Stat(certPath); serr == nil {
-			return nil, nil, fmt.Errorf("ca: %s exists but its key %s is missing", certPath, keyPath)
+		if _, serr := os.Stat(filepath.Join(dir, certName)); serr == nil {
+			return nil, fmt.Errorf("ca: %s exists but its key %s is missing", filepath.Join(dir, certName), keyPath)
 		}
 		key, err = createKey(dir, keyPath)
 	}
-	if err != nil {
-		return nil, nil, err
-	}
+	return key, err
+}
 
+// openCert reads dir/certName (exactly one certificate), creating it with make when missing.
+func openCert(dir, certName string, make func() ([]byte, error)) (*x509.Certificate, error) {
+	certPath := filepath.Join(dir, certName)
 	chain, err := readCerts(certPath)
 	if errors.Is(err, fs.ErrNotExist) {
-		chain, err = createRoot(dir, certPath, key, now, org)
+		der, merr := make()
+		if merr != nil {
+			return nil, merr
+		}
+		published, perr := publish(dir, certPath, certPEM(der), 0o644)
+		if perr != nil {
+			return nil, perr
+		}
+		if published {
+			c, perr := x509.ParseCertificate(der)
+			if perr != nil {
+				return nil, fmt.Errorf("ca: %w", perr)
+			}
+			return c, nil
+		}
+		chain, err = readCerts(certPath)
 	}
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if len(chain) != 1 {
-		return nil, nil, fmt.Errorf("ca: %s must hold exactly one certificate", certPath)
+		return nil, fmt.Errorf("ca: %s must hold exactly one certificate", certPath)
 	}
-	return chain, key, nil
+	return chain[0], nil
 }
 
 func createKey(dir, keyPath string) (crypto.Signer, error) {
 	k, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
 	if err != nil {
-		return nil, fmt.Errorf("ca: generate root key: %w", err)
+		return nil, fmt.Errorf("ca: generate key: %w", err)
 	}
 	der, err := x509.MarshalPKCS8PrivateKey(k)
 	if err != nil {
-		return nil, fmt.Errorf("ca: marshal root key: %w", err)
+		return nil, fmt.Errorf("ca: marshal key: %w", err)
 	}
 	data := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
 	clear(der)
@@ -100,12 +156,45 @@ func createKey(dir, keyPath string) (crypto.Signer, error) {
 	return k, nil
 }
 
-func createRoot(dir, certPath string, key crypto.Signer, now time.Time, org string) ([]*x509.Certificate, error) {
+// rootTemplate makes the self-signed root: it certifies CAs only (path length 1: the issuing CA).
+func rootTemplate(key crypto.Signer, now time.Time, org string) ([]byte, error) {
+	tmpl, err := caTemplate(key.Public(), now, pkix.Name{Country: []string{"CN"}, Organization: []string{org}, CommonName: RootCommonName}, rootYears)
+	if err != nil {
+		return nil, err
+	}
+	tmpl.MaxPathLen = 1
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		return nil, fmt.Errorf("ca: create root certificate: %w", err)
+	}
+	return der, nil
+}
+
+// issuingTemplate makes the issuing CA's certificate, signed by the root (path length 0: it
+// signs end-entity certificates only).
+func issuingTemplate(pub crypto.PublicKey, root *x509.Certificate, rootKey crypto.Signer, now time.Time, org string) ([]byte, error) {
+	tmpl, err := caTemplate(pub, now, pkix.Name{Country: []string{"CN"}, Organization: []string{org}, CommonName: IssuingCommonName}, issuingYears)
+	if err != nil {
+		return nil, err
+	}
+	tmpl.MaxPathLen, tmpl.MaxPathLenZero = 0, true
+	tmpl.AuthorityKeyId = root.SubjectKeyId
+	if tmpl.NotAfter.After(root.NotAfter) {
+		tmpl.NotAfter = root.NotAfter
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, root, pub, rootKey)
+	if err != nil {
+		return nil, fmt.Errorf("ca: create issuing certificate: %w", err)
+	}
+	return der, nil
+}
+
+func caTemplate(pub crypto.PublicKey, now time.Time, subject pkix.Name, years int) (*x509.Certificate, error) {
 	serial, err := randomSerial()
 	if err != nil {
 		return nil, err
 	}
-	spki, err := x509.MarshalPKIXPublicKey(key.Public())
+	spki, err := x509.MarshalPKIXPublicKey(pub)
 	if err != nil {
 		return nil, fmt.Errorf("ca: %w", err)
 	}
@@ -114,34 +203,16 @@ func createRoot(dir, certPath string, key crypto.Signer, now time.Time, org stri
 		return nil, err
 	}
 	notBefore := now.UTC().Add(-backdate).Truncate(time.Second)
-	tmpl := &x509.Certificate{
+	return &x509.Certificate{
 		SerialNumber:          serial,
-		Subject:               pkix.Name{Country: []string{"CN"}, Organization: []string{org}, CommonName: RootCommonName},
+		Subject:               subject,
 		NotBefore:             notBefore,
-		NotAfter:              notBefore.AddDate(rootYears, 0, 0),
+		NotAfter:              notBefore.AddDate(years, 0, 0),
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
 		BasicConstraintsValid: true,
 		IsCA:                  true,
-		MaxPathLen:            0,
-		MaxPathLenZero:        true, // the root signs leaves only
 		SubjectKeyId:          ski,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
-	if err != nil {
-		return nil, fmt.Errorf("ca: create root certificate: %w", err)
-	}
-	published, err := publish(dir, certPath, certPEM(der), 0o644)
-	if err != nil {
-		return nil, err
-	}
-	if !published {
-		return readCerts(certPath)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		return nil, fmt.Errorf("ca: %w", err)
-	}
-	return []*x509.Certificate{cert}, nil
+	}, nil
 }
 
 // publish writes data to a temporary file in dir, syncs it, and links it to path. It reports

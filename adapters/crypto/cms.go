@@ -1,7 +1,9 @@
 package crypto
 
 import (
+	"context"
 	gocrypto "crypto"
+	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
@@ -24,17 +26,24 @@ const CodeSignatureInvalid = "signature-invalid"
 var oidDocumentSigning = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 3, 36}
 
 // CMS implements ports.DocumentSigner: detached CMS (PKCS#7) SignedData with SHA-256, the signer's
-// certificate and its chain embedded, and a signing-time attribute, as `openssl cms -verify`
-// and PDF tools read them. It is safe for concurrent use.
-type CMS struct{}
+// certificate and its chain embedded, a signing-time attribute and, with a TSA, an RFC 3161
+// signature time-stamp token (unsigned attribute id-aa-signatureTimeStampToken over the signature
+// value), as `openssl cms -verify` and PDF tools read them. It is safe for concurrent use.
+type CMS struct {
+	// TSA time-stamps every signature made (nil: no time-stamp, for tests of the bare CMS).
+	TSA ports.TimeStampAuthority
+}
 
 var _ ports.DocumentSigner = CMS{}
+
+// OIDSignatureTimeStampToken is id-aa-signatureTimeStampToken (RFC 3161 appendix A).
+var OIDSignatureTimeStampToken = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 16, 2, 14}
 
 // SignDetached signs content with key and returns the DER of a detached SignedData carrying
 // certDER (the key's certificate) and the certificates of chainPEM. The certificate must be for
 // key, valid now, and (when chainPEM is given) chain up to chainPEM's root: a signature that could
 // not verify is never made.
-func (CMS) SignDetached(content []byte, key gocrypto.Signer, certDER []byte, chainPEM []byte) ([]byte, error) {
+func (c CMS) SignDetached(ctx context.Context, content []byte, key gocrypto.Signer, certDER []byte, chainPEM []byte) ([]byte, error) {
 	if key == nil {
 		return nil, errors.New("crypto: cms: no signing key")
 	}
@@ -73,6 +82,18 @@ func (CMS) SignDetached(content []byte, key gocrypto.Signer, certDER []byte, cha
 	for _, c := range chain {
 		if !c.Equal(cert) {
 			sd.AddCertificate(c)
+		}
+	}
+	if c.TSA != nil {
+		si := &sd.GetSignedData().SignerInfos[0]
+		digest := sha256.Sum256(si.EncryptedDigest)
+		token, err := c.TSA.Timestamp(ctx, digest[:])
+		if err != nil {
+			return nil, fmt.Errorf("crypto: cms: time-stamp: %w", err)
+		}
+		if err := si.SetUnauthenticatedAttributes([]pkcs7.Attribute{{Type: OIDSignatureTimeStampToken,
+			Value: asn1.RawValue{FullBytes: token}}}); err != nil {
+			return nil, fmt.Errorf("crypto: cms: time-stamp attribute: %w", err)
 		}
 	}
 	sd.Detach()

@@ -141,7 +141,7 @@ func TestCMSSignVerify(t *testing.T) {
 			leaf, key := cmsLeaf(t, tc.issuer, nil)
 			chainPEM := cmsPEM(tc.chain...)
 			before := time.Now().Add(-time.Second)
-			sig, err := CMS{}.SignDetached(cmsDocument, key, leaf.Raw, chainPEM)
+			sig, err := CMS{}.SignDetached(context.Background(), cmsDocument, key, leaf.Raw, chainPEM)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -199,7 +199,7 @@ func TestCMSVerifyEveryByteFlipped(t *testing.T) {
 	root := cmsRoot(t, "Test Root CA")
 	leaf, key := cmsLeaf(t, root, nil)
 	chainPEM := cmsPEM(root.cert)
-	sig, err := CMS{}.SignDetached(cmsDocument, key, leaf.Raw, chainPEM)
+	sig, err := CMS{}.SignDetached(context.Background(), cmsDocument, key, leaf.Raw, chainPEM)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -235,7 +235,7 @@ func TestCMSVerifyUsages(t *testing.T) {
 		}, false},
 	} {
 		leaf, key := cmsLeaf(t, root, tc.mut)
-		sig, err := CMS{}.SignDetached(cmsDocument, key, leaf.Raw, chainPEM)
+		sig, err := CMS{}.SignDetached(context.Background(), cmsDocument, key, leaf.Raw, chainPEM)
 		if err != nil {
 			t.Fatal(name, err)
 		}
@@ -258,17 +258,17 @@ func TestCMSSignRefused(t *testing.T) {
 		c.NotBefore, c.NotAfter = time.Now().Add(-3*time.Hour), time.Now().Add(-2*time.Hour)
 	})
 	for name, call := range map[string]func() ([]byte, error){
-		"key not the certificate's": func() ([]byte, error) { return CMS{}.SignDetached(cmsDocument, cmsKey(t), leaf.Raw, chainPEM) },
-		"no key":                    func() ([]byte, error) { return CMS{}.SignDetached(cmsDocument, nil, leaf.Raw, chainPEM) },
-		"garbage certificate":       func() ([]byte, error) { return CMS{}.SignDetached(cmsDocument, key, []byte{1, 2, 3}, chainPEM) },
+		"key not the certificate's": func() ([]byte, error) { return CMS{}.SignDetached(context.Background(), cmsDocument, cmsKey(t), leaf.Raw, chainPEM) },
+		"no key":                    func() ([]byte, error) { return CMS{}.SignDetached(context.Background(), cmsDocument, nil, leaf.Raw, chainPEM) },
+		"garbage certificate":       func() ([]byte, error) { return CMS{}.SignDetached(context.Background(), cmsDocument, key, []byte{1, 2, 3}, chainPEM) },
 		"expired certificate": func() ([]byte, error) {
-			return CMS{}.SignDetached(cmsDocument, expiredKey, expired.Raw, chainPEM)
+			return CMS{}.SignDetached(context.Background(), cmsDocument, expiredKey, expired.Raw, chainPEM)
 		},
 		"another CA's chain": func() ([]byte, error) {
-			return CMS{}.SignDetached(cmsDocument, key, leaf.Raw, cmsPEM(cmsRoot(t, "Other").cert))
+			return CMS{}.SignDetached(context.Background(), cmsDocument, key, leaf.Raw, cmsPEM(cmsRoot(t, "Other").cert))
 		},
 		"a key in the chain": func() ([]byte, error) {
-			return CMS{}.SignDetached(cmsDocument, key, leaf.Raw, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: []byte{1}}))
+			return CMS{}.SignDetached(context.Background(), cmsDocument, key, leaf.Raw, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: []byte{1}}))
 		},
 	} {
 		if sig, err := call(); err == nil || sig != nil {
@@ -276,7 +276,7 @@ func TestCMSSignRefused(t *testing.T) {
 		}
 	}
 	// Without a chain, the leaf alone is embedded.
-	sig, err := CMS{}.SignDetached(cmsDocument, key, leaf.Raw, nil)
+	sig, err := CMS{}.SignDetached(context.Background(), cmsDocument, key, leaf.Raw, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,14 +18,18 @@ import (
 	"github.com/shuxinqian/server/ports"
 )
 
-// Wrapped signing key envelope, version 1:
+// Wrapped signing key envelope:
 //
 //	version(1) | argon2 memory KiB (4, big endian) | time (4) | threads (1) | salt (16) | nonce (12) | AES-256-GCM(PKCS#8 DER)
 //
-// The key is argon2id(password, salt) with the parameters written in the envelope; the header
-// (everything before the ciphertext) is the GCM additional data.
+// The key is argon2id(password, salt) with the parameters written in the envelope. The GCM
+// additional data is the header (everything before the ciphertext); in version 2 it is followed
+// by the owner the key belongs to ("user:<id>/personal-signing"), so an envelope copied to another
+// holder's row does not open even with the right password. Version 1 envelopes (made before the
+// owner was bound) still open and are re-wrapped as version 2 on their first use.
 const (
 	wrapVersion1  = 1
+	wrapVersion2  = 2
 	wrapNonceLen  = 12
 	wrapHeaderLen = 1 + 4 + 4 + 1 + argonSaltLen + wrapNonceLen
 	wrapTagLen    = 16
@@ -36,33 +40,27 @@ const (
 	wrapMaxThreads = 16
 )
 
-// escrowAAD binds escrow ciphertexts to their purpose.
-const escrowAAD = "signing-key-escrow"
-
 // CodeSigningPasswordWrong is the kernel error code of a wrong signing password.
 const CodeSigningPasswordWrong = "signing-password-wrong" //nolint:gosec // an error code, not a credential
 
 // ErrMalformedWrappedKey is returned for bytes that are not a wrapped signing key.
 var ErrMalformedWrappedKey = errors.New("crypto: malformed wrapped signing key")
 
-// SigningKeys implements ports.SigningKeys: ECDSA P-256 keys whose private key is kept
-// AES-256-GCM encrypted under an argon2id key derived from the holder's signing password, with an
-// escrow copy sealed by the platform's cipher for password resets.
-type SigningKeys struct {
-	escrow ports.Cipher
-}
+// SigningKeys implements ports.SigningKeys: ECDSA P-256 keys whose private key is kept only
+// AES-256-GCM encrypted under an argon2id key derived from the holder's signing password, bound to
+// its owner. There is no other copy: a forgotten password means a new key (the platform cannot
+// sign as the holder).
+type SigningKeys struct{}
 
 var _ ports.SigningKeys = (*SigningKeys)(nil)
 
-// NewSigningKeys makes the signing key service; escrow seals the escrow copies.
-func NewSigningKeys(escrow ports.Cipher) *SigningKeys {
-	return &SigningKeys{escrow: escrow}
-}
+// NewSigningKeys makes the signing key service.
+func NewSigningKeys() *SigningKeys { return &SigningKeys{} }
 
-// Generate makes a new P-256 key pair wrapped under password, with its escrow copy.
-func (s *SigningKeys) Generate(password string) (ports.KeyMaterial, error) {
-	if password == "" {
-		return ports.KeyMaterial{}, errors.New("crypto: empty signing password")
+// Generate makes a new P-256 key pair wrapped under password and bound to owner.
+func (s *SigningKeys) Generate(owner, password string) (ports.KeyMaterial, error) {
+	if password == "" || owner == "" {
+		return ports.KeyMaterial{}, errors.New("crypto: empty signing password or owner")
 	}
 	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -77,34 +75,42 @@ func (s *SigningKeys) Generate(password string) (ports.KeyMaterial, error) {
 		return ports.KeyMaterial{}, err
 	}
 	defer clear(der)
-	wrapped, err := wrapKey(der, password)
+	wrapped, err := wrapKey(der, owner, password)
 	if err != nil {
 		return ports.KeyMaterial{}, err
 	}
-	escrow, err := s.escrow.Seal(der, escrowAAD)
-	if err != nil {
-		return ports.KeyMaterial{}, fmt.Errorf("crypto: seal escrow: %w", err)
-	}
-	return ports.KeyMaterial{PublicKeyDER: pub, Wrapped: wrapped, Escrow: escrow}, nil
+	return ports.KeyMaterial{PublicKeyDER: pub, Wrapped: wrapped}, nil
 }
 
-// Unwrap opens the private key with the signing password. A wrong password is the kernel invalid
-// error "signing-password-wrong"; bytes that are no envelope are ErrMalformedWrappedKey.
-func (s *SigningKeys) Unwrap(wrapped []byte, password string) (gocrypto.Signer, error) {
-	der, err := unwrapKey(wrapped, password)
+// Unwrap opens the private key of owner with the signing password, for one operation. A wrong
+// password (or an envelope of another owner) is the kernel invalid error "signing-password-wrong";
+// bytes that are no envelope are ErrMalformedWrappedKey. When the envelope is of the old,
+// owner-less version, upgraded is the same key wrapped as version 2 (store it).
+func (s *SigningKeys) Unwrap(owner string, wrapped []byte, password string) (gocrypto.Signer, []byte, error) {
+	der, err := unwrapKey(wrapped, owner, password)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer clear(der)
-	return parseSigningKey(der)
+	k, err := parseSigningKey(der)
+	if err != nil {
+		return nil, nil, err
+	}
+	var upgraded []byte
+	if wrapped[0] == wrapVersion1 {
+		if upgraded, err = wrapKey(der, owner, password); err != nil {
+			return nil, nil, err
+		}
+	}
+	return k, upgraded, nil
 }
 
-// Rewrap re-encrypts the private key under newPassword (with a new salt), proving oldPassword.
-func (s *SigningKeys) Rewrap(wrapped []byte, oldPassword, newPassword string) ([]byte, error) {
+// Rewrap re-encrypts owner's private key under newPassword (with a new salt), proving oldPassword.
+func (s *SigningKeys) Rewrap(owner string, wrapped []byte, oldPassword, newPassword string) ([]byte, error) {
 	if newPassword == "" {
 		return nil, errors.New("crypto: empty signing password")
 	}
-	der, err := unwrapKey(wrapped, oldPassword)
+	der, err := unwrapKey(wrapped, owner, oldPassword)
 	if err != nil {
 		return nil, err
 	}
@@ -112,23 +118,7 @@ func (s *SigningKeys) Rewrap(wrapped []byte, oldPassword, newPassword string) ([
 	if _, err := parseSigningKey(der); err != nil {
 		return nil, err
 	}
-	return wrapKey(der, newPassword)
-}
-
-// Recover wraps the escrowed private key under newPassword.
-func (s *SigningKeys) Recover(escrow []byte, newPassword string) ([]byte, error) {
-	if newPassword == "" {
-		return nil, errors.New("crypto: empty signing password")
-	}
-	der, err := s.escrow.Open(escrow, escrowAAD)
-	if err != nil {
-		return nil, fmt.Errorf("crypto: open escrow: %w", err)
-	}
-	defer clear(der)
-	if _, err := parseSigningKey(der); err != nil {
-		return nil, err
-	}
-	return wrapKey(der, newPassword)
+	return wrapKey(der, owner, newPassword)
 }
 
 func parseSigningKey(der []byte) (*ecdsa.PrivateKey, error) {
@@ -144,9 +134,12 @@ func parseSigningKey(der []byte) (*ecdsa.PrivateKey, error) {
 }
 
 // wrapKey encrypts plaintext under argon2id(password, fresh salt) with the default parameters.
-func wrapKey(plaintext []byte, password string) ([]byte, error) {
+func wrapKey(plaintext []byte, owner, password string) ([]byte, error) {
+	if owner == "" {
+		return nil, errors.New("crypto: a wrapped key needs its owner")
+	}
 	out := make([]byte, wrapHeaderLen, wrapHeaderLen+len(plaintext)+wrapTagLen)
-	out[0] = wrapVersion1
+	out[0] = wrapVersion2
 	binary.BigEndian.PutUint32(out[1:5], argonMemory)
 	binary.BigEndian.PutUint32(out[5:9], argonTime)
 	out[9] = argonThreads
@@ -159,13 +152,12 @@ func wrapKey(plaintext []byte, password string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	header := out[:wrapHeaderLen:wrapHeaderLen]
-	return aead.Seal(out, nonce, plaintext, header), nil
+	return aead.Seal(out, nonce, plaintext, wrapAAD(out[:wrapHeaderLen], owner)), nil
 }
 
 // unwrapKey parses an envelope and decrypts it with password.
-func unwrapKey(wrapped []byte, password string) ([]byte, error) {
-	if len(wrapped) < wrapHeaderLen+wrapTagLen || wrapped[0] != wrapVersion1 {
+func unwrapKey(wrapped []byte, owner, password string) ([]byte, error) {
+	if len(wrapped) < wrapHeaderLen+wrapTagLen || (wrapped[0] != wrapVersion1 && wrapped[0] != wrapVersion2) {
 		return nil, ErrMalformedWrappedKey
 	}
 	memory := binary.BigEndian.Uint32(wrapped[1:5])
@@ -181,7 +173,11 @@ func unwrapKey(wrapped []byte, password string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	der, err := aead.Open(nil, nonce, wrapped[wrapHeaderLen:], wrapped[:wrapHeaderLen])
+	aad := wrapped[:wrapHeaderLen:wrapHeaderLen]
+	if wrapped[0] == wrapVersion2 {
+		aad = wrapAAD(aad, owner)
+	}
+	der, err := aead.Open(nil, nonce, wrapped[wrapHeaderLen:], aad)
 	if err != nil {
 		return nil, kernel.Invalid(CodeSigningPasswordWrong, "the signing password is wrong")
 	}
@@ -198,4 +194,10 @@ func wrapAEAD(password string, salt []byte, memory, iterations uint32, threads u
 		return nil, err
 	}
 	return cipher.NewGCM(block)
+}
+
+// wrapAAD is a version 2 envelope's additional data: its header, then its owner.
+func wrapAAD(header []byte, owner string) []byte {
+	aad := make([]byte, 0, len(header)+len(owner))
+	return append(append(aad, header...), owner...)
 }

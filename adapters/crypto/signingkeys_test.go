@@ -4,6 +4,7 @@ import (
 	"bytes"
 	gocrypto "crypto"
 	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
@@ -15,12 +16,10 @@ import (
 
 func newTestSigningKeys(t testing.TB) *SigningKeys {
 	t.Helper()
-	keys, err := NewKeys(bytes.Repeat([]byte{1}, 32))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return NewSigningKeys(keys)
+	return NewSigningKeys()
 }
+
+const owner = "user:u1/personal-signing"
 
 // checkSigner asserts that signer is the private key of the PKIX public key pubDER.
 func checkSigner(t *testing.T, signer gocrypto.Signer, pubDER []byte) {
@@ -55,11 +54,11 @@ func wantWrongPassword(t *testing.T, err error) {
 
 func TestSigningKeysRoundTrip(t *testing.T) {
 	sk := newTestSigningKeys(t)
-	m, err := sk.Generate("Signing123")
+	m, err := sk.Generate(owner, "Signing123")
 	if err != nil {
 		t.Fatal(err)
 	}
-	signer, err := sk.Unwrap(m.Wrapped, "Signing123")
+	signer, _, err := sk.Unwrap(owner, m.Wrapped, "Signing123")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,8 +68,8 @@ func TestSigningKeysRoundTrip(t *testing.T) {
 	checkSigner(t, signer, m.PublicKeyDER)
 
 	// The envelope names the parameters of DESIGN.md §7.
-	if m.Wrapped[0] != 1 || !bytes.Equal(m.Wrapped[1:10], []byte{0, 0, 0x4c, 0, 0, 0, 0, 2, 1}) {
-		t.Fatalf("header % x, want version 1, m=19456, t=2, p=1", m.Wrapped[:10])
+	if m.Wrapped[0] != 2 || !bytes.Equal(m.Wrapped[1:10], []byte{0, 0, 0x4c, 0, 0, 0, 0, 2, 1}) {
+		t.Fatalf("header % x, want version 2, m=19456, t=2, p=1", m.Wrapped[:10])
 	}
 
 	// Neither the envelope nor the escrow holds the private key in clear.
@@ -82,7 +81,7 @@ func TestSigningKeysRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, blob := range map[string][]byte{"wrapped": m.Wrapped, "escrow": m.Escrow} {
+	for name, blob := range map[string][]byte{"wrapped": m.Wrapped} {
 		if bytes.Contains(blob, der) || bytes.Contains(blob, d) {
 			t.Fatalf("%s contains the private key in clear", name)
 		}
@@ -91,15 +90,15 @@ func TestSigningKeysRoundTrip(t *testing.T) {
 
 func TestSigningKeysWrongPassword(t *testing.T) {
 	sk := newTestSigningKeys(t)
-	m, err := sk.Generate("Signing123")
+	m, err := sk.Generate(owner, "Signing123")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, pw := range []string{"signing123", "Signing1234", ""} {
-		_, err := sk.Unwrap(m.Wrapped, pw)
+		_, _, err := sk.Unwrap(owner, m.Wrapped, pw)
 		wantWrongPassword(t, err)
 	}
-	if _, err := sk.Rewrap(m.Wrapped, "wrong", "NewSigning456"); err == nil {
+	if _, err := sk.Rewrap(owner, m.Wrapped, "wrong", "NewSigning456"); err == nil {
 		t.Fatal("rewrap with the wrong old password succeeded")
 	} else {
 		wantWrongPassword(t, err)
@@ -108,11 +107,11 @@ func TestSigningKeysWrongPassword(t *testing.T) {
 
 func TestSigningKeysFreshSalt(t *testing.T) {
 	sk := newTestSigningKeys(t)
-	a, err := sk.Generate("Signing123")
+	a, err := sk.Generate(owner, "Signing123")
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := sk.Generate("Signing123")
+	b, err := sk.Generate(owner, "Signing123")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,60 +126,78 @@ func TestSigningKeysFreshSalt(t *testing.T) {
 
 func TestSigningKeysRewrap(t *testing.T) {
 	sk := newTestSigningKeys(t)
-	m, err := sk.Generate("Signing123")
+	m, err := sk.Generate(owner, "Signing123")
 	if err != nil {
 		t.Fatal(err)
 	}
-	re, err := sk.Rewrap(m.Wrapped, "Signing123", "NewSigning456")
+	re, err := sk.Rewrap(owner, m.Wrapped, "Signing123", "NewSigning456")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if bytes.Equal(re[10:26], m.Wrapped[10:26]) {
 		t.Fatal("rewrap kept the salt")
 	}
-	_, err = sk.Unwrap(re, "Signing123")
+	_, _, err = sk.Unwrap(owner, re, "Signing123")
 	wantWrongPassword(t, err)
-	signer, err := sk.Unwrap(re, "NewSigning456")
+	signer, _, err := sk.Unwrap(owner, re, "NewSigning456")
 	if err != nil {
 		t.Fatal(err)
 	}
 	checkSigner(t, signer, m.PublicKeyDER)
 }
 
-func TestSigningKeysRecover(t *testing.T) {
+// The envelope is bound to its owner: copied to another holder's row it does not open, even
+// with the right password; the old owner-less envelopes (version 1) open once and come back
+// upgraded.
+func TestSigningKeysOwnerBound(t *testing.T) {
 	sk := newTestSigningKeys(t)
-	m, err := sk.Generate("Signing123")
+	m, err := sk.Generate(owner, "Signing123")
 	if err != nil {
 		t.Fatal(err)
 	}
-	re, err := sk.Recover(m.Escrow, "Recovered789")
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := sk.Unwrap(re, "Recovered789")
-	if err != nil {
-		t.Fatal(err)
-	}
-	checkSigner(t, signer, m.PublicKeyDER)
-	_, err = sk.Unwrap(re, "Signing123")
+	_, _, err = sk.Unwrap("user:u2/personal-signing", m.Wrapped, "Signing123")
 	wantWrongPassword(t, err)
+	if _, err := sk.Rewrap("user:u2/personal-signing", m.Wrapped, "Signing123", "Other1234x"); err == nil {
+		t.Fatal("rewrapped for another owner")
+	}
 
-	// Another platform key cannot open the escrow; nor can the wrapped key pass for an escrow.
-	otherKeys, err := NewKeys(bytes.Repeat([]byte{2}, 32))
+	// A version 1 envelope (header as additional data only), as made before owners were bound.
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := NewSigningKeys(otherKeys).Recover(m.Escrow, "Recovered789"); err == nil {
-		t.Fatal("escrow opened under another platform key")
+	der, _ := x509.MarshalPKCS8PrivateKey(k)
+	v2, err := wrapKey(der, owner, "Signing123")
+	if err != nil {
+		t.Fatal(err)
 	}
-	if _, err := sk.Recover(m.Wrapped, "Recovered789"); err == nil {
-		t.Fatal("a wrapped key was accepted as an escrow")
+	v1 := bytes.Clone(v2[:wrapHeaderLen])
+	v1[0] = wrapVersion1
+	aead, err := wrapAEAD("Signing123", v1[10:10+argonSaltLen], argonMemory, argonTime, argonThreads)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v1 = aead.Seal(v1, v1[10+argonSaltLen:wrapHeaderLen], der, v1[:wrapHeaderLen])
+	signer, upgraded, err := sk.Unwrap(owner, v1, "Signing123")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, _ := x509.MarshalPKIXPublicKey(&k.PublicKey)
+	checkSigner(t, signer, pub)
+	if len(upgraded) == 0 || upgraded[0] != wrapVersion2 {
+		t.Fatal("a version 1 envelope was not upgraded")
+	}
+	if _, _, err := sk.Unwrap("user:u2/personal-signing", upgraded, "Signing123"); err == nil {
+		t.Fatal("the upgraded envelope is not bound to its owner")
+	}
+	if _, again, err := sk.Unwrap(owner, upgraded, "Signing123"); err != nil || again != nil {
+		t.Fatalf("upgraded envelope: %v, upgraded again %v", err, again != nil)
 	}
 }
 
 func TestSigningKeysTamperedEnvelope(t *testing.T) {
 	sk := newTestSigningKeys(t)
-	m, err := sk.Generate("Signing123")
+	m, err := sk.Generate(owner, "Signing123")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,7 +208,7 @@ func TestSigningKeysTamperedEnvelope(t *testing.T) {
 	}
 	// Any changed byte of salt, nonce, ciphertext or tag refuses to open.
 	for _, i := range []int{10, 26, 38, len(m.Wrapped) / 2, len(m.Wrapped) - 1} {
-		if _, err := sk.Unwrap(flip(i), "Signing123"); err == nil {
+		if _, _, err := sk.Unwrap(owner, flip(i), "Signing123"); err == nil {
 			t.Fatalf("byte %d flipped: opened", i)
 		}
 	}
@@ -205,7 +222,7 @@ func TestSigningKeysTamperedEnvelope(t *testing.T) {
 		"truncated": m.Wrapped[:30],
 		"empty":     nil,
 	} {
-		_, err := sk.Unwrap(b, "Signing123")
+		_, _, err := sk.Unwrap(owner, b, "Signing123")
 		if !errors.Is(err, ErrMalformedWrappedKey) {
 			t.Fatalf("%s: err = %v, want ErrMalformedWrappedKey", name, err)
 		}
@@ -213,25 +230,25 @@ func TestSigningKeysTamperedEnvelope(t *testing.T) {
 	// Lowering t (a header field) changes the key and the additional data: refused.
 	weak := bytes.Clone(m.Wrapped)
 	weak[8] = 1
-	if _, err := sk.Unwrap(weak, "Signing123"); err == nil {
+	if _, _, err := sk.Unwrap(owner, weak, "Signing123"); err == nil {
 		t.Fatal("header with t=1 opened")
 	}
 }
 
 func TestSigningKeysEmptyPassword(t *testing.T) {
 	sk := newTestSigningKeys(t)
-	if _, err := sk.Generate(""); err == nil {
+	if _, err := sk.Generate(owner, ""); err == nil {
 		t.Fatal("generated a key under an empty password")
 	}
-	m, err := sk.Generate("Signing123")
+	m, err := sk.Generate(owner, "Signing123")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := sk.Rewrap(m.Wrapped, "Signing123", ""); err == nil {
+	if _, err := sk.Rewrap(owner, m.Wrapped, "Signing123", ""); err == nil {
 		t.Fatal("rewrapped under an empty password")
 	}
-	if _, err := sk.Recover(m.Escrow, ""); err == nil {
-		t.Fatal("recovered under an empty password")
+	if _, err := sk.Generate("", "Signing123"); err == nil {
+		t.Fatal("generated a key without an owner")
 	}
 }
 
@@ -239,13 +256,13 @@ func TestSigningKeysEmptyPassword(t *testing.T) {
 // p=1, then AES-GCM and PKCS#8 parsing (the argon2 part dominates).
 func BenchmarkSigningKeysUnwrap(b *testing.B) {
 	sk := newTestSigningKeys(b)
-	m, err := sk.Generate("Signing123")
+	m, err := sk.Generate(owner, "Signing123")
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := sk.Unwrap(m.Wrapped, "Signing123"); err != nil {
+		if _, _, err := sk.Unwrap(owner, m.Wrapped, "Signing123"); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -201,8 +201,9 @@ func (s *Server) letterTemplate(w http.ResponseWriter, _ *http.Request) error {
 }
 
 type signRequest struct {
-	SignatureID string `json:"signature_id"`
-	Code        string `json:"code"`
+	SignatureID     string `json:"signature_id"`
+	Code            string `json:"code"`
+	SigningPassword string `json:"signing_password"`
 }
 
 func (s *Server) signInApp(w http.ResponseWriter, r *http.Request, a application.Actor) error {
@@ -210,7 +211,7 @@ func (s *Server) signInApp(w http.ResponseWriter, r *http.Request, a application
 	if err := decode(w, r, &req); err != nil {
 		return err
 	}
-	vw, err := s.app.SignInApp(r.Context(), a, r.PathValue("id"), req.SignatureID, req.Code, s.clientIP(r), r.UserAgent())
+	vw, err := s.app.SignInApp(r.Context(), a, r.PathValue("id"), req.SignatureID, req.Code, req.SigningPassword, s.clientIP(r), r.UserAgent())
 	if err != nil {
 		return err
 	}
@@ -292,6 +293,8 @@ func (s *Server) linkPage(w http.ResponseWriter, r *http.Request) error {
 
 type linkCodeRequest struct {
 	Purpose string `json:"purpose"`
+	// DocumentSHA256 (optional, purpose sign) is the hash of the letter the legal rep saw.
+	DocumentSHA256 string `json:"document_sha256,omitempty"`
 }
 
 func (s *Server) linkCode(w http.ResponseWriter, r *http.Request) error {
@@ -299,9 +302,14 @@ func (s *Server) linkCode(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(w, r, &req); err != nil {
 		return err
 	}
-	res, err := s.app.LinkRequestCode(r.Context(), r.PathValue("token"), req.Purpose, s.clientIP(r))
+	res, err := s.app.LinkRequestCode(r.Context(), r.PathValue("token"), req.Purpose, req.DocumentSHA256, s.clientIP(r))
 	if err != nil {
 		return err
+	}
+	if res.DocumentSHA256 != "" {
+		writeJSON(w, http.StatusAccepted, map[string]any{"expires_in": int(res.ExpiresIn / time.Second),
+			"resend_after": int(res.ResendAfter / time.Second), "document_sha256": res.DocumentSHA256})
+		return nil
 	}
 	writeJSON(w, http.StatusAccepted, smsCodeResponse{ExpiresIn: int(res.ExpiresIn / time.Second), ResendAfter: int(res.ResendAfter / time.Second)})
 	return nil

@@ -171,6 +171,7 @@ type signingPasswordRequest struct {
 	PasswordConfirmation string `json:"password_confirmation"`
 	OldPassword          string `json:"old_password,omitempty"`
 	Code                 string `json:"code,omitempty"`
+	LivenessSessionID    string `json:"liveness_session_id,omitempty"`
 }
 
 type certificateJSON struct {
@@ -198,10 +199,14 @@ func (s *Server) setSigningPassword(w http.ResponseWriter, r *http.Request, a ap
 	if err := decode(w, r, &req); err != nil {
 		return err
 	}
-	c, created, err := s.app.SigningPassword(r.Context(), a, application.SetSigningPassword{Password: req.Password,
-		Confirmation: req.PasswordConfirmation, OldPassword: req.OldPassword, Code: req.Code})
+	c, created, live, err := s.app.SigningPassword(r.Context(), a, application.SetSigningPassword{Password: req.Password,
+		Confirmation: req.PasswordConfirmation, OldPassword: req.OldPassword, Code: req.Code, LivenessSessionID: req.LivenessSessionID})
 	if err != nil {
 		return err
+	}
+	if live != nil { // a reset on a face channel: the face check first, then the same request with liveness_session_id
+		writeJSON(w, http.StatusAccepted, map[string]any{"status": "verifying", "liveness": map[string]string{"session_id": live.SessionID, "url": live.URL}})
+		return nil
 	}
 	status := http.StatusOK
 	if created {

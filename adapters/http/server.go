@@ -52,6 +52,8 @@ type Options struct {
 	SandboxTransfers func(verificationID string) []SandboxTransfer
 	// SandboxWeChatPay has the WeChat Pay simulator pay an out_trade_no and notify us.
 	SandboxWeChatPay func(ctx context.Context, outTradeNo string) error
+	// TSA answers RFC 3161 queries at POST /api/v1/tsa (the sandbox TSA; nil: 404).
+	TSA ports.TimeStampResponder
 	// PublicBaseURL prefixes the links the API hands out (invoice share links).
 	PublicBaseURL string
 	// TrustedProxies are the networks whose X-Forwarded-For is believed for the client IP.

@@ -54,7 +54,6 @@ type certRow struct {
 	DER        []byte    `bun:"der"`
 	PublicKey  []byte    `bun:"public_key"`
 	WrappedKey []byte    `bun:"wrapped_key"`
-	EscrowKey  []byte    `bun:"escrow_key"`
 	IssuedAt   time.Time `bun:"issued_at"`
 }
 
@@ -138,7 +137,7 @@ func (r users) fromRow(row *userRow, cr *certRow) (*user.User, error) {
 	if cr != nil {
 		snap.Certificate = &user.Certificate{Serial: cr.Serial, Subject: cr.Subject, NotBefore: utc(cr.NotBefore),
 			NotAfter: utc(cr.NotAfter), Status: user.CertificateStatus(cr.Status), DER: cr.DER, PublicKeyDER: cr.PublicKey,
-			WrappedKey: cr.WrappedKey, EscrowKey: cr.EscrowKey, IssuedAt: utc(cr.IssuedAt)}
+			WrappedKey: cr.WrappedKey, IssuedAt: utc(cr.IssuedAt)}
 	}
 	return user.FromSnapshot(snap), nil
 }
@@ -160,11 +159,11 @@ func (r users) saveCert(ctx context.Context, u *user.User) error {
 	}
 	_, err := r.t.idb.NewInsert().Model(&certRow{UserID: string(u.ID()), Serial: c.Serial, Subject: c.Subject,
 		NotBefore: utc(c.NotBefore), NotAfter: utc(c.NotAfter), Status: string(c.Status), DER: c.DER, PublicKey: c.PublicKeyDER,
-		WrappedKey: c.WrappedKey, EscrowKey: c.EscrowKey, IssuedAt: utc(c.IssuedAt)}).
+		WrappedKey: c.WrappedKey, IssuedAt: utc(c.IssuedAt)}).
 		On("CONFLICT (user_id) DO UPDATE").
 		Set("serial = EXCLUDED.serial, subject = EXCLUDED.subject, not_before = EXCLUDED.not_before, not_after = EXCLUDED.not_after").
 		Set("status = EXCLUDED.status, der = EXCLUDED.der, public_key = EXCLUDED.public_key, wrapped_key = EXCLUDED.wrapped_key").
-		Set("escrow_key = EXCLUDED.escrow_key, issued_at = EXCLUDED.issued_at").
+		Set("issued_at = EXCLUDED.issued_at").
 		Exec(ctx)
 	return err
 }

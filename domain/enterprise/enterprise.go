@@ -112,3 +112,17 @@ func (e *Enterprise) IssueCertificate(c OrgCertificate, now time.Time) error {
 	e.Record(OrgCertificateIssued{EnterpriseID: e.id, Serial: c.Serial, At: now})
 	return nil
 }
+
+// RevokeCertificate revokes the organisation certificate (deactivation, re-issue): its key is
+// dropped with it, and the caller records the revocation with the CA. It returns the serial.
+func (e *Enterprise) RevokeCertificate(reason string, now time.Time) (string, error) {
+	if e.cert == nil {
+		return "", kernel.Precondition("org-certificate-missing", "the enterprise has no organisation certificate")
+	}
+	now = kernel.OccurredAt(now)
+	serial := e.cert.Serial
+	clear(e.cert.KeyPKCS8)
+	e.cert = nil
+	e.Record(OrgCertificateRevoked{EnterpriseID: e.id, Serial: serial, Reason: reason, At: now})
+	return serial, nil
+}

@@ -93,3 +93,14 @@ type OrgCertificateIssued struct {
 
 // EventName implements kernel.Event.
 func (OrgCertificateIssued) EventName() string { return "enterprise.org_certificate_issued" }
+
+// OrgCertificateRevoked: the organisation certificate was revoked.
+type OrgCertificateRevoked struct {
+	EnterpriseID kernel.EnterpriseID `json:"enterprise_id"`
+	Serial       string              `json:"serial"`
+	Reason       string              `json:"reason"`
+	At           time.Time           `json:"at"`
+}
+
+// EventName implements kernel.Event.
+func (OrgCertificateRevoked) EventName() string { return "enterprise.org_certificate_revoked" }

@@ -70,6 +70,17 @@ type Evidence struct {
 	LivenessSession string // link only
 	IP              string
 	UserAgent       string
+	// PhoneCheck names how the phone was proved ("sms-code:verify_phone" on the link, then the
+	// "sms-code:sign" code bound to the document hash) and when.
+	PhoneCheck      string    `json:",omitempty"`
+	PhoneVerifiedAt time.Time `json:",omitzero"`
+	// LivenessResultID is the face check provider's result reference (link only).
+	LivenessResultID string `json:",omitempty"`
+	// CertificateKind is "personal" (the signer's own key, opened by the signing password) or
+	// "event" (a key made for this one signing and destroyed, its certificate binding
+	// DocumentSHA256).
+	CertificateKind string `json:",omitempty"`
+	DocumentSHA256  string `json:",omitempty"`
 }
 
 // Signing is the signed authorization letter.

@@ -37,8 +37,7 @@ type Certificate struct {
 	Status       CertificateStatus
 	DER          []byte
 	PublicKeyDER []byte
-	WrappedKey   []byte // opens with the signing password only
-	EscrowKey    []byte // opens with the platform key; only for resetting a forgotten password
+	WrappedKey   []byte // opens with the signing password only; the platform keeps no other copy
 	IssuedAt     time.Time
 }
 
@@ -54,7 +53,7 @@ func (c *Certificate) clone() *Certificate {
 	}
 	d := *c
 	d.DER, d.PublicKeyDER = bytes.Clone(c.DER), bytes.Clone(c.PublicKeyDER)
-	d.WrappedKey, d.EscrowKey = bytes.Clone(c.WrappedKey), bytes.Clone(c.EscrowKey)
+	d.WrappedKey = bytes.Clone(c.WrappedKey)
 	return &d
 }
 
@@ -65,7 +64,7 @@ func (u *User) CanSetSigningPassword(chargingEnabled, channelOffersCert bool) er
 		return kernel.Precondition("real-name-required", "verify your real name before setting a signing password")
 	}
 	if u.cert != nil && u.cert.Status == CertificateActive {
-		return kernel.Conflict("signing-password-already-set", "a signing password is set; change it with the old password or an SMS code")
+		return kernel.Conflict("signing-password-already-set", "a signing password is set; change it with the old password, or reset it with an SMS code (a new certificate)")
 	}
 	if chargingEnabled && !channelOffersCert {
 		return kernel.Precondition("personal-certificate-not-offered",
@@ -156,4 +155,54 @@ func (u *User) RewrapSigningKey(wrapped []byte, byCode bool, now time.Time) erro
 	u.updatedAt = now
 	u.Record(SigningPasswordChanged{UserID: u.id, BySMSCode: byCode, At: now})
 	return nil
+}
+
+// ReissueCertificate replaces the personal certificate with a new one (a new key under a new
+// signing password), after a forgotten signing password was reset or on re-issue: the old
+// certificate is revoked (the caller records the revocation with the CA). It returns the old
+// certificate's serial.
+func (u *User) ReissueCertificate(c Certificate, reason string, now time.Time) (string, error) {
+	if u.realName != RealNameVerified {
+		return "", kernel.Precondition("real-name-required", "verify your real name first")
+	}
+	if u.cert == nil {
+		return "", kernel.Precondition("certificate-missing", "no personal certificate to replace; set a signing password")
+	}
+	if c.Serial == "" || len(c.DER) == 0 || len(c.WrappedKey) == 0 || c.Serial == u.cert.Serial {
+		return "", kernel.Invalid("certificate-incomplete", "a new certificate needs its own serial, DER and a wrapped key")
+	}
+	now = kernel.OccurredAt(now)
+	old := u.cert.Serial
+	if u.cert.Status == CertificateActive {
+		u.Record(PersonalCertificateRevoked{UserID: u.id, Serial: old, Reason: reason, At: now})
+	}
+	c.Status, c.IssuedAt = CertificateActive, now
+	u.cert = c.clone()
+	u.signing = SigningState{}
+	u.updatedAt = now
+	u.Record(CertificateIssued{UserID: u.id, Serial: c.Serial, NotAfter: c.NotAfter, At: now})
+	u.Record(SigningPasswordChanged{UserID: u.id, BySMSCode: true, At: now})
+	return old, nil
+}
+
+// RevokeCertificate revokes the personal certificate (its key can no longer sign here).
+func (u *User) RevokeCertificate(reason string, now time.Time) (string, error) {
+	if u.cert == nil || u.cert.Status != CertificateActive {
+		return "", kernel.Precondition("certificate-missing", "no active personal certificate")
+	}
+	now = kernel.OccurredAt(now)
+	u.cert.Status = CertificateRevoked
+	u.updatedAt = now
+	u.Record(PersonalCertificateRevoked{UserID: u.id, Serial: u.cert.Serial, Reason: reason, At: now})
+	return u.cert.Serial, nil
+}
+
+// UpgradeWrappedKey stores the same key re-wrapped in the current envelope format (bound to its
+// owner) after the holder opened it with the signing password; nothing else changes.
+func (u *User) UpgradeWrappedKey(serial string, wrapped []byte, now time.Time) {
+	if u.cert == nil || u.cert.Serial != serial || len(wrapped) == 0 {
+		return
+	}
+	u.cert.WrappedKey = bytes.Clone(wrapped)
+	u.updatedAt = kernel.OccurredAt(now)
 }

@@ -23,7 +23,6 @@ func testCertificate() user.Certificate {
 		DER:          []byte{0x30, 0x82, 0x01},
 		PublicKeyDER: []byte{0x30, 0x59},
 		WrappedKey:   []byte("wrapped-1"),
-		EscrowKey:    []byte("escrow-1"),
 	}
 }
 
@@ -404,7 +403,7 @@ func TestRewrapSigningKey(t *testing.T) {
 				t.Errorf("WrappedKey = %q, want wrapped-2", c.WrappedKey)
 			}
 			orig := testCertificate()
-			if c.Serial != orig.Serial || !bytes.Equal(c.DER, orig.DER) || !bytes.Equal(c.EscrowKey, orig.EscrowKey) ||
+			if c.Serial != orig.Serial || !bytes.Equal(c.DER, orig.DER) ||
 				c.Status != user.CertificateActive {
 				t.Errorf("RewrapSigningKey changed more than the wrapped key: %+v", c)
 			}

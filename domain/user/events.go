@@ -114,3 +114,15 @@ type SigningPasswordChanged struct {
 
 // EventName implements kernel.Event.
 func (SigningPasswordChanged) EventName() string { return "user.signing_password_changed" }
+
+// PersonalCertificateRevoked: a personal certificate was revoked (reset of a forgotten signing
+// password, re-issue).
+type PersonalCertificateRevoked struct {
+	UserID kernel.UserID `json:"user_id"`
+	Serial string        `json:"serial"`
+	Reason string        `json:"reason"`
+	At     time.Time     `json:"at"`
+}
+
+// EventName implements kernel.Event.
+func (PersonalCertificateRevoked) EventName() string { return "user.certificate_revoked" }

@@ -163,7 +163,8 @@ func TestCertificateAuthorityContract(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	signingKeys := crypto.NewSigningKeys(keys)
+	signingKeys := crypto.NewSigningKeys()
+	const owner = "user:u1/personal-signing"
 	// The subject serial is a pseudonym derived from the ID number, never the number itself.
 	pseudonym := "P-" + keys.Digest("certificate-subject", caIDNumber)[:32]
 
@@ -171,7 +172,7 @@ func TestCertificateAuthorityContract(t *testing.T) {
 		t.Run(a.name, func(t *testing.T) {
 			ctx := context.Background()
 			now := a.clock.Now()
-			material, err := signingKeys.Generate("Signing123")
+			material, err := signingKeys.Generate(owner, "Signing123")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -196,7 +197,7 @@ func TestCertificateAuthorityContract(t *testing.T) {
 			}
 
 			// Only the signing password opens the key the certificate names.
-			signer, err := signingKeys.Unwrap(material.Wrapped, "Signing123")
+			signer, _, err := signingKeys.Unwrap(owner, material.Wrapped, "Signing123")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -212,7 +213,7 @@ func TestCertificateAuthorityContract(t *testing.T) {
 			if err := leaf.CheckSignature(x509.ECDSAWithSHA256, doc, sig); err != nil {
 				t.Fatalf("signature does not verify under the certificate: %v", err)
 			}
-			if _, err := signingKeys.Unwrap(material.Wrapped, "Wrong1234"); kernel.CodeOf(err) != "signing-password-wrong" {
+			if _, _, err := signingKeys.Unwrap(owner, material.Wrapped, "Wrong1234"); kernel.CodeOf(err) != "signing-password-wrong" {
 				t.Fatalf("wrong password: err = %v", err)
 			}
 
@@ -221,7 +222,7 @@ func TestCertificateAuthorityContract(t *testing.T) {
 			})
 
 			// Organisation certificate: O = the enterprise, SERIALNUMBER = its credit code.
-			orgKey, err := signingKeys.Generate("Org-Signing123")
+			orgKey, err := signingKeys.Generate("enterprise:e1/org", "Org-Signing123")
 			if err != nil {
 				t.Fatal(err)
 			}

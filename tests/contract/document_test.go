@@ -130,7 +130,7 @@ func TestDocumentSignerContract(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			sig, err := a.signer.SignDetached(letter, key, personal.DER, chainPEM)
+			sig, err := a.signer.SignDetached(context.Background(), letter, key, personal.DER, chainPEM)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -150,7 +150,7 @@ func TestDocumentSignerContract(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			sig2, err := a.signer.SignDetached(letter, again, personal.DER, chainPEM)
+			sig2, err := a.signer.SignDetached(context.Background(), letter, again, personal.DER, chainPEM)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -168,7 +168,7 @@ func TestDocumentSignerContract(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			orgSig, err := a.signer.SignDetached(letter, orgKey, org.DER, chainPEM)
+			orgSig, err := a.signer.SignDetached(context.Background(), letter, orgKey, org.DER, chainPEM)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -207,7 +207,7 @@ func TestDocumentSignerContract(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := a.signer.SignDetached(letter, stranger, personal.DER, chainPEM); err == nil {
+			if _, err := a.signer.SignDetached(context.Background(), letter, stranger, personal.DER, chainPEM); err == nil {
 				t.Fatal("signed with a key that is not the certificate's")
 			}
 		})

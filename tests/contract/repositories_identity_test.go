@@ -36,7 +36,7 @@ func TestUserIdentityPersistence(t *testing.T) {
 					return err
 				}
 				return u.IssueCertificate(user.Certificate{Serial: "ab12", Subject: "CN=张三", NotBefore: t0, NotAfter: t0.Add(time.Hour),
-					DER: []byte("der"), PublicKeyDER: []byte("pub"), WrappedKey: []byte("wrapped"), EscrowKey: []byte("escrow")}, t0)
+					DER: []byte("der"), PublicKeyDER: []byte("pub"), WrappedKey: []byte("wrapped")}, t0)
 			})
 		})
 		if err != nil {
