@@ -101,11 +101,25 @@ func TestEnterpriseLegalRepInApp(t *testing.T) {
 			t.Fatalf("letter %d", st)
 		}
 		sig := s.do("POST", "/api/v1/me/signatures", token, map[string]any{"generate": true}).expect(t, 201, "").str("id")
-		s.do("POST", "/api/v1/enterprise-verifications/"+id+"/sign", token, map[string]string{"signature_id": sig, "code": "123456"}).
+		signPath := "/api/v1/enterprise-verifications/" + id + "/sign"
+		// The letter is signed with the legal rep's own personal key: without one, set a signing password first.
+		s.do("POST", signPath, token, map[string]string{"signature_id": sig, "code": "123456", "signing_password": "Sign1234x"}).
+			expect(t, 422, "certificate-missing")
+		s.do("PUT", "/api/v1/me/channel", token, map[string]string{"code": "q86804"}).expect(t, 200, "")
+		s.do("PUT", "/api/v1/me/signing-password", token, map[string]string{"password": "Sign1234x", "password_confirmation": "Sign1234x"}).expect(t, 201, "")
+		s.do("POST", signPath, token, map[string]string{"signature_id": sig, "code": "123456"}).expect(t, 422, "signing-password-required")
+		s.do("POST", signPath, token, map[string]string{"signature_id": sig, "code": "123456", "signing_password": "Sign1234x"}).
 			expect(t, 422, "sms-code-not-requested")
 		s.clock.Advance(61 * time.Second)
 		s.do("POST", "/api/v1/sms-codes", token, map[string]string{"purpose": "sign"}).expect(t, 202, "")
-		r = s.do("POST", "/api/v1/enterprise-verifications/"+id+"/sign", token, map[string]string{"signature_id": sig, "code": s.lastCode(f.repPhone)}).expect(t, 200, "")
+		code := s.lastCode(f.repPhone)
+		// A wrong signing password counts towards the lock, and the code is not spent.
+		w := s.do("POST", signPath, token, map[string]string{"signature_id": sig, "code": code, "signing_password": "Wrong0000x"}).
+			expect(t, 422, "signing-password-wrong")
+		if d := w.body["error"].(map[string]any)["details"].(map[string]any); d["attempts_left"] != float64(4) {
+			t.Fatalf("attempts_left %v", d["attempts_left"])
+		}
+		r = s.do("POST", signPath, token, map[string]string{"signature_id": sig, "code": code, "signing_password": "Sign1234x"}).expect(t, 200, "")
 		if r.str("status") != "verified" || r.str("enterprise_id") == "" {
 			t.Fatalf("sign %s", r.raw)
 		}

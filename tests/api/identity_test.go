@@ -290,16 +290,16 @@ func TestSigningPasswordLockAndChange(t *testing.T) {
 	verify("Next5678y").expect(t, 429, "signing-locked")
 	s.do("PUT", "/api/v1/me/signing-password", token, map[string]string{"password": "Other111a", "password_confirmation": "Other111a", "old_password": "Next5678y"}).
 		expect(t, 429, "signing-locked")
-	// Forgotten while locked: a reset with an SMS code re-wraps the key, clears the lock, and the
-	// certificate stays.
+	// Forgotten while locked: a reset with an SMS code revokes the certificate and issues a new
+	// one over a new key (the platform has no copy of the old key), and clears the lock.
 	before := s.do("GET", "/api/v1/me/certificate", token, nil).str("serial")
 	s.requestCode("13800138000", "reset_signing_password", token).expect(t, 202, "")
 	code := s.lastCode("13800138000")
-	s.do("PUT", "/api/v1/me/signing-password", token, map[string]string{"password": "Third999z", "password_confirmation": "Third999z", "code": code}).expect(t, 200, "")
+	s.do("PUT", "/api/v1/me/signing-password", token, map[string]string{"password": "Third999z", "password_confirmation": "Third999z", "code": code}).expect(t, 201, "")
 	verify("Third999z").expect(t, 204, "")
 	verify("Next5678y").expect(t, 422, "signing-password-wrong")
-	if after := s.do("GET", "/api/v1/me/certificate", token, nil).str("serial"); after != before {
-		t.Fatalf("certificate changed on password reset: %s → %s", before, after)
+	if after := s.do("GET", "/api/v1/me/certificate", token, nil).str("serial"); after == before {
+		t.Fatalf("the certificate stayed %s after a reset: the old key would still sign", before)
 	}
 	// The lock also ends by itself after 30 minutes.
 	for range 5 {
