@@ -371,7 +371,7 @@ func (ca *CA) issue(req ports.CertificateRequest, org string, extra []pkix.Exten
 		BasicConstraintsValid: true,
 		SubjectKeyId:          ski,
 		AuthorityKeyId:        ca.cert.SubjectKeyId,
-		PolicyIdentifiers:     []asn1.ObjectIdentifier{OIDPolicy},
+		Policies:              []x509.OID{oidPolicy},
 		ExtraExtensions:       extra,
 	}
 	ca.locate(tmpl)

@@ -32,6 +32,7 @@ var (
 	// OIDTSAPolicy is the sandbox TSA's time-stamp policy.
 	OIDTSAPolicy = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 61399, 3, 1}
 
+	oidPolicy, _    = x509.OIDFromInts([]uint64{1, 3, 6, 1, 4, 1, 61399, 1, 1})
 	oidSHA256       = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 1}
 	oidExtKeyUsage  = asn1.ObjectIdentifier{2, 5, 29, 37}
 	oidTimeStamping = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 3, 8}
@@ -146,7 +147,7 @@ func (ca *CA) tsaCertificate(pub crypto.PublicKey) ([]byte, error) {
 		BasicConstraintsValid: true,
 		SubjectKeyId:          ski,
 		AuthorityKeyId:        ca.cert.SubjectKeyId,
-		PolicyIdentifiers:     []asn1.ObjectIdentifier{OIDPolicy},
+		Policies:              []x509.OID{oidPolicy},
 		// RFC 3161 §2.3: the extended key usage is id-kp-timeStamping only, and critical.
 		ExtraExtensions: []pkix.Extension{{Id: oidExtKeyUsage, Critical: true, Value: eku}},
 	}

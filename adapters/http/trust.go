@@ -130,10 +130,9 @@ func (s *Server) verifySignatures(w http.ResponseWriter, r *http.Request) error 
 		if err != nil {
 			return verifyMultipartError(err)
 		}
-		if b == nil {
-			b = []byte{}
+		if len(b) > 0 { // an empty part is no part
+			parts[name] = b
 		}
-		parts[name] = b
 		_ = part.Close()
 	}
 	verdicts, err := s.app.VerifySignatures(r.Context(), parts["content"], parts["signature"], parts["file"])

@@ -1,0 +1,315 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/pem"
+	"fmt"
+	"mime/multipart"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/digitorus/timestamp"
+	"github.com/smallstep/pkcs7"
+
+	"github.com/shuxinqian/server/adapters/ca"
+	"github.com/shuxinqian/server/domain/enterprise"
+	"github.com/shuxinqian/server/domain/kernel"
+	"github.com/shuxinqian/server/ports"
+)
+
+// needOpenSSL skips without openssl locally; in CI (CI=true) a missing openssl is a failure.
+func needOpenSSL(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("openssl"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("openssl is needed in CI")
+		}
+		t.Skip("openssl not installed")
+	}
+}
+
+func openssl(t *testing.T, dir string, args ...string) (string, error) {
+	t.Helper()
+	cmd := exec.Command("openssl", args...)
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+func writeFiles(t *testing.T, dir string, files map[string][]byte) {
+	t.Helper()
+	for name, b := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// verifySignature posts a detached CMS to the verification service.
+func (s *server) verifySignature(content, signature []byte) resp {
+	s.t.Helper()
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	for name, b := range map[string][]byte{"content": content, "signature": signature} {
+		if b == nil {
+			continue
+		}
+		w, err := mw.CreateFormFile(name, name)
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		_, _ = w.Write(b)
+	}
+	_ = mw.Close()
+	req, err := http.NewRequest("POST", s.base+"/api/v1/signature-verifications", &body)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	return s.send(req)
+}
+
+func verdict(t *testing.T, r resp) map[string]any {
+	t.Helper()
+	list, _ := r.body["signatures"].([]any)
+	if len(list) != 1 {
+		t.Fatalf("verdicts %s", r.raw)
+	}
+	return list[0].(map[string]any)
+}
+
+// A personal certificate names the CRL and the OCSP responder; a reset of the forgotten signing
+// password revokes it: OCSP answers good, then revoked; the CRL lists it with its reason;
+// `openssl verify -crl_check` refuses it.
+func TestTrustRevocationOnSigningPasswordReset(t *testing.T) {
+	needOpenSSL(t)
+	forEachBackend(t, func(t *testing.T, s *server) {
+		token := s.login("13800138000")
+		s.do("PUT", "/api/v1/me/channel", token, map[string]string{"code": "q86804"}).expect(t, 200, "")
+		s.do("POST", "/api/v1/me/real-name", token, map[string]any{"name": "张三", "id_number": idNumber(t, "110105", "19850312", "123"), "consent": true}).expect(t, 200, "")
+		s.do("PUT", "/api/v1/me/signing-password", token, map[string]string{"password": "Sign1234x", "password_confirmation": "Sign1234x"}).expect(t, 201, "")
+		_, _, oldPEM := s.get("/api/v1/me/certificate", token, "application/x-pem-file")
+		_, _, chain := s.get("/api/v1/ca.pem", "", "")
+		block, rest := pem.Decode(chain)
+		if block == nil {
+			t.Fatalf("ca.pem %s", chain)
+		}
+		if b2, _ := pem.Decode(rest); b2 == nil {
+			t.Fatal("ca.pem holds no root after the issuing CA")
+		}
+		old := parsePEMCert(t, oldPEM)
+		if len(old.CRLDistributionPoints) != 1 || old.CRLDistributionPoints[0] != s.base+"/api/v1/ca/crl" ||
+			len(old.OCSPServer) != 1 || old.OCSPServer[0] != s.base+"/api/v1/ca/ocsp" || len(old.Policies) == 0 {
+			t.Fatalf("CRL DP %v, OCSP %v, policies %v", old.CRLDistributionPoints, old.OCSPServer, old.Policies)
+		}
+		dir := t.TempDir()
+		writeFiles(t, dir, map[string][]byte{"chain.pem": chain, "issuing.pem": pem.EncodeToMemory(block), "old.pem": oldPEM})
+		ocsp := func(cert string) string {
+			out, err := openssl(t, dir, "ocsp", "-issuer", "issuing.pem", "-cert", cert, "-url", s.base+"/api/v1/ca/ocsp", "-CAfile", "chain.pem")
+			if err != nil {
+				t.Fatalf("openssl ocsp: %v\n%s", err, out)
+			}
+			return out
+		}
+		if out := ocsp("old.pem"); !strings.Contains(out, "Response verify OK") || !strings.Contains(out, "old.pem: good") {
+			t.Fatalf("OCSP before the reset:\n%s", out)
+		}
+
+		// Forgotten: reset with an SMS code (the channel verifies by id2: no face check).
+		s.requestCode("13800138000", "reset_signing_password", token).expect(t, 202, "")
+		r := s.do("PUT", "/api/v1/me/signing-password", token, map[string]string{"password": "Third999z", "password_confirmation": "Third999z",
+			"code": s.lastCode("13800138000")}).expect(t, 201, "")
+		newSerial := r.body["certificate"].(map[string]any)["serial"]
+		_, _, newPEM := s.get("/api/v1/me/certificate", token, "application/x-pem-file")
+		writeFiles(t, dir, map[string][]byte{"new.pem": newPEM})
+		if out := ocsp("old.pem"); !strings.Contains(out, "old.pem: revoked") || !strings.Contains(out, "keyCompromise") {
+			t.Fatalf("OCSP after the reset:\n%s", out)
+		}
+		if out := ocsp("new.pem"); !strings.Contains(out, "new.pem: good") {
+			t.Fatalf("OCSP of the new certificate:\n%s", out)
+		}
+
+		st, h, crl := s.get("/api/v1/ca/crl", "", "")
+		if st != 200 || h.Get("Content-Type") != "application/pkix-crl" {
+			t.Fatalf("crl %d %s", st, h.Get("Content-Type"))
+		}
+		writeFiles(t, dir, map[string][]byte{"crl.der": crl})
+		out, err := openssl(t, dir, "crl", "-inform", "DER", "-in", "crl.der", "-noout", "-text")
+		if err != nil || !strings.Contains(out, strings.ToUpper(hex.EncodeToString(old.SerialNumber.Bytes()))) ||
+			!strings.Contains(out, "Key Compromise") {
+			t.Fatalf("openssl crl (old serial %X):\n%s %v", old.SerialNumber, out, err)
+		}
+		if strings.Contains(strings.ToLower(out), fmtAny(newSerial)) {
+			t.Fatal("the new certificate is listed")
+		}
+		if out, err := openssl(t, dir, "crl", "-inform", "DER", "-in", "crl.der", "-out", "crl.pem"); err != nil {
+			t.Fatal(out)
+		}
+		if out, err := openssl(t, dir, "verify", "-crl_check", "-CAfile", "chain.pem", "-CRLfile", "crl.pem", "old.pem"); err == nil ||
+			!strings.Contains(out, "revoked") {
+			t.Fatalf("openssl verify -crl_check accepted the revoked certificate:\n%s", out)
+		}
+		if out, err := openssl(t, dir, "verify", "-crl_check", "-CAfile", "chain.pem", "-CRLfile", "crl.pem", "new.pem"); err != nil {
+			t.Fatalf("openssl verify -crl_check refused the live certificate:\n%s", out)
+		}
+	})
+}
+
+func parsePEMCert(t *testing.T, b []byte) *x509.Certificate {
+	t.Helper()
+	block, _ := pem.Decode(b)
+	if block == nil {
+		t.Fatalf("no PEM: %s", b)
+	}
+	c, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// linkToFace walks a signing link up to a passed face check and returns its path.
+func (s *server) linkToFace(t *testing.T, op string, f registryFixture, phone string) (string, string) {
+	t.Helper()
+	v := s.startVerification(op, f, phone).expect(t, 201, "")
+	u := fmtAny(v.body["link"].(map[string]any)["url"])
+	lp := "/api/v1/authorization-links/" + u[strings.LastIndex(u, "/")+1:]
+	s.do("POST", lp+"/sms-codes", "", map[string]string{"purpose": "verify_phone"}).expect(t, 202, "")
+	lv := s.do("POST", lp+"/liveness", "", map[string]string{"code": s.lastCode(phone)}).expect(t, 200, "")
+	s.do("POST", "/api/v1/sandbox/liveness/"+lv.str("session_id"), "", map[string]any{"result": "pass"}).expect(t, 200, "")
+	if p := s.do("GET", lp, "", nil); p.body["steps"].(map[string]any)["liveness_passed"] != true {
+		t.Fatalf("face check not recorded: %s", p.raw)
+	}
+	return v.str("id"), lp
+}
+
+// The legal rep signs through the link with an event certificate bound to the letter's hash;
+// the sign code is bound to the letter shown and refused for another; the signature carries an
+// RFC 3161 token that openssl accepts, and it still verifies three years on, when its certificate
+// has long expired.
+func TestTrustEventCertificateAndTimestamp(t *testing.T) {
+	needOpenSSL(t)
+	s := start(t, "")
+	fx := s.fixtures()
+	op := s.verifiedUser("13700001234", "吴经办", idNumber(t, "440106", "19880808", "222"))
+	const phone = "13600002222" // the operator gives one phone for both legal reps' links
+	_, lpA := s.linkToFace(t, op, fx[0], phone)
+	s.clock.Advance(61 * time.Second)
+	idB, lpB := s.linkToFace(t, op, fx[1], phone)
+
+	// A sign code for letter A, bound to A's hash.
+	s.clock.Advance(61 * time.Second)
+	_, _, letterA := s.get(lpA+"/authorization-letter.pdf", "", "")
+	sumA := sha256.Sum256(letterA)
+	s.do("POST", lpA+"/sms-codes", "", map[string]string{"purpose": "sign", "document_sha256": strings.Repeat("0", 64)}).
+		expect(t, 409, "document-changed")
+	rc := s.do("POST", lpA+"/sms-codes", "", map[string]string{"purpose": "sign", "document_sha256": hex.EncodeToString(sumA[:])}).expect(t, 202, "")
+	if rc.str("document_sha256") != hex.EncodeToString(sumA[:]) {
+		t.Fatalf("code not bound to letter A: %s", rc.raw)
+	}
+	codeA := s.lastCode(phone)
+	// Used to sign letter B: refused, though phone and purpose match.
+	s.do("POST", lpB+"/sign", "", map[string]any{"code": codeA, "generate": true}).expect(t, 422, "sms-code-wrong")
+
+	s.clock.Advance(61 * time.Second)
+	s.do("POST", lpB+"/sms-codes", "", map[string]string{"purpose": "sign"}).expect(t, 202, "")
+	signAt := s.clock.Now()
+	s.do("POST", lpB+"/sign", "", map[string]any{"code": s.lastCode(phone), "generate": true}).expect(t, 200, "")
+	_, _, letter := s.get("/api/v1/enterprise-verifications/"+idB+"/authorization-letter.pdf", op, "")
+	_, _, p7s := s.get("/api/v1/enterprise-verifications/"+idB+"/authorization-letter.p7s", op, "")
+	_, _, chain := s.get("/api/v1/ca.pem", "", "")
+	sum := sha256.Sum256(letter)
+
+	// The event certificate: the legal rep's identity, an hour's life, the letter's hash.
+	p7, err := pkcs7.Parse(p7s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf := p7.GetOnlySigner()
+	if leaf.Subject.CommonName != fx[1].rep || !bytes.Equal(ca.DocumentHashOf(leaf), sum[:]) || leaf.NotAfter.Sub(leaf.NotBefore) > 2*time.Hour {
+		t.Fatalf("event certificate %s, binds %x (letter %x), %s – %s", leaf.Subject, ca.DocumentHashOf(leaf), sum, leaf.NotBefore, leaf.NotAfter)
+	}
+	// The evidence names the phone check, the face check, the IP and the time.
+	var v *enterprise.Verification
+	if err := s.rt.Store.Read(context.Background(), func(ctx context.Context, tx ports.Tx) error {
+		var err error
+		v, err = tx.Verifications().Get(ctx, kernel.VerificationID(idB))
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	ev := v.Signing().Evidence
+	if !strings.Contains(ev.PhoneCheck, "sms-code:verify_phone") || !strings.Contains(ev.PhoneCheck, "sha256:") || ev.PhoneVerifiedAt.IsZero() ||
+		ev.LivenessResultID == "" || ev.IP != "127.0.0.1" || !ev.OTPVerifiedAt.Equal(signAt.UTC().Truncate(time.Microsecond)) && ev.OTPVerifiedAt.Sub(signAt).Abs() > time.Second ||
+		ev.CertificateKind != "event" || ev.DocumentSHA256 != hex.EncodeToString(sum[:]) {
+		t.Fatalf("evidence %+v", ev)
+	}
+
+	// The signature time-stamp token: over the signature value, and openssl accepts it.
+	si := p7.Signers[0]
+	var token []byte
+	for _, a := range si.UnauthenticatedAttributes {
+		if a.Type.String() == "1.2.840.113549.1.9.16.2.14" {
+			token = a.Value.Bytes
+		}
+	}
+	if token == nil {
+		t.Fatal("no signature time-stamp token")
+	}
+	ts, err := timestamp.Parse(token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string][]byte{"letter.pdf": letter, "letter.p7s": p7s, "chain.pem": chain, "token.der": token, "sig.bin": si.EncryptedDigest})
+	if out, err := openssl(t, dir, "ts", "-verify", "-in", "token.der", "-token_in", "-data", "sig.bin", "-CAfile", "chain.pem"); err != nil ||
+		!strings.Contains(out, "Verification: OK") {
+		t.Fatalf("openssl ts -verify: %v\n%s", err, out)
+	}
+	genTime := fmt.Sprint(ts.Time.Unix())
+	cms := func(at string) (string, error) {
+		return openssl(t, dir, "cms", "-verify", "-binary", "-inform", "DER", "-in", "letter.p7s", "-content", "letter.pdf",
+			"-CAfile", "chain.pem", "-attime", at, "-out", os.DevNull)
+	}
+	if out, err := cms(genTime); err != nil || !strings.Contains(out, "Verification successful") {
+		t.Fatalf("openssl cms -verify -attime genTime: %v\n%s", err, out)
+	}
+	threeYears := fmt.Sprint(ts.Time.AddDate(3, 0, 0).Unix())
+	if out, err := cms(threeYears); err == nil {
+		t.Fatalf("the event certificate still valid three years on?\n%s", out)
+	}
+
+	// The verification service: valid and time-stamped, now and three years on.
+	check := func(when string) {
+		r := s.verifySignature(letter, p7s).expect(t, 200, "")
+		d := verdict(t, r)
+		if d["trusted"] != true || d["timestamped"] != true || d["intact"] != true || d["certificate_status"] != "good" ||
+			d["covers_whole_document"] != true || d["certificate_serial"] != fmt.Sprintf("%032x", leaf.SerialNumber) ||
+			d["document_sha256"] != hex.EncodeToString(sum[:]) {
+			t.Fatalf("%s: %s", when, r.raw)
+		}
+		signed, _ := time.Parse(time.RFC3339, fmtAny(d["signed_at"]))
+		if !signed.Equal(ts.Time) {
+			t.Fatalf("%s: signed_at %v, genTime %v", when, d["signed_at"], ts.Time)
+		}
+	}
+	check("now")
+	s.clock.Advance(3 * 365 * 24 * time.Hour)
+	check("three years on")
+	// Another document under the same signature: not intact, not bound, not trusted.
+	bad := verdict(t, s.verifySignature(letterA, p7s).expect(t, 200, ""))
+	if bad["trusted"] != false || bad["intact"] != false {
+		t.Fatalf("another document verified: %v", bad)
+	}
+	// A signed PDF is not verifiable yet; nothing at all is a clear 422.
+	s.verifySignature(nil, nil).expect(t, 422, "verification-input-missing")
+}
