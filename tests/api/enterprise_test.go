@@ -128,6 +128,12 @@ func TestEnterpriseLegalRepInApp(t *testing.T) {
 		_, _, p7s := s.get("/api/v1/enterprise-verifications/"+id+"/authorization-letter.p7s", token, "")
 		_, _, caPEM := s.get("/api/v1/ca.pem", "", "")
 		opensslCMSVerify(t, signed, p7s, caPEM)
+		// Signed with the legal rep's own personal certificate, time-stamped.
+		d := verdict(t, s.verifySignature(signed, p7s).expect(t, 200, ""))
+		if d["trusted"] != true || d["timestamped"] != true ||
+			d["certificate_serial"] != s.do("GET", "/api/v1/me/certificate", token, nil).str("serial") {
+			t.Fatalf("in-app signature %v", d)
+		}
 		// The enterprise, with the legal rep as legal_rep member.
 		list := s.do("GET", "/api/v1/enterprises", token, nil).expect(t, 200, "")
 		items := list.body["items"].([]any)

@@ -313,3 +313,80 @@ func TestTrustEventCertificateAndTimestamp(t *testing.T) {
 	// A signed PDF is not verifiable yet; nothing at all is a clear 422.
 	s.verifySignature(nil, nil).expect(t, 422, "verification-input-missing")
 }
+
+// On a channel that verifies identities by face, resetting a forgotten signing password needs a
+// passed face check of the account's own identity, then the SMS code.
+func TestTrustResetNeedsFaceOnFaceChannel(t *testing.T) {
+	s := start(t, "")
+	token := s.login("13800138000")
+	s.do("PUT", "/api/v1/me/channel", token, map[string]string{"code": "q86804"}).expect(t, 200, "")
+	s.do("POST", "/api/v1/me/real-name", token, map[string]any{"name": "张三", "id_number": idNumber(t, "110105", "19850312", "123"), "consent": true}).expect(t, 200, "")
+	s.do("PUT", "/api/v1/me/signing-password", token, map[string]string{"password": "Sign1234x", "password_confirmation": "Sign1234x"}).expect(t, 201, "")
+	before := s.do("GET", "/api/v1/me/certificate", token, nil).str("serial")
+	s.do("PUT", "/api/v1/me/channel", token, map[string]string{"code": "q10001"}).expect(t, 200, "") // verifies by face
+	s.requestCode("13800138000", "reset_signing_password", token).expect(t, 202, "")
+	code := s.lastCode("13800138000")
+	reset := func(session string) resp {
+		body := map[string]string{"password": "Third999z", "password_confirmation": "Third999z", "code": code}
+		if session != "" {
+			body["liveness_session_id"] = session
+		}
+		return s.do("PUT", "/api/v1/me/signing-password", token, body)
+	}
+	r := reset("").expect(t, 202, "")
+	sess := r.body["liveness"].(map[string]any)["session_id"].(string)
+	reset(sess).expect(t, 422, "liveness-pending")
+	s.do("POST", "/api/v1/sandbox/liveness/"+sess, "", map[string]any{"result": "fail"}).expect(t, 200, "")
+	reset(sess).expect(t, 422, "liveness-not-passed")
+	sess = reset("").expect(t, 202, "").body["liveness"].(map[string]any)["session_id"].(string)
+	s.do("POST", "/api/v1/sandbox/liveness/"+sess, "", map[string]any{"result": "pass"}).expect(t, 200, "")
+	reset(sess).expect(t, 201, "")
+	if after := s.do("GET", "/api/v1/me/certificate", token, nil).str("serial"); after == before {
+		t.Fatal("no new certificate after the reset")
+	}
+	s.do("POST", "/api/v1/me/signing-password/verify", token, map[string]string{"password": "Third999z"}).expect(t, 204, "")
+}
+
+// Deactivating an enterprise (the operations console's use case) revokes its organisation
+// certificate with reason cessationOfOperation: OCSP says revoked, the CRL lists it.
+func TestTrustRevokeOrganisationCertificate(t *testing.T) {
+	needOpenSSL(t)
+	s := start(t, "")
+	f := s.fixtures()[2]
+	rep := s.verifiedUser(f.repPhone, f.rep, f.repID)
+	s.do("PUT", "/api/v1/me/channel", rep, map[string]string{"code": "q86804"}).expect(t, 200, "")
+	s.do("PUT", "/api/v1/me/signing-password", rep, map[string]string{"password": "Sign1234x", "password_confirmation": "Sign1234x"}).expect(t, 201, "")
+	id := s.startVerification(rep, f, f.repPhone).expect(t, 201, "").str("id")
+	sig := s.do("POST", "/api/v1/me/signatures", rep, map[string]any{"generate": true}).expect(t, 201, "").str("id")
+	s.do("POST", "/api/v1/sms-codes", rep, map[string]string{"purpose": "sign"}).expect(t, 202, "")
+	eid := s.do("POST", "/api/v1/enterprise-verifications/"+id+"/sign", rep, map[string]string{"signature_id": sig, "code": s.lastCode(f.repPhone),
+		"signing_password": "Sign1234x"}).expect(t, 200, "").str("enterprise_id")
+	var certPEM []byte
+	s.eventually("the organisation certificate", func() bool {
+		st, _, b := s.get("/api/v1/enterprises/"+eid+"/certificate", rep, "application/x-pem-file")
+		certPEM = b
+		return st == 200
+	})
+	serial, err := s.rt.App.RevokeOrganisationCertificate(context.Background(), eid, ports.ReasonCessationOfOperation)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := parsePEMCert(t, certPEM); fmt.Sprintf("%032x", c.SerialNumber) != serial {
+		t.Fatalf("revoked %s, certificate %x", serial, c.SerialNumber)
+	}
+	if _, err := s.rt.App.RevokeOrganisationCertificate(context.Background(), eid, ports.ReasonCessationOfOperation); kernel.CodeOf(err) != "org-certificate-missing" {
+		t.Fatalf("second revocation: %v", err)
+	}
+	_, _, chain := s.get("/api/v1/ca.pem", "", "")
+	block, _ := pem.Decode(chain)
+	dir := t.TempDir()
+	_, _, crl := s.get("/api/v1/ca/crl", "", "")
+	writeFiles(t, dir, map[string][]byte{"chain.pem": chain, "issuing.pem": pem.EncodeToMemory(block), "org.pem": certPEM, "crl.der": crl})
+	out, err := openssl(t, dir, "ocsp", "-issuer", "issuing.pem", "-cert", "org.pem", "-url", s.base+"/api/v1/ca/ocsp", "-CAfile", "chain.pem")
+	if err != nil || !strings.Contains(out, "org.pem: revoked") || !strings.Contains(out, "cessationOfOperation") {
+		t.Fatalf("openssl ocsp: %v\n%s", err, out)
+	}
+	if out, err := openssl(t, dir, "crl", "-inform", "DER", "-in", "crl.der", "-noout", "-text"); err != nil || !strings.Contains(out, "Cessation Of Operation") {
+		t.Fatalf("openssl crl: %v\n%s", err, out)
+	}
+}
