@@ -576,3 +576,44 @@ func TestIssueRefusesBadRequests(t *testing.T) {
 		t.Fatal("issued with a cancelled context")
 	}
 }
+
+// A data directory of the old scheme (root.pem signed holders' certificates directly) keeps its
+// root as a trust anchor in the chain, so certificates it issued still verify; it never signs
+// again: the new hierarchy issues.
+func TestOpenKeepsLegacyRoot(t *testing.T) {
+	dir := t.TempDir()
+	legacyKey := ecKey(t, elliptic.P384())
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "数信签 Sandbox Root CA"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.AddDate(20, 0, 0), IsCA: true, BasicConstraintsValid: true,
+		MaxPathLenZero: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign}
+	legacyDER, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, legacyKey.Public(), legacyKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	legacy, _ := x509.ParseCertificate(legacyDER)
+	leafKey := ecKey(t, elliptic.P256())
+	leafDER, err := x509.CreateCertificate(rand.Reader, &x509.Certificate{SerialNumber: big.NewInt(8), Subject: pkix.Name{CommonName: "张三"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.AddDate(1, 0, 0), KeyUsage: x509.KeyUsageDigitalSignature}, legacy, leafKey.Public(), legacyKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, _ := x509.ParseCertificate(leafDER)
+	if err := os.WriteFile(filepath.Join(dir, "root.pem"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: legacyDER}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c := openDir(t, dir, fakes.NewClock(now))
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(c.ChainPEM()) || !strings.Contains(string(c.ChainPEM()), string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: legacyDER}))) {
+		t.Fatal("the legacy root is not in the chain")
+	}
+	if _, err := leaf.Verify(x509.VerifyOptions{Roots: pool, CurrentTime: now}); err != nil {
+		t.Fatalf("a certificate of the old scheme no longer verifies: %v", err)
+	}
+	ic, err := c.IssuePersonal(context.Background(), personal(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if parse(t, ic).CheckSignatureFrom(legacy) == nil || parse(t, ic).CheckSignatureFrom(c.Certificate()) != nil {
+		t.Fatal("the new certificate is not issued by the issuing CA")
+	}
+}

@@ -185,7 +185,7 @@ func (ca *CA) CRL(revoked []ports.Revocation, now, nextUpdate time.Time) ([]byte
 func (ca *CA) OCSP(request []byte, status func(serialHex string) (ports.Revocation, bool, error), now time.Time) ([]byte, error) {
 	req, err := ocsp.ParseRequest(request)
 	if err != nil {
-		return ocsp.MalformedRequestErrorResponse, nil
+		return ocsp.MalformedRequestErrorResponse, nil //nolint:nilerr // a malformed request is answered, not an error
 	}
 	h := req.HashAlgorithm.New()
 	h.Write(ca.cert.RawSubject)

@@ -258,9 +258,15 @@ func TestCMSSignRefused(t *testing.T) {
 		c.NotBefore, c.NotAfter = time.Now().Add(-3*time.Hour), time.Now().Add(-2*time.Hour)
 	})
 	for name, call := range map[string]func() ([]byte, error){
-		"key not the certificate's": func() ([]byte, error) { return CMS{}.SignDetached(context.Background(), cmsDocument, cmsKey(t), leaf.Raw, chainPEM) },
-		"no key":                    func() ([]byte, error) { return CMS{}.SignDetached(context.Background(), cmsDocument, nil, leaf.Raw, chainPEM) },
-		"garbage certificate":       func() ([]byte, error) { return CMS{}.SignDetached(context.Background(), cmsDocument, key, []byte{1, 2, 3}, chainPEM) },
+		"key not the certificate's": func() ([]byte, error) {
+			return CMS{}.SignDetached(context.Background(), cmsDocument, cmsKey(t), leaf.Raw, chainPEM)
+		},
+		"no key": func() ([]byte, error) {
+			return CMS{}.SignDetached(context.Background(), cmsDocument, nil, leaf.Raw, chainPEM)
+		},
+		"garbage certificate": func() ([]byte, error) {
+			return CMS{}.SignDetached(context.Background(), cmsDocument, key, []byte{1, 2, 3}, chainPEM)
+		},
 		"expired certificate": func() ([]byte, error) {
 			return CMS{}.SignDetached(context.Background(), cmsDocument, expiredKey, expired.Raw, chainPEM)
 		},

@@ -785,8 +785,8 @@ func TestOpenAPIOperationBodies(t *testing.T) {
 	}
 	// The uploads take a multipart form rather than JSON; their forms are checked on their own below.
 	multipart := map[string]want{
-		"POST /api/v1/files": {request: "FileUpload", status: "201", body: "File"},
-		"POST /api/v1/signature-verifications": {request: "SignatureVerificationForm", status: "200", body: "SignatureVerifications"},
+		"POST /api/v1/files":                                       {request: "FileUpload", status: "201", body: "File"},
+		"POST /api/v1/signature-verifications":                     {request: "SignatureVerificationForm", status: "200", body: "SignatureVerifications"},
 		"POST /api/v1/authorization-links/{token}/signature-image": {request: "SignatureImageUpload", status: "201", body: "File"},
 	}
 	ops := map[string]docOp{}
