@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/pem"
 	"fmt"
+	"io"
 	"mime/multipart"
 	"net/http"
 	"os"
@@ -310,8 +311,50 @@ func TestTrustEventCertificateAndTimestamp(t *testing.T) {
 	if bad["trusted"] != false || bad["intact"] != false {
 		t.Fatalf("another document verified: %v", bad)
 	}
+	// The README's offline extraction of the token and the signature value, with openssl alone.
+	script := `P="openssl asn1parse -inform DER -in letter.p7s"
+TOK=$($P | grep -A2 ':id-smime-aa-timeStampToken' | tail -1 | cut -d: -f1 | tr -d ' ')
+SIGV=$($P | grep -B1 'cont \[ 1 \]' | grep 'OCTET STRING' | head -1 | cut -d: -f1 | tr -d ' ')
+$P -offset $TOK -noout -out token2.der && $P -strparse $SIGV -noout -out sig2.bin
+openssl ts -verify -in token2.der -token_in -data sig2.bin -CAfile chain.pem`
+	if out, err := exec.Command("sh", "-c", "cd "+dir+" && "+script).CombinedOutput(); err != nil || !strings.Contains(string(out), "Verification: OK") {
+		t.Fatalf("README extraction: %v\n%s", err, out)
+	}
+	// The sandbox TSA over HTTP, as the README shows it.
+	if out, err := openssl(t, dir, "ts", "-query", "-data", "letter.pdf", "-sha256", "-cert", "-out", "q.tsq"); err != nil {
+		t.Fatal(out)
+	}
+	q, _ := os.ReadFile(filepath.Join(dir, "q.tsq"))
+	req, _ := http.NewRequest("POST", s.base+"/api/v1/tsa", bytes.NewReader(q))
+	req.Header.Set("Content-Type", "application/timestamp-query")
+	hr, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reply, _ := io.ReadAll(hr.Body)
+	_ = hr.Body.Close()
+	if hr.StatusCode != 200 || hr.Header.Get("Content-Type") != "application/timestamp-reply" {
+		t.Fatalf("tsa %d %s", hr.StatusCode, reply)
+	}
+	writeFiles(t, dir, map[string][]byte{"r.tsr": reply})
+	if out, err := openssl(t, dir, "ts", "-verify", "-in", "r.tsr", "-data", "letter.pdf", "-CAfile", "chain.pem"); err != nil ||
+		!strings.Contains(out, "Verification: OK") {
+		t.Fatalf("openssl ts -verify of the /api/v1/tsa reply: %v\n%s", err, out)
+	}
+	s.do("POST", "/api/v1/tsa", "", map[string]string{"x": "y"}).expect(t, 415, "unsupported-media-type")
+	if st, _, pemChain := s.get("/api/v1/tsa.pem", "", ""); st != 200 || !bytes.Contains(pemChain, []byte("BEGIN CERTIFICATE")) {
+		t.Fatalf("tsa.pem %d", st)
+	}
 	// A signed PDF is not verifiable yet; nothing at all is a clear 422.
 	s.verifySignature(nil, nil).expect(t, 422, "verification-input-missing")
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	w, _ := mw.CreateFormFile("file", "signed.pdf")
+	_, _ = w.Write(letter)
+	_ = mw.Close()
+	req, _ = http.NewRequest("POST", s.base+"/api/v1/signature-verifications", &body)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	s.send(req).expect(t, 422, "pdf-not-supported-yet")
 }
 
 // On a channel that verifies identities by face, resetting a forgotten signing password needs a
