@@ -162,6 +162,18 @@ func TestTrustRevocationOnSigningPasswordReset(t *testing.T) {
 		if out, err := openssl(t, dir, "verify", "-crl_check", "-CAfile", "chain.pem", "-CRLfile", "crl.pem", "new.pem"); err != nil {
 			t.Fatalf("openssl verify -crl_check refused the live certificate:\n%s", out)
 		}
+		// The CRL is valid a day and regenerated well before: after two hours a newer one is served.
+		first, err := x509.ParseRevocationList(crl)
+		if err != nil || first.NextUpdate.Sub(first.ThisUpdate) != 24*time.Hour || len(first.RevokedCertificateEntries) != 1 ||
+			first.RevokedCertificateEntries[0].ReasonCode != ports.ReasonKeyCompromise {
+			t.Fatalf("crl %+v %v", first, err)
+		}
+		s.clock.Advance(2 * time.Hour)
+		_, _, crl2 := s.get("/api/v1/ca/crl", "", "")
+		second, err := x509.ParseRevocationList(crl2)
+		if err != nil || !second.ThisUpdate.After(first.ThisUpdate) || second.Number.Cmp(first.Number) <= 0 || len(second.RevokedCertificateEntries) != 1 {
+			t.Fatalf("regenerated crl %+v %v", second, err)
+		}
 	})
 }
 
