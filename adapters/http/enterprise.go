@@ -49,6 +49,21 @@ type transferJSON struct {
 	FailureReason string     `json:"failure_reason,omitempty"`
 }
 
+// evidenceJSON is what proves the letter's signing (issue 12): which certificate, the document
+// hashes, how the signer was identified, from where and when.
+type evidenceJSON struct {
+	Channel           string     `json:"channel"`
+	CertificateKind   string     `json:"certificate_kind,omitempty"`
+	CertificateSerial string     `json:"certificate_serial"`
+	LetterSHA256      string     `json:"letter_sha256"`
+	DocumentSHA256    string     `json:"document_sha256,omitempty"`
+	PhoneCheck        string     `json:"phone_check,omitempty"`
+	PhoneVerifiedAt   *time.Time `json:"phone_verified_at,omitempty"`
+	CodeVerifiedAt    time.Time  `json:"code_verified_at"`
+	LivenessResultID  string     `json:"liveness_result_id,omitempty"`
+	IP                string     `json:"ip"`
+}
+
 type verificationJSON struct {
 	ID             string        `json:"id"`
 	Status         string        `json:"status"`
@@ -64,6 +79,7 @@ type verificationJSON struct {
 	SignedAt       *time.Time    `json:"signed_at,omitempty"`
 	LetterURL      string        `json:"authorization_letter_url"`
 	SignatureURL   string        `json:"authorization_letter_signature_url,omitempty"`
+	Evidence       *evidenceJSON `json:"signing_evidence,omitempty"`
 	EnterpriseID   string        `json:"enterprise_id,omitempty"`
 	CreatedAt      time.Time     `json:"created_at"`
 }
@@ -81,6 +97,14 @@ func toVerificationJSON(vw application.VerificationView) verificationJSON {
 	if sg := v.Signing(); sg != nil {
 		t := sg.SignedAt
 		j.SignedAt, j.SignatureURL = &t, base+"/authorization-letter.p7s"
+		ev := sg.Evidence
+		j.Evidence = &evidenceJSON{Channel: ev.Channel, CertificateKind: ev.CertificateKind, CertificateSerial: sg.CertSerial,
+			LetterSHA256: sg.LetterSHA256, DocumentSHA256: ev.DocumentSHA256, PhoneCheck: ev.PhoneCheck, CodeVerifiedAt: ev.OTPVerifiedAt,
+			LivenessResultID: ev.LivenessResultID, IP: ev.IP}
+		if !ev.PhoneVerifiedAt.IsZero() {
+			pv := ev.PhoneVerifiedAt
+			j.Evidence.PhoneVerifiedAt = &pv
+		}
 	}
 	if t := v.Transfer(); t != nil {
 		tj := &transferJSON{Status: string(t.Status), AccountNumber: kernel.MaskBankAccount(t.AccountNumber), BankName: t.BankName,

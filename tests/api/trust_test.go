@@ -267,6 +267,13 @@ func TestTrustEventCertificateAndTimestamp(t *testing.T) {
 		t.Fatalf("evidence %+v", ev)
 	}
 
+	// The evidence as the initiator sees it.
+	ve := s.do("GET", "/api/v1/enterprise-verifications/"+idB, op, nil).expect(t, 200, "").body["signing_evidence"].(map[string]any)
+	if ve["certificate_kind"] != "event" || ve["liveness_result_id"] != ev.LivenessResultID || ve["ip"] != "127.0.0.1" ||
+		ve["document_sha256"] != hex.EncodeToString(sum[:]) || ve["certificate_serial"] != fmt.Sprintf("%032x", leaf.SerialNumber) {
+		t.Fatalf("signing_evidence %v", ve)
+	}
+
 	// The signature time-stamp token: over the signature value, and openssl accepts it.
 	si := p7.Signers[0]
 	var token []byte
