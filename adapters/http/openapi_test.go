@@ -726,6 +726,7 @@ func TestOpenAPIOperationBodies(t *testing.T) {
 		"POST /api/v1/me/signing-password/verify":        {request: "VerifySigningPasswordRequest", status: "204"},
 		"GET /api/v1/me/certificate":                     {status: "200", body: "CertificateWithPem", media: []string{"application/x-pem-file"}},
 		"GET /api/v1/ca.pem":                             {status: "200", media: []string{"application/x-pem-file"}},
+		"POST /api/v1/me/certificate/reissue":            {request: "ReissueCertificateRequest", status: "201", body: "SigningPasswordResponse"},
 		"GET /api/v1/tsa.pem":                            {status: "200", media: []string{"application/x-pem-file"}},
 		"GET /api/v1/ca/crl":                             {status: "200", media: []string{"application/pkix-crl"}},
 		"GET /api/v1/me/signatures":                      {status: "200", body: "SignatureList"},

@@ -29,6 +29,7 @@ func (s *Server) registerRoutes() {
 	s.authed("PUT", "/api/v1/me/signing-password", s.setSigningPassword)
 	s.authed("POST", "/api/v1/me/signing-password/verify", s.verifySigningPassword)
 	s.authed("GET", "/api/v1/me/certificate", s.getCertificate)
+	s.authed("POST", "/api/v1/me/certificate/reissue", s.reissueCertificate)
 	s.handle("GET", "/api/v1/ca.pem", s.caPEM)
 	s.handle("GET", "/api/v1/ca/crl", s.caCRL)
 	s.handle("POST", "/api/v1/ca/ocsp", s.caOCSP)

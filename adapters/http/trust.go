@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/shuxinqian/server/application"
 	"github.com/shuxinqian/server/domain/kernel"
 )
 
@@ -167,4 +168,21 @@ func verifyMultipartError(err error) error {
 		return &httpError{http.StatusRequestEntityTooLarge, "request-too-large", "the form exceeds 21 MiB"}
 	}
 	return badRequest("multipart-invalid", "the multipart body could not be read")
+}
+
+type reissueRequest struct {
+	SigningPassword string `json:"signing_password"`
+}
+
+func (s *Server) reissueCertificate(w http.ResponseWriter, r *http.Request, a application.Actor) error {
+	var req reissueRequest
+	if err := decode(w, r, &req); err != nil {
+		return err
+	}
+	c, err := s.app.ReissueCertificate(r.Context(), a, req.SigningPassword)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"certificate": toCertificateJSON(c, false)})
+	return nil
 }

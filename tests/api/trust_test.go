@@ -162,16 +162,34 @@ func TestTrustRevocationOnSigningPasswordReset(t *testing.T) {
 		if out, err := openssl(t, dir, "verify", "-crl_check", "-CAfile", "chain.pem", "-CRLfile", "crl.pem", "new.pem"); err != nil {
 			t.Fatalf("openssl verify -crl_check refused the live certificate:\n%s", out)
 		}
+		// A re-issue (proving the signing password) supersedes the new certificate in turn.
+		s.do("POST", "/api/v1/me/certificate/reissue", token, map[string]string{"signing_password": "Wrong0000x"}).expect(t, 422, "signing-password-wrong")
+		third := s.do("POST", "/api/v1/me/certificate/reissue", token, map[string]string{"signing_password": "Third999z"}).expect(t, 201, "")
+		if third.body["certificate"].(map[string]any)["serial"] == newSerial {
+			t.Fatal("re-issue kept the serial")
+		}
+		if out := ocsp("new.pem"); !strings.Contains(out, "new.pem: revoked") || !strings.Contains(out, "superseded") {
+			t.Fatalf("OCSP after the re-issue:\n%s", out)
+		}
+		s.do("POST", "/api/v1/me/signing-password/verify", token, map[string]string{"password": "Third999z"}).expect(t, 204, "")
+		_, _, crl = s.get("/api/v1/ca/crl", "", "")
+
 		// The CRL is valid a day and regenerated well before: after two hours a newer one is served.
 		first, err := x509.ParseRevocationList(crl)
-		if err != nil || first.NextUpdate.Sub(first.ThisUpdate) != 24*time.Hour || len(first.RevokedCertificateEntries) != 1 ||
-			first.RevokedCertificateEntries[0].ReasonCode != ports.ReasonKeyCompromise {
+		if err != nil || first.NextUpdate.Sub(first.ThisUpdate) != 24*time.Hour || len(first.RevokedCertificateEntries) != 2 {
 			t.Fatalf("crl %+v %v", first, err)
+		}
+		reasons := map[string]int{}
+		for _, e := range first.RevokedCertificateEntries {
+			reasons[fmt.Sprintf("%032x", e.SerialNumber)] = e.ReasonCode
+		}
+		if reasons[fmt.Sprintf("%032x", old.SerialNumber)] != ports.ReasonKeyCompromise || reasons[fmtAny(newSerial)] != ports.ReasonSuperseded {
+			t.Fatalf("crl reasons %v", reasons)
 		}
 		s.clock.Advance(2 * time.Hour)
 		_, _, crl2 := s.get("/api/v1/ca/crl", "", "")
 		second, err := x509.ParseRevocationList(crl2)
-		if err != nil || !second.ThisUpdate.After(first.ThisUpdate) || second.Number.Cmp(first.Number) <= 0 || len(second.RevokedCertificateEntries) != 1 {
+		if err != nil || !second.ThisUpdate.After(first.ThisUpdate) || second.Number.Cmp(first.Number) <= 0 || len(second.RevokedCertificateEntries) != 2 {
 			t.Fatalf("regenerated crl %+v %v", second, err)
 		}
 	})
