@@ -119,6 +119,9 @@ func (a *App) SignWithOrganisationKey(ctx context.Context, actor Actor, enterpri
 		if err != nil || m.Status != membership.StatusActive {
 			return kernel.NotFound("enterprise-not-found", "no such enterprise")
 		}
+		if !m.CertAuthorized {
+			return kernel.Forbidden("org-certificate-not-authorized", "you are not authorized to use the organisation certificate")
+		}
 		e, err = tx.Enterprises().Get(ctx, kernel.EnterpriseID(enterpriseID))
 		return err
 	}); err != nil {
