@@ -12,7 +12,9 @@ import (
 	"go.uber.org/mock/gomock"
 
 	"github.com/shuxinqian/server/application"
+	"github.com/shuxinqian/server/domain/enterprise"
 	"github.com/shuxinqian/server/domain/kernel"
+	"github.com/shuxinqian/server/domain/membership"
 	"github.com/shuxinqian/server/domain/user"
 	"github.com/shuxinqian/server/ports"
 	"github.com/shuxinqian/server/ports/mocks"
@@ -143,6 +145,60 @@ func TestVerifySignaturesStatusAtSigningTime(t *testing.T) {
 		f.ca.EXPECT().ChainPEM().Return([]byte("CA")).AnyTimes()
 		_, err := f.app.VerifySignatures(context.Background(), nil, nil, []byte("%PDF-"))
 		if kernel.CodeOf(err) != "pdf-not-supported-yet" || kernel.KindOf(err) != kernel.KindPrecondition {
+			t.Fatalf("err %v", err)
+		}
+	})
+}
+
+func TestSignWithOrganisationKey(t *testing.T) {
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	setup := func(t *testing.T, authorized bool) (*fixture, *application.App, *mocks.MockKeyGenerator) {
+		f := newFixture(t)
+		holder(t, f)
+		ms := mocks.NewMockMembershipRepository(f.ctrl)
+		es := mocks.NewMockEnterpriseRepository(f.ctrl)
+		kg := mocks.NewMockKeyGenerator(f.ctrl)
+		f.tx.EXPECT().Memberships().Return(ms).AnyTimes()
+		f.tx.EXPECT().Enterprises().Return(es).AnyTimes()
+		m, _ := membership.Founder("m1", "e1", "u1", membership.RoleMember, f.now)
+		m.CertAuthorized = authorized
+		ms.EXPECT().Current(gomock.Any(), kernel.EnterpriseID("e1"), kernel.UserID("u1")).Return(m, nil).AnyTimes()
+		es.EXPECT().Get(gomock.Any(), kernel.EnterpriseID("e1")).Return(enterprise.EnterpriseFromSnapshot(enterprise.EnterpriseSnapshot{ID: "e1",
+			Certificate: &enterprise.OrgCertificate{Serial: "o1", DER: []byte("ORG"), KeyPKCS8: []byte("PKCS8")}}), nil).AnyTimes()
+		app := application.New(application.Deps{UoW: f.uow, Clock: f.clock, CA: f.ca, Keys: f.keys, KeyGen: kg})
+		return f, app, kg
+	}
+	t.Run("an authorized member with the own signing password", func(t *testing.T) {
+		f, app, kg := setup(t, true)
+		f.keys.EXPECT().Unwrap("user:u1/personal-signing", []byte("W"), "Sign1234x").Return(key, nil, nil)
+		f.ca.EXPECT().ChainPEM().Return([]byte("CHAIN")).AnyTimes()
+		kg.EXPECT().UnmarshalKey([]byte("PKCS8")).Return(key, nil)
+		var got ports.OneTimeSigner
+		if err := app.SignWithOrganisationKey(context.Background(), actor, "e1", "Sign1234x", func(k ports.OneTimeSigner) error { got = k; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if string(got.CertificateDER) != "ORG" || got.Signer == nil {
+			t.Fatalf("signer %+v", got)
+		}
+	})
+	t.Run("a member not authorized to use the organisation certificate", func(t *testing.T) {
+		_, app, _ := setup(t, false)
+		err := app.SignWithOrganisationKey(context.Background(), actor, "e1", "Sign1234x", func(ports.OneTimeSigner) error {
+			t.Fatal("signed")
+			return nil
+		})
+		if kernel.CodeOf(err) != "org-certificate-not-authorized" {
+			t.Fatalf("err %v", err)
+		}
+	})
+	t.Run("a wrong own password: no organisation key", func(t *testing.T) {
+		f, app, _ := setup(t, true)
+		f.keys.EXPECT().Unwrap(gomock.Any(), gomock.Any(), "Wrong0000x").Return(nil, nil, kernel.Invalid("signing-password-wrong", "wrong"))
+		err := app.SignWithOrganisationKey(context.Background(), actor, "e1", "Wrong0000x", func(ports.OneTimeSigner) error {
+			t.Fatal("signed")
+			return nil
+		})
+		if kernel.CodeOf(err) != "signing-password-wrong" {
 			t.Fatalf("err %v", err)
 		}
 	})
