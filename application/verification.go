@@ -363,7 +363,7 @@ func (a *App) personalLetterSigner(k ports.OneTimeSigner, serial string) letterS
 	return func(ctx context.Context, pdf []byte) ([]byte, ports.IssuedCertificate, error) {
 		p7s, err := a.signer.SignDetached(ctx, pdf, k.Signer, k.CertificateDER, k.ChainPEM)
 		if err != nil {
-			return nil, ports.IssuedCertificate{}, kernel.Internal(err)
+			return nil, ports.IssuedCertificate{}, signError(err)
 		}
 		return p7s, ports.IssuedCertificate{SerialHex: serial, DER: k.CertificateDER}, nil
 	}
@@ -386,10 +386,18 @@ func (a *App) eventLetterSigner(v *enterprise.Verification) letterSigner {
 		}
 		p7s, err := a.signer.SignDetached(ctx, pdf, key, cert.DER, a.ca.ChainPEM())
 		if err != nil {
-			return nil, ports.IssuedCertificate{}, kernel.Internal(err)
+			return nil, ports.IssuedCertificate{}, signError(err)
 		}
 		return p7s, cert, nil
 	}
+}
+
+// signError keeps an unavailable time-stamping authority a 503; anything else is the platform's fault.
+func signError(err error) error {
+	if kernel.KindOf(err) == kernel.KindUnavailable {
+		return err
+	}
+	return kernel.Internal(err)
 }
 
 // signLetter renders the signed letter, signs the PDF bytes (detached CMS, time-stamped) with

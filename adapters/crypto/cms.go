@@ -89,7 +89,7 @@ func (c CMS) SignDetached(ctx context.Context, content []byte, key gocrypto.Sign
 		digest := sha256.Sum256(si.EncryptedDigest)
 		token, err := c.TSA.Timestamp(ctx, digest[:])
 		if err != nil {
-			return nil, fmt.Errorf("crypto: cms: time-stamp: %w", err)
+			return nil, kernel.Unavailable("tsa-unavailable", "the time-stamping authority is unavailable; try again later", err)
 		}
 		if err := si.SetUnauthenticatedAttributes([]pkcs7.Attribute{{Type: OIDSignatureTimeStampToken,
 			Value: asn1.RawValue{FullBytes: token}}}); err != nil {
