@@ -18,7 +18,19 @@ require (
 	gopkg.in/yaml.v3 v3.0.1
 )
 
-require github.com/wechatpay-apiv3/wechatpay-go v0.2.21
+require (
+	github.com/tsenart/vegeta/v12 v12.13.0
+	github.com/wechatpay-apiv3/wechatpay-go v0.2.21
+)
+
+require (
+	github.com/influxdata/tdigest v0.0.1 // indirect
+	github.com/josharian/intern v1.0.0 // indirect
+	github.com/kr/pretty v0.3.1 // indirect
+	github.com/mailru/easyjson v0.7.7 // indirect
+	github.com/rs/dnscache v0.0.0-20230804202142-fc85eb664529 // indirect
+	golang.org/x/net v0.62.0 // indirect
+)
 
 require (
 	github.com/smallstep/pkcs7 v0.2.3
