@@ -84,7 +84,7 @@ type Gateway struct {
 	jsapi        jsapi.JsapiApiService
 	app          app.AppApiService
 	verifier     auth.Verifier
-	notifyAEAD   cipher.AEAD // AEAD_AES_256_GCM under the APIv3 key: opens notification resources
+	aead         cipher.AEAD // AEAD_AES_256_GCM under the APIv3 key: opens notification resources
 }
 
 var _ ports.PaymentGateway = (*Gateway)(nil)
@@ -137,8 +137,8 @@ func New(cfg Config) (*Gateway, error) {
 		mchID: cfg.MchID, appID: cfg.AppID,
 		jsapi:    jsapi.JsapiApiService{Client: client},
 		app:      app.AppApiService{Client: client},
-		verifier:   verifier,
-		notifyAEAD: aead,
+		verifier: verifier,
+		aead:     aead,
 	}, nil
 }
 
@@ -303,10 +303,10 @@ func (g *Gateway) ParseNotification(ctx context.Context, n ports.PaymentNotifica
 		return ports.PaymentTransaction{}, malformed
 	}
 	ct, err := base64.StdEncoding.DecodeString(nr.Resource.Ciphertext)
-	if err != nil || len(nr.Resource.Nonce) != g.notifyAEAD.NonceSize() {
+	if err != nil || len(nr.Resource.Nonce) != g.aead.NonceSize() {
 		return ports.PaymentTransaction{}, malformed // a nonce of another length would make GCM panic
 	}
-	plain, err := g.notifyAEAD.Open(nil, []byte(nr.Resource.Nonce), ct, []byte(nr.Resource.AssociatedData))
+	plain, err := g.aead.Open(nil, []byte(nr.Resource.Nonce), ct, []byte(nr.Resource.AssociatedData))
 	if err != nil {
 		return ports.PaymentTransaction{}, malformed
 	}
