@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -57,7 +58,14 @@ func runBackend(ctx context.Context, o options, name, serverBin string, floors m
 	var goals []goal
 
 	// 1. The mixed load at a fixed rate, with RSS sampled during and after each run.
-	routes := mix(srv.Base, ds, sku)
+	routes := without(mix(srv.Base, ds, sku), o.Exclude)
+	if len(routes) == 0 {
+		return nil, fmt.Errorf("LOAD_EXCLUDE left no route")
+	}
+	mixName := "30% /me, 20% orders list, 15% members list, 15% order creation, 20% channel search"
+	if len(o.Exclude) > 0 {
+		mixName += "; WITHOUT " + strings.Join(o.Exclude, ", ")
+	}
 	logf("%s: warm-up (2 s at %d req/s)", name, o.Rate)
 	runMixed(routes, o.Rate, 2*time.Second, 1)
 	var p99s, during, after []float64
@@ -78,7 +86,7 @@ func runBackend(ctx context.Context, o options, name, serverBin string, floors m
 		during, after = append(during, slices.Max(dur)), append(after, slices.Max(aft))
 	}
 	goals = append(goals,
-		below(name+": mixed load p99 (300 req/s: 30% /me, 20% orders list, 15% members list, 15% order creation, 20% channel search)",
+		below(fmt.Sprintf("%s: mixed load p99 (%d req/s: %s)", name, o.Rate, mixName),
 			" ms", 50, spreadOf(p99s), 1, fmt.Sprintf("per-route p50/p95/p99 above; %s each run", o.Duration)),
 		below(name+": RSS during the load", " MB", 100, spreadOf(during), 1, "max VmRSS sampled every 200 ms; heap not exposed by the server: RSS only"),
 		below(name+": RSS after the load", " MB", 100, spreadOf(after), 1, "max VmRSS over 3 s idle after each run"),

@@ -83,6 +83,15 @@ func TestMixSharesAndRoutes(t *testing.T) {
 			t.Fatalf("%s picked %d times of 100, share %d", r.Name, counts[r.Name], r.Share)
 		}
 	}
+	rest := without(routes, []string{"members list"})
+	if len(rest) != 4 || totalShare(rest) != 85 {
+		t.Fatalf("without: %d routes, %d%%", len(rest), totalShare(rest))
+	}
+	for r := 0; r < 85; r++ {
+		if rest[pick(rest, r)].Name == "members list" {
+			t.Fatal("an excluded route was picked")
+		}
+	}
 }
 
 // TestRunMixedAgainstAStub drives the vegeta wiring for a moment against a stub of the routes and

@@ -12,6 +12,7 @@
 //	LOAD_ORDERS=50000      seeded orders
 //	LOAD_NOTIFY_N=400      notifications per notification run (and floor operations)
 //	LOAD_RATIO_DURATION=3s length of each closed-loop run of GET /me, barehttp and httpfloor
+//	LOAD_EXCLUDE=          routes left out of the mix, e.g. "members list" (shown in the table)
 //	LOAD_BACKENDS=sqlite,postgres
 //	LOAD_BENCH_DIR=../shared/bench
 //	TEST_DATABASE_URL      Postgres (a fresh schema per run, dropped at the end); without it
@@ -39,6 +40,7 @@ type options struct {
 	Backends                []string
 	BenchDir                string
 	PostgresDSN             string
+	Exclude                 []string
 }
 
 func envInt(k string, def int) int {
@@ -74,6 +76,11 @@ func loadOptions() options {
 		o.BenchDir = filepath.Join("..", "shared", "bench")
 	}
 	o.Sizes.Sessions = min(o.Sizes.Sessions, o.Sizes.Members)
+	for _, r := range strings.Split(os.Getenv("LOAD_EXCLUDE"), ",") {
+		if r = strings.TrimSpace(r); r != "" {
+			o.Exclude = append(o.Exclude, r)
+		}
+	}
 	o.Sizes.Applicants = o.Pairs * (approvalBatch + 1)
 	bs := os.Getenv("LOAD_BACKENDS")
 	if bs == "" {

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -55,7 +56,27 @@ func mix(base string, ds *dataset, sku string) []route {
 	}
 }
 
-// pick chooses a route by share with r in [0,100).
+// without drops the routes named in names (LOAD_EXCLUDE, to see what one route costs the others);
+// the remaining shares keep their proportions.
+func without(routes []route, names []string) []route {
+	var out []route
+	for _, r := range routes {
+		if !slices.Contains(names, r.Name) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func totalShare(routes []route) int {
+	t := 0
+	for _, r := range routes {
+		t += r.Share
+	}
+	return t
+}
+
+// pick chooses a route by share with r in [0,totalShare).
 func pick(routes []route, r int) int {
 	for i, rt := range routes {
 		if r < rt.Share {
@@ -82,7 +103,7 @@ func runMixed(routes []route, rate int, d time.Duration, seed uint64) mixedResul
 		mu.Lock()
 		defer mu.Unlock()
 		seq++
-		i := pick(routes, rnd.IntN(100))
+		i := pick(routes, rnd.IntN(totalShare(routes)))
 		*t = vegeta.Target{}
 		routes[i].make(t, rnd, seq)
 		return nil
