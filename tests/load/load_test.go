@@ -6,12 +6,15 @@ package main
 import (
 	"context"
 	"math"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
 
 	"github.com/shuxinqian/server/adapters/crypto"
 	"github.com/shuxinqian/server/adapters/system"
@@ -112,13 +115,25 @@ func TestRunMixedAgainstAStub(t *testing.T) {
 	}))
 	defer srv.Close()
 	ds := &dataset{EnterpriseID: "e1", AdminToken: "a", Tokens: []string{"a", "b"}}
-	res := runMixed(mix(srv.URL, ds, "pkg"), 400, 500*time.Millisecond, 7)
-	if res.All.N < 150 || res.All.Errors != 0 || int64(res.All.N) != hits.Load() {
+	routes := mix(srv.URL, ds, "pkg")
+	res := runMixed(routes, 400, 500*time.Millisecond, 7)
+	if res.All.N == 0 || res.All.Errors != 0 || int64(res.All.N) != hits.Load() {
 		t.Fatalf("all: %+v (hits %d)", res.All, hits.Load())
 	}
+	n := 0
 	for _, r := range res.Routes {
-		if r.N == 0 {
-			t.Fatalf("route %s was never measured: %+v", r.Route, res.Routes)
+		n += r.N
+	}
+	if n != res.All.N {
+		t.Fatalf("%d results, %d attributed to a route: %+v", res.All.N, n, res.Routes)
+	}
+	// Every route's requests are attributed to it.
+	rnd := rand.New(rand.NewPCG(1, 2))
+	for _, r := range routes {
+		var tg vegeta.Target
+		r.make(&tg, rnd, 1)
+		if got := routeOf(tg.Method, tg.URL); got != r.Name {
+			t.Fatalf("%s %s is attributed to %q, want %q", tg.Method, tg.URL, got, r.Name)
 		}
 	}
 	if rps, err := closedLoop(context.Background(), srv.URL+"/api/v1/me", []string{"t"}, 2, 200*time.Millisecond); err != nil || rps <= 0 {
