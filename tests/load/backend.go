@@ -16,8 +16,10 @@ import (
 
 const (
 	approvalBatch = 1000
-	demoChannel   = "q86804"
-	ratioWorkers  = 4
+	// singleApprovals single approvals are timed per pair; their median is "approve 1".
+	singleApprovals = 5
+	demoChannel     = "q86804"
+	ratioWorkers    = 4
 )
 
 // runBackend runs every measurement of the table on one database and returns its rows.
@@ -145,24 +147,31 @@ func runBackend(ctx context.Context, o options, name, serverBin string, floors m
 	bare.Stop()
 	hf.Stop()
 
-	// 3. Approving join requests: a batch of 1,000 against a batch of 1.
+	// 3. Approving join requests: a batch of 1,000 against a batch of 1 (the median of
+	//    singleApprovals singles, taken just before the batch).
 	var apr []float64
 	pending := ds.Pending
 	for i := 0; i < o.Pairs; i++ {
-		one, err := approve(srv.Base, ds, pending[:1])
+		var singles []float64
+		for j := 0; j < singleApprovals; j++ {
+			one, err := approve(srv.Base, ds, pending[:1])
+			if err != nil {
+				return nil, err
+			}
+			pending = pending[1:]
+			singles = append(singles, float64(one))
+		}
+		one := time.Duration(spreadOf(singles).Median)
+		thousand, err := approve(srv.Base, ds, pending[:approvalBatch])
 		if err != nil {
 			return nil, err
 		}
-		thousand, err := approve(srv.Base, ds, pending[1:1+approvalBatch])
-		if err != nil {
-			return nil, err
-		}
-		pending = pending[1+approvalBatch:]
-		fmt.Printf("%s approvals pair %d: 1 in %s, %d in %s\n", name, i+1, ms(one), approvalBatch, ms(thousand))
+		pending = pending[approvalBatch:]
+		fmt.Printf("%s approvals pair %d: 1 in %s (median of %d), %d in %s\n", name, i+1, ms(one), singleApprovals, approvalBatch, ms(thousand))
 		apr = append(apr, float64(thousand)/float64(one))
 	}
 	goals = append(goals, atMost(name+": time to approve 1,000 join requests / time to approve 1", "×", 10, spreadOf(apr), 1,
-		"POST …/members/batch, end to end over HTTP"))
+		"POST …/members/batch, end to end over HTTP; 1 = median of 5 single approvals"))
 
 	srv.Stop()
 	stopped = true

@@ -81,7 +81,7 @@ func loadOptions() options {
 			o.Exclude = append(o.Exclude, r)
 		}
 	}
-	o.Sizes.Applicants = o.Pairs * (approvalBatch + 1)
+	o.Sizes.Applicants = o.Pairs * (approvalBatch + singleApprovals)
 	bs := os.Getenv("LOAD_BACKENDS")
 	if bs == "" {
 		bs = "sqlite,postgres"
