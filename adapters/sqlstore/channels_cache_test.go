@@ -134,7 +134,10 @@ func TestChannelCacheDoesNotKeepMisses(t *testing.T) {
 	a, b, _, _ := twoInstances(t)
 	ctx := context.Background()
 	get := func() error {
-		return a.Read(ctx, func(ctx context.Context, tx ports.Tx) error { _, err := tx.Channels().GetByCode(ctx, "q10001"); return err })
+		return a.Read(ctx, func(ctx context.Context, tx ports.Tx) error {
+			_, err := tx.Channels().GetByCode(ctx, "q10001")
+			return err
+		})
 	}
 	if err := get(); err == nil {
 		t.Fatal("found a channel that does not exist")
