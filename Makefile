@@ -5,7 +5,7 @@ BIN           := bin/shuxinqian
 GOLANGCI_VER  := v2.15.0
 GOLANGCI      := $(shell $(GO) env GOPATH)/bin/golangci-lint
 
-.PHONY: run build test test-short bench generate check-generate lint vet fuzz clean
+.PHONY: run build test test-short bench generate check-generate lint vet fuzz clean load
 
 run:
 	$(GO) run ./bootstrap/cmd/shuxinqian serve
@@ -21,6 +21,11 @@ test-short:
 
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem ./...
+
+# The load harness (README "Load and performance"): SQLite, and Postgres when TEST_DATABASE_URL is
+# set; shorten with LOAD_DURATION=10s LOAD_PAIRS=3. Not part of make test.
+load:
+	$(GO) run ./tests/load
 
 # Regenerates wire_gen.go and the gomock mocks; check-generate fails if that changes the tree.
 generate:

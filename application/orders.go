@@ -16,7 +16,11 @@ const (
 	OrderListLimit = 100
 	// ReconcileAfter: unpaid orders older than this get an active query to WeChat Pay.
 	ReconcileAfter = 2 * time.Minute
+	// ReconcileBatch is the page the reconciler claims at a time.
 	ReconcileBatch = 100
+	// ReconcileRecheck: an order still unpaid after a check is due again this long after it was
+	// claimed; it also bounds one pass, so a pass ends even while new orders keep coming.
+	ReconcileRecheck = 2 * time.Minute
 )
 
 // Catalog is the catalog of the caller's current channel, in an enterprise space.
@@ -338,49 +342,62 @@ type ReconcileReport struct {
 }
 
 // Reconcile queries unpaid orders that got no notification, applies payments WeChat reports, and
-// closes expired orders (at WeChat first).
+// closes expired orders (at WeChat first). It claims the due orders a page at a time, most overdue
+// first, until a page comes back short (or ReconcileRecheck has passed): any number of pending
+// orders is worked through, and instances running it at the same time share the work without
+// checking an order twice (ports.OrderRepository.ClaimDue). Each claim is its own short
+// transaction; the WeChat Pay calls run outside any.
 func (a *App) Reconcile(ctx context.Context) (ReconcileReport, error) {
-	now := a.clock.Now()
 	var rep ReconcileReport
-	var pending []*order.Order
-	if err := a.uow.Read(ctx, func(ctx context.Context, tx ports.Tx) error {
-		var err error
-		pending, err = tx.Orders().Pending(ctx, now.Add(-ReconcileAfter), ReconcileBatch)
-		return err
-	}); err != nil {
-		return rep, err
-	}
-	for _, o := range pending {
-		if ctx.Err() != nil {
-			return rep, ctx.Err()
+	start := a.clock.Now()
+	for {
+		now := a.clock.Now()
+		var page []*order.Order
+		if err := a.uow.Do(ctx, func(ctx context.Context, tx ports.Tx) error {
+			var err error
+			page, err = tx.Orders().ClaimDue(ctx, now, now.Add(-ReconcileAfter), now.Add(ReconcileRecheck), ReconcileBatch)
+			return err
+		}); err != nil {
+			return rep, err
 		}
-		rep.Queried++
-		t, err := a.payments.Query(ctx, o.OutTradeNo)
-		switch {
-		case err == nil && t.TradeState == ports.TradeSuccess:
-			if out, err := a.applyPayment(ctx, t); err != nil {
+		for _, o := range page {
+			if ctx.Err() != nil {
+				return rep, ctx.Err()
+			}
+			a.reconcileOne(ctx, o, now, &rep)
+		}
+		if len(page) < ReconcileBatch || a.clock.Now().Sub(start) >= ReconcileRecheck {
+			return rep, nil
+		}
+	}
+}
+
+func (a *App) reconcileOne(ctx context.Context, o *order.Order, now time.Time, rep *ReconcileReport) {
+	rep.Queried++
+	t, err := a.payments.Query(ctx, o.OutTradeNo)
+	switch {
+	case err == nil && t.TradeState == ports.TradeSuccess:
+		if out, err := a.applyPayment(ctx, t); err != nil {
+			rep.Failed++
+		} else if out == OutcomePaid {
+			rep.Paid++
+		}
+		return
+	case err != nil && kernel.CodeOf(err) != "payment-not-found":
+		rep.Failed++
+		return
+	}
+	if o.Expired(now) {
+		if _, err := a.closeOrder(ctx, o, "expired"); err != nil {
+			if kernel.CodeOf(err) != "order-already-paid" {
 				rep.Failed++
-			} else if out == OutcomePaid {
+			} else {
 				rep.Paid++
 			}
-			continue
-		case err != nil && kernel.CodeOf(err) != "payment-not-found":
-			rep.Failed++
-			continue
+			return
 		}
-		if o.Expired(now) {
-			if _, err := a.closeOrder(ctx, o, "expired"); err != nil {
-				if kernel.CodeOf(err) != "order-already-paid" {
-					rep.Failed++
-				} else {
-					rep.Paid++
-				}
-				continue
-			}
-			rep.Closed++
-		}
+		rep.Closed++
 	}
-	return rep, nil
 }
 
 // Idempotent runs fn once per (scope, key): the same key with the same request replays the first

@@ -3,6 +3,7 @@ package application_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"reflect"
 	"strings"
@@ -654,7 +655,8 @@ func TestReconcile(t *testing.T) {
 		c := *o
 		list = append(list, &c)
 	}
-	f.orders.EXPECT().Pending(gomock.Any(), f.now.Add(-2*time.Minute), application.ReconcileBatch).Return(list, nil)
+	f.orders.EXPECT().ClaimDue(gomock.Any(), f.now, f.now.Add(-2*time.Minute), f.now.Add(application.ReconcileRecheck), application.ReconcileBatch).
+		Return(list, nil) // a short page: the pass ends after it
 	f.payments.EXPECT().Query(gomock.Any(), "SXQord1").Return(success(payNow, "tx1", f.now.Add(-time.Minute)), nil)
 	f.payments.EXPECT().Query(gomock.Any(), "SXQord2").Return(notPaid(waiting), nil)
 	f.payments.EXPECT().Query(gomock.Any(), "SXQord3").Return(ports.PaymentTransaction{}, errPaymentNotFound)
@@ -688,10 +690,40 @@ func TestReconcile(t *testing.T) {
 	}
 }
 
+// The reconciler works through any number of due orders a page at a time: it claims pages until
+// one comes back short, each claim in its own unit of work.
+func TestReconcilePages(t *testing.T) {
+	f := newOrderFixture(t)
+	page := func(from, n int) []*order.Order {
+		var out []*order.Order
+		for i := from; i < from+n; i++ {
+			out = append(out, pendingOrder(t, kernel.OrderID(fmt.Sprintf("ord%03d", i)), "u1", f.now.Add(-5*time.Minute)))
+		}
+		return out
+	}
+	gomock.InOrder(
+		f.orders.EXPECT().ClaimDue(gomock.Any(), f.now, f.now.Add(-application.ReconcileAfter), f.now.Add(application.ReconcileRecheck),
+			application.ReconcileBatch).Return(page(0, application.ReconcileBatch), nil),
+		f.orders.EXPECT().ClaimDue(gomock.Any(), f.now, f.now.Add(-application.ReconcileAfter), f.now.Add(application.ReconcileRecheck),
+			application.ReconcileBatch).Return(page(application.ReconcileBatch, application.ReconcileBatch), nil),
+		f.orders.EXPECT().ClaimDue(gomock.Any(), gomock.Any(), gomock.Any(), gomock.Any(), gomock.Any()).Return(page(200, 7), nil),
+	)
+	queried := map[string]int{}
+	f.payments.EXPECT().Query(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, no string) (ports.PaymentTransaction, error) {
+		queried[no]++
+		return ports.PaymentTransaction{OutTradeNo: no, TradeState: "NOTPAY"}, nil
+	}).Times(2*application.ReconcileBatch + 7)
+	rep, err := f.app.Reconcile(context.Background())
+	wantNoErr(t, err)
+	if rep.Queried != 2*application.ReconcileBatch+7 || rep.Failed != 0 || len(queried) != 2*application.ReconcileBatch+7 {
+		t.Fatalf("report %+v, %d distinct orders queried", rep, len(queried))
+	}
+}
+
 func TestReconcileStops(t *testing.T) {
 	t.Run("a failing read", func(t *testing.T) {
 		f := newOrderFixture(t)
-		f.orders.EXPECT().Pending(gomock.Any(), gomock.Any(), gomock.Any()).Return(nil, errDB)
+		f.orders.EXPECT().ClaimDue(gomock.Any(), gomock.Any(), gomock.Any(), gomock.Any(), gomock.Any()).Return(nil, errDB)
 		if _, err := f.app.Reconcile(context.Background()); !errors.Is(err, errDB) {
 			t.Fatalf("err %v", err)
 		}
@@ -700,7 +732,7 @@ func TestReconcileStops(t *testing.T) {
 		f := newOrderFixture(t)
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
-		f.orders.EXPECT().Pending(gomock.Any(), gomock.Any(), gomock.Any()).Return([]*order.Order{pendingOrder(t, "ord1", "u1", f.now.Add(-time.Hour))}, nil)
+		f.orders.EXPECT().ClaimDue(gomock.Any(), gomock.Any(), gomock.Any(), gomock.Any(), gomock.Any()).Return([]*order.Order{pendingOrder(t, "ord1", "u1", f.now.Add(-time.Hour))}, nil)
 		rep, err := f.app.Reconcile(ctx)
 		if !errors.Is(err, context.Canceled) || rep.Queried != 0 {
 			t.Fatalf("Reconcile = %+v, %v", rep, err)

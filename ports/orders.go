@@ -28,8 +28,12 @@ type OrderRepository interface {
 	Update(ctx context.Context, id kernel.OrderID, fn func(o *order.Order) error) error
 	// List returns orders newest first.
 	List(ctx context.Context, f OrderFilter) ([]*order.Order, error)
-	// Pending returns unpaid orders created before the given time, oldest first (the reconciler).
-	Pending(ctx context.Context, createdBefore time.Time, limit int) ([]*order.Order, error)
+	// ClaimDue claims, for the reconciler, up to limit unpaid orders due for a check with WeChat
+	// Pay, most overdue first: created before createdBefore, never claimed or last claimed with a
+	// next check at or before now, and without a recorded payment anomaly. Claiming moves their
+	// next check to recheckAt, so neither the next page nor another instance takes them again
+	// before then; concurrent claimers skip each other's rows (needs a read-write unit of work).
+	ClaimDue(ctx context.Context, now, createdBefore, recheckAt time.Time, limit int) ([]*order.Order, error)
 }
 
 // Grant is one ledger entry: what a paid order line gave an enterprise.

@@ -175,26 +175,6 @@ func (r orders) List(ctx context.Context, f ports.OrderFilter) ([]*order.Order, 
 	return out, nil
 }
 
-func (r orders) Pending(ctx context.Context, before time.Time, limit int) ([]*order.Order, error) {
-	var rows []orderRow
-	// Orders with a recorded payment anomaly wait for a person, not for the reconciler (they
-	// would otherwise be queried on every pass and crowd out the others).
-	if err := r.t.idb.NewSelect().Model(&rows).Where("status = ? AND created_at < ?", string(order.StatusPendingPayment), before.UTC()).
-		Where("NOT EXISTS (SELECT 1 FROM payment_anomalies pa WHERE pa.order_id = ?TableAlias.id)").
-		Order("created_at").Limit(int64(limit)).Scan(ctx); err != nil {
-		return nil, err
-	}
-	out := make([]*order.Order, 0, len(rows))
-	for i := range rows {
-		o, err := orderFromRow(&rows[i])
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, o)
-	}
-	return out, nil
-}
-
 type grantRow struct {
 	bun.BaseModel `bun:"table:quota_grants"`
 

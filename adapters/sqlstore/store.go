@@ -34,6 +34,8 @@ type Store struct {
 	cipher  ports.Cipher
 	secrets ports.Secrets
 	logger  watermill.LoggerAdapter
+	// channelCache keeps platform settings and channels for ChannelCacheTTL (channels_cache.go).
+	channelCache *channelCache
 }
 
 // NewStore builds the unit of work over db. Personal data is sealed with cipher and looked up by
@@ -42,7 +44,7 @@ func NewStore(db *DB, cipher ports.Cipher, secrets ports.Secrets, logger watermi
 	if logger == nil {
 		logger = watermill.NopLogger{}
 	}
-	return &Store{db: db, cipher: cipher, secrets: secrets, logger: logger}
+	return &Store{db: db, cipher: cipher, secrets: secrets, logger: logger, channelCache: newChannelCache(ChannelCacheTTL)}
 }
 
 var _ ports.UnitOfWork = (*Store)(nil)
@@ -140,7 +142,7 @@ func (t *txn) Codes() ports.CodeRepository       { return codes{t} }
 func (t *txn) Sessions() ports.SessionRepository { return sessions{t} }
 func (t *txn) Audit() ports.AuditLog             { return audit{t} }
 func (t *txn) Inbox() ports.Inbox                { return inbox{t} }
-func (t *txn) Channels() ports.ChannelRepository { return channels{t} }
+func (t *txn) Channels() ports.ChannelRepository { return t.cachedChannels() }
 func (t *txn) Files() ports.FileRepository       { return files{t} }
 func (t *txn) Signatures() ports.SignatureRepository {
 	return signatures{t}

@@ -5008,6 +5008,45 @@ func (c *MockOrderRepositoryAddCall) DoAndReturn(f func(context.Context, *order.
 	return c
 }
 
+// ClaimDue mocks base method.
+func (m *MockOrderRepository) ClaimDue(ctx context.Context, now, createdBefore, recheckAt time.Time, limit int) ([]*order.Order, error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "ClaimDue", ctx, now, createdBefore, recheckAt, limit)
+	ret0, _ := ret[0].([]*order.Order)
+	ret1, _ := ret[1].(error)
+	return ret0, ret1
+}
+
+// ClaimDue indicates an expected call of ClaimDue.
+func (mr *MockOrderRepositoryMockRecorder) ClaimDue(ctx, now, createdBefore, recheckAt, limit any) *MockOrderRepositoryClaimDueCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "ClaimDue", reflect.TypeOf((*MockOrderRepository)(nil).ClaimDue), ctx, now, createdBefore, recheckAt, limit)
+	return &MockOrderRepositoryClaimDueCall{Call: call}
+}
+
+// MockOrderRepositoryClaimDueCall wrap *gomock.Call
+type MockOrderRepositoryClaimDueCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockOrderRepositoryClaimDueCall) Return(arg0 []*order.Order, arg1 error) *MockOrderRepositoryClaimDueCall {
+	c.Call = c.Call.Return(arg0, arg1)
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockOrderRepositoryClaimDueCall) Do(f func(context.Context, time.Time, time.Time, time.Time, int) ([]*order.Order, error)) *MockOrderRepositoryClaimDueCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockOrderRepositoryClaimDueCall) DoAndReturn(f func(context.Context, time.Time, time.Time, time.Time, int) ([]*order.Order, error)) *MockOrderRepositoryClaimDueCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
 // Get mocks base method.
 func (m *MockOrderRepository) Get(ctx context.Context, id kernel.OrderID) (*order.Order, error) {
 	m.ctrl.T.Helper()
@@ -5121,45 +5160,6 @@ func (c *MockOrderRepositoryListCall) Do(f func(context.Context, ports.OrderFilt
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
 func (c *MockOrderRepositoryListCall) DoAndReturn(f func(context.Context, ports.OrderFilter) ([]*order.Order, error)) *MockOrderRepositoryListCall {
-	c.Call = c.Call.DoAndReturn(f)
-	return c
-}
-
-// Pending mocks base method.
-func (m *MockOrderRepository) Pending(ctx context.Context, createdBefore time.Time, limit int) ([]*order.Order, error) {
-	m.ctrl.T.Helper()
-	ret := m.ctrl.Call(m, "Pending", ctx, createdBefore, limit)
-	ret0, _ := ret[0].([]*order.Order)
-	ret1, _ := ret[1].(error)
-	return ret0, ret1
-}
-
-// Pending indicates an expected call of Pending.
-func (mr *MockOrderRepositoryMockRecorder) Pending(ctx, createdBefore, limit any) *MockOrderRepositoryPendingCall {
-	mr.mock.ctrl.T.Helper()
-	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "Pending", reflect.TypeOf((*MockOrderRepository)(nil).Pending), ctx, createdBefore, limit)
-	return &MockOrderRepositoryPendingCall{Call: call}
-}
-
-// MockOrderRepositoryPendingCall wrap *gomock.Call
-type MockOrderRepositoryPendingCall struct {
-	*gomock.Call
-}
-
-// Return rewrite *gomock.Call.Return
-func (c *MockOrderRepositoryPendingCall) Return(arg0 []*order.Order, arg1 error) *MockOrderRepositoryPendingCall {
-	c.Call = c.Call.Return(arg0, arg1)
-	return c
-}
-
-// Do rewrite *gomock.Call.Do
-func (c *MockOrderRepositoryPendingCall) Do(f func(context.Context, time.Time, int) ([]*order.Order, error)) *MockOrderRepositoryPendingCall {
-	c.Call = c.Call.Do(f)
-	return c
-}
-
-// DoAndReturn rewrite *gomock.Call.DoAndReturn
-func (c *MockOrderRepositoryPendingCall) DoAndReturn(f func(context.Context, time.Time, int) ([]*order.Order, error)) *MockOrderRepositoryPendingCall {
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }

@@ -57,10 +57,6 @@ func TestOrderRepositoryAndLedger(t *testing.T) {
 			if len(page) != 1 || page[0].ID != "01a" {
 				t.Fatalf("cursor: %+v", page)
 			}
-			pend, _ := tx.Orders().Pending(ctx, t0.Add(30*time.Second), 10)
-			if len(pend) != 1 || pend[0].ID != "01a" {
-				t.Fatalf("pending: %+v", pend)
-			}
 			if _, err := tx.Orders().Get(ctx, "nope"); kernel.CodeOf(err) != "order-not-found" {
 				t.Fatalf("missing: %v", err)
 			}

@@ -1,0 +1,111 @@
+package contract
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/shuxinqian/server/adapters/sqlstore"
+	"github.com/shuxinqian/server/domain/kernel"
+	"github.com/shuxinqian/server/domain/order"
+	"github.com/shuxinqian/server/ports"
+)
+
+// ClaimDue hands out the due unpaid orders in pages, most overdue first, to concurrent claimers
+// without overlap, skips orders not yet due, paid ones and those with an anomaly, and gives an
+// order out again only once its next check is due.
+func TestOrderClaimDue(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, db *sqlstore.DB, uow ports.UnitOfWork) {
+		ctx := context.Background()
+		seedPending(t, uow, 0) // the enterprise e-bench and the user u-admin
+		now := t0.Add(24 * time.Hour)
+		const due = 250
+		var os []*order.Order
+		for i := 0; i < due; i++ { // created one minute apart, the oldest first
+			o, err := order.Place(kernel.OrderID(fmt.Sprintf("01due%04d", i)), "e-bench", "u-admin", demoChannel(t),
+				[]order.Line{{SKU: "pkg-sign-50", Quantity: 1}}, now.Add(-time.Duration(due-i)*time.Minute-time.Hour))
+			if err != nil {
+				t.Fatal(err)
+			}
+			os = append(os, o)
+		}
+		fresh, _ := order.Place("01fresh", "e-bench", "u-admin", demoChannel(t), []order.Line{{SKU: "pkg-sign-50", Quantity: 1}}, now.Add(-time.Minute))
+		paid, _ := order.Place("01paid", "e-bench", "u-admin", demoChannel(t), []order.Line{{SKU: "pkg-sign-50", Quantity: 1}}, now.Add(-10*time.Hour))
+		paid.Status, paid.PaidAt, paid.TransactionID = order.StatusPaid, now.Add(-9*time.Hour), "tx-paid"
+		odd, _ := order.Place("01odd", "e-bench", "u-admin", demoChannel(t), []order.Line{{SKU: "pkg-sign-50", Quantity: 1}}, now.Add(-10*time.Hour))
+		if err := uow.(*sqlstore.Store).Seed(ctx, sqlstore.BulkSeed{Orders: append(os, fresh, paid, odd)}); err != nil {
+			t.Fatal(err)
+		}
+		if err := uow.Do(ctx, func(ctx context.Context, tx ports.Tx) error {
+			return tx.Anomalies().Record(ctx, ports.PaymentAnomaly{ID: "an1", Kind: "amount_mismatch", OutTradeNo: odd.OutTradeNo,
+				OrderID: odd.ID, TransactionID: "tx-odd", Amount: 1, At: now})
+		}); err != nil {
+			t.Fatal(err)
+		}
+		claim := func(at time.Time, limit int) []kernel.OrderID {
+			var ids []kernel.OrderID
+			if err := uow.Do(ctx, func(ctx context.Context, tx ports.Tx) error {
+				page, err := tx.Orders().ClaimDue(ctx, at, at.Add(-2*time.Minute), at.Add(2*time.Minute), limit)
+				for _, o := range page {
+					if o.Status != order.StatusPendingPayment || o.OutTradeNo == "" {
+						t.Errorf("claimed %+v", o)
+					}
+					ids = append(ids, o.ID)
+				}
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+			return ids
+		}
+		// Two instances claim at once: disjoint pages, each oldest first.
+		var wg sync.WaitGroup
+		pages := make([][]kernel.OrderID, 2)
+		for i := range pages {
+			wg.Add(1)
+			go func() { defer wg.Done(); pages[i] = claim(now, 100) }()
+		}
+		wg.Wait()
+		seen := map[kernel.OrderID]bool{}
+		for _, p := range pages {
+			if len(p) != 100 {
+				t.Fatalf("page of %d, want 100", len(p))
+			}
+			if !sort.SliceIsSorted(p, func(i, j int) bool { return p[i] < p[j] }) {
+				t.Fatalf("page not oldest first: %v", p)
+			}
+			for _, id := range p {
+				if seen[id] {
+					t.Fatalf("%s claimed twice", id)
+				}
+				seen[id] = true
+			}
+		}
+		if !seen["01due0000"] || !seen["01due0199"] {
+			t.Fatal("the two pages are not the 200 most overdue")
+		}
+		rest := claim(now, 100)
+		if len(rest) != due-200 || rest[0] != "01due0200" || rest[len(rest)-1] != "01due0249" {
+			t.Fatalf("last page %d: %v", len(rest), rest)
+		}
+		if again := claim(now.Add(time.Minute), 100); len(again) != 0 {
+			t.Fatalf("claimed before their next check: %v", again)
+		}
+		// Once their next check is due they come back, and the fresh order has become due too.
+		var all []kernel.OrderID
+		for at := now.Add(3 * time.Minute); ; {
+			p := claim(at, 100)
+			all = append(all, p...)
+			if len(p) < 100 {
+				break
+			}
+		}
+		// The fresh order, due since created_at + 2 min, is more overdue than the rechecked ones.
+		if len(all) != due+1 || all[0] != "01fresh" || all[1] != "01due0000" {
+			t.Fatalf("second round claimed %d (first %v)", len(all), all[:2])
+		}
+	})
+}
