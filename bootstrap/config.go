@@ -55,6 +55,8 @@ type Config struct {
 	ReconcileInterval time.Duration
 	// Tencent Cloud (SMS_PROVIDER=tencent, IDENTITY_PROVIDER=tencent).
 	Tencent TencentConfig
+	// Ops: metrics, admin listener, tracing, file store, retention (config_obs.go).
+	Ops OpsConfig
 }
 
 // WeChatPayConfig is the merchant's WeChat Pay API v3 credentials.
@@ -214,6 +216,9 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	}
 	if tencentNeeded && (c.Tencent.SecretID == "" || c.Tencent.SecretKey == "") {
 		errs = append(errs, errors.New("the Tencent Cloud providers need TENCENTCLOUD_SECRET_ID and TENCENTCLOUD_SECRET_KEY"))
+	}
+	if c.Ops, err = loadOpsConfig(get); err != nil {
+		errs = append(errs, err)
 	}
 	if (c.CACertFile == "") != (c.CAKeyFile == "") {
 		errs = append(errs, errors.New("set both CA_CERT_FILE and CA_KEY_FILE, or neither"))

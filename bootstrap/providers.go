@@ -23,6 +23,7 @@ import (
 	"github.com/shuxinqian/server/adapters/filestore"
 	adhttp "github.com/shuxinqian/server/adapters/http"
 	"github.com/shuxinqian/server/adapters/identity"
+	"github.com/shuxinqian/server/adapters/metrics"
 	"github.com/shuxinqian/server/adapters/qrcode"
 	"github.com/shuxinqian/server/adapters/registry"
 	"github.com/shuxinqian/server/adapters/sms"
@@ -62,6 +63,7 @@ var ProviderSet = wire.NewSet(
 	provideGoChannel,
 	provideRouter,
 	provideForwarder,
+	provideMetrics, provideOps,
 	wire.Struct(new(Runtime), "*"),
 )
 
@@ -187,11 +189,15 @@ func (t TencentConfig) adapterConfig(clock ports.Clock) tencentcloud.Config {
 		FaceIDRuleID: t.FaceIDRuleID, Clock: clock}
 }
 
-func provideSMS(cfg Config, clock ports.Clock, box *sms.Sandbox) (ports.SMSSender, error) {
+func provideSMS(cfg Config, clock ports.Clock, box *sms.Sandbox, m *metrics.Metrics) (ports.SMSSender, error) {
 	if cfg.SMSProvider == "tencent" {
-		return tencentcloud.NewSMSSender(cfg.Tencent.adapterConfig(clock))
+		s, err := tencentcloud.NewSMSSender(cfg.Tencent.adapterConfig(clock))
+		if err != nil {
+			return nil, err
+		}
+		return m.SMS(s), nil
 	}
-	return box, nil
+	return m.SMS(box), nil
 }
 
 func provideIdentity(cfg Config, clock ports.Clock) (ports.IdentityVerifier, error) {
@@ -224,6 +230,9 @@ func provideCA(cfg Config, clock ports.Clock) (ports.CertificateAuthority, error
 func provideSigningKeys(keys *crypto.Keys) ports.SigningKeys { return crypto.NewSigningKeys(keys) }
 
 func provideFileStore(cfg Config) (ports.FileStore, error) {
+	if cfg.Ops.FileStore == "s3" {
+		return filestore.NewS3(context.Background(), cfg.Ops.S3)
+	}
 	return filestore.NewLocal(filepath.Join(cfg.DataDir, "files"))
 }
 
