@@ -32,6 +32,16 @@ type Ops struct {
 	Metrics *metrics.Metrics
 	db      *sqlstore.DB
 	clock   ports.Clock
+
+	mu    sync.Mutex
+	addrs map[string]string // listener name → bound address, once started
+}
+
+// ListenerAddr is the bound address of the "admin" or "metrics" listener ("" when not running).
+func (o *Ops) ListenerAddr(name string) string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.addrs[name]
 }
 
 func provideMetrics() *metrics.Metrics { return metrics.New() }
@@ -133,6 +143,12 @@ func (o *Ops) Start(ctx context.Context) (stop func(), err error) {
 		srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second,
 			ErrorLog: slog.NewLogLogger(o.log.Handler(), slog.LevelWarn)}
 		servers = append(servers, srv)
+		o.mu.Lock()
+		if o.addrs == nil {
+			o.addrs = map[string]string{}
+		}
+		o.addrs[name] = ln.Addr().String()
+		o.mu.Unlock()
 		o.log.Info("listening", "listener", name, "addr", ln.Addr().String())
 		wg.Go(func() {
 			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -159,3 +159,39 @@ func grepLines(text, prefix string) string {
 	re := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(prefix) + `.*$`)
 	return strings.Join(re.FindAllString(text, -1), "\n")
 }
+
+func TestAdminAndMetricsListeners(t *testing.T) {
+	s := startWith(t, map[string]string{"ADMIN_ADDR": "127.0.0.1:0", "METRICS_ADDR": "127.0.0.1:0"})
+	admin, metricsAddr := s.rt.Ops.ListenerAddr("admin"), s.rt.Ops.ListenerAddr("metrics")
+	if admin == "" || metricsAddr == "" {
+		t.Fatalf("listeners not started: admin %q metrics %q", admin, metricsAddr)
+	}
+	get := func(url string) (int, string) {
+		res, err := http.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = res.Body.Close() }()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(b)
+	}
+	if st, body := get("http://" + admin + "/debug/pprof/"); st != 200 || !strings.Contains(body, "goroutine") {
+		t.Fatalf("pprof index: %d", st)
+	}
+	if st, body := get("http://" + admin + "/debug/pprof/goroutine?debug=1"); st != 200 || !strings.Contains(body, "goroutine profile") {
+		t.Fatalf("goroutine profile: %d", st)
+	}
+	if st, body := get("http://" + metricsAddr + "/metrics"); st != 200 || !strings.Contains(body, "shuxinqian_http_requests_total") {
+		t.Fatalf("metrics listener: %d", st)
+	}
+	if st, _ := get("http://" + admin + "/metrics"); st != 200 {
+		t.Fatalf("admin /metrics: %d", st)
+	}
+	// Neither pprof nor (with METRICS_ADDR set) /metrics is on the public listener.
+	if st, _ := get(s.base + "/debug/pprof/"); st != 404 {
+		t.Fatalf("pprof on the main listener: %d", st)
+	}
+	if st, _ := get(s.base + "/metrics"); st != 404 {
+		t.Fatalf("/metrics on the main listener with METRICS_ADDR set: %d", st)
+	}
+}
