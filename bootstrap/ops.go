@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
-	"github.com/uptrace/bun/extra/bunotel"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
@@ -48,7 +47,7 @@ func provideMetrics() *metrics.Metrics { return metrics.New() }
 
 // provideOps instruments the other parts: the HTTP server reports every request, the router
 // gets the tracing and metrics middlewares (innermost: they see every attempt), the database
-// gets the SQL span hook, and the database collector measures the queues at scrape time.
+// got the SQL span hook in provideDB, and the database collector measures the queues at scrape time.
 // Tracing exports only when OTEL_EXPORTER_OTLP_ENDPOINT is set; otherwise the spans go to the
 // global no-op provider.
 func provideOps(cfg Config, log *slog.Logger, m *metrics.Metrics, db *sqlstore.DB, srv *adhttp.Server, router *message.Router,
@@ -57,7 +56,6 @@ func provideOps(cfg Config, log *slog.Logger, m *metrics.Metrics, db *sqlstore.D
 	if err != nil {
 		return nil, nil, err
 	}
-	db.AddQueryHook(bunotel.NewQueryHook(bunotel.WithFormattedQueries(false), bunotel.WithDBName("shuxinqian")))
 	srv.SetObserver(func(r *http.Request, route string, status int, d time.Duration) {
 		m.ObserveHTTP(r.Method, route, status, d)
 		if span := trace.SpanFromContext(r.Context()); span.IsRecording() {

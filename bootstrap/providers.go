@@ -31,6 +31,7 @@ import (
 	"github.com/shuxinqian/server/adapters/sqlstore/wmsql"
 	"github.com/shuxinqian/server/adapters/system"
 	"github.com/shuxinqian/server/adapters/tencentcloud"
+	"github.com/shuxinqian/server/adapters/tracing"
 	"github.com/shuxinqian/server/adapters/wechatpay"
 	"github.com/shuxinqian/server/application"
 	"github.com/shuxinqian/server/domain/kernel"
@@ -111,6 +112,7 @@ func provideDB(cfg Config) (*sqlstore.DB, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	db.DB = db.WithQueryHook(tracing.SQLHook()) // SQL spans (no-ops unless tracing is configured)
 	return db, func() { _ = db.Close() }, nil
 }
 

@@ -77,7 +77,9 @@ type Server struct {
 // SetObserver registers fn, called after every request with its route pattern without the method
 // ("/api/v1/orders/{order_id}", "unmatched" when no route matched), the status and the duration.
 // Call it before serving.
-func (s *Server) SetObserver(fn func(r *http.Request, route string, status int, d time.Duration)) { s.observe = fn }
+func (s *Server) SetObserver(fn func(r *http.Request, route string, status int, d time.Duration)) {
+	s.observe = fn
+}
 
 // MaxConcurrentUploads is how many uploads are inspected at the same time.
 const MaxConcurrentUploads = 4

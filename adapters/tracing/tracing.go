@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/extra/bunotel"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -62,6 +64,12 @@ func Setup(ctx context.Context, cfg Config) (shutdown func(context.Context) erro
 	otel.SetTracerProvider(tp)
 	otel.SetTextMapPropagator(Propagator())
 	return tp.Shutdown, nil
+}
+
+// SQLHook is the bun query hook that makes every SQL statement a client span of the current
+// trace. The statement is recorded without its arguments (no personal data in spans).
+func SQLHook() bun.QueryHook {
+	return bunotel.NewQueryHook(bunotel.WithFormattedQueries(false), bunotel.WithDBName("shuxinqian"))
 }
 
 // Inject writes the trace context of ctx into the message metadata (W3C traceparent keys).

@@ -84,10 +84,11 @@ func TestMetricsAfterTraffic(t *testing.T) {
 		}
 
 		var text string
-		s.eventually("the welcome SMS handler to succeed", func() bool {
+		s.eventually("the welcome SMS and audit handlers to succeed", func() bool {
 			text = s.scrape()
-			v, _ := sample(text, "shuxinqian_event_handler_attempts_total", "handler", "welcome_sms", "outcome", "success")
-			return v >= 1
+			v1, _ := sample(text, "shuxinqian_event_handler_attempts_total", "handler", "welcome_sms", "outcome", "success")
+			v2, _ := sample(text, "shuxinqian_event_handler_attempts_total", "handler", "audit.user_registered", "outcome", "success")
+			return v1 >= 1 && v2 >= 1
 		})
 		want := []struct {
 			name   string
