@@ -13,9 +13,10 @@ import (
 	"github.com/ThreeDotsLabs/watermill/components/forwarder"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/uptrace/bun"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/propagation"
 
 	"github.com/shuxinqian/server/adapters/sqlstore/wmsql"
-	"github.com/shuxinqian/server/adapters/tracing"
 	"github.com/shuxinqian/server/domain/kernel"
 	"github.com/shuxinqian/server/ports"
 )
@@ -104,7 +105,7 @@ func (t *txn) flush(ctx context.Context, btx bun.Tx) error {
 		if err != nil {
 			return err
 		}
-		tracing.Inject(ctx, msg) // the handler's span continues this trace
+		otel.GetTextMapPropagator().Inject(ctx, propagation.MapCarrier(msg.Metadata)) // the handler's span continues this trace
 		topic := EventTopic(ev.EventName())
 		if _, ok := byTopic[topic]; !ok {
 			topics = append(topics, topic)
