@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/uptrace/bun"
+
 	"github.com/shuxinqian/server/adapters/sqlstore"
 	"github.com/shuxinqian/server/tests/testdb"
 )
@@ -115,6 +117,45 @@ func TestRetentionPruneInBoundedBatches(t *testing.T) {
 			cancel()
 			if _, err := db.Prune(cctx, now, r); err == nil {
 				t.Fatal("a cancelled prune reported success")
+			}
+		})
+	}
+}
+
+type benchInboxRow struct {
+	bun.BaseModel `bun:"table:inbox"`
+	Consumer      string    `bun:"consumer"`
+	MessageID     string    `bun:"message_id"`
+	ProcessedAt   time.Time `bun:"processed_at"`
+}
+
+// BenchmarkPruneInbox deletes 5,000 expired inbox records in batches of 500 per run (SQLite;
+// Postgres too with TEST_DATABASE_URL).
+func BenchmarkPruneInbox(b *testing.B) {
+	for _, be := range testdb.Backends() {
+		b.Run(be.Name, func(b *testing.B) {
+			db := be.Open(b)
+			ctx := context.Background()
+			now := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+			old := now.Add(-40 * 24 * time.Hour)
+			for b.Loop() {
+				b.StopTimer()
+				for i := 0; i < 5000; i += 500 {
+					rows := make([]benchInboxRow, 0, 500)
+					for j := i; j < i+500; j++ {
+						rows = append(rows, benchInboxRow{Consumer: "c", MessageID: fmt.Sprintf("m%06d", j), ProcessedAt: old})
+					}
+					if _, err := db.NewInsert().Model(&rows).Exec(ctx); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.StartTimer()
+				r := sqlstore.DefaultRetention
+				r.MaxBatches = 100
+				rep, err := db.Prune(ctx, now, r)
+				if err != nil || rep.Inbox != 5000 {
+					b.Fatalf("%+v %v", rep, err)
+				}
 			}
 		})
 	}
