@@ -58,6 +58,8 @@ type Config struct {
 	ReconcileInterval time.Duration
 	// Tencent Cloud (SMS_PROVIDER=tencent, IDENTITY_PROVIDER=tencent).
 	Tencent TencentConfig
+	// Ops: metrics, admin listener, tracing, file store, retention (config_obs.go).
+	Ops OpsConfig
 }
 
 // WeChatPayConfig is the merchant's WeChat Pay API v3 credentials.
@@ -225,6 +227,9 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	}
 	if c.TSAURL != "" && c.TSAChainFile == "" {
 		errs = append(errs, errors.New("TSA_URL needs TSA_CHAIN_FILE (the TSA's certificate chain, PEM)"))
+	}
+	if c.Ops, err = loadOpsConfig(get); err != nil {
+		errs = append(errs, err)
 	}
 	if (c.CACertFile == "") != (c.CAKeyFile == "") {
 		errs = append(errs, errors.New("set both CA_CERT_FILE and CA_KEY_FILE, or neither"))

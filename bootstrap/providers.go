@@ -23,6 +23,7 @@ import (
 	"github.com/shuxinqian/server/adapters/filestore"
 	adhttp "github.com/shuxinqian/server/adapters/http"
 	"github.com/shuxinqian/server/adapters/identity"
+	"github.com/shuxinqian/server/adapters/metrics"
 	"github.com/shuxinqian/server/adapters/qrcode"
 	"github.com/shuxinqian/server/adapters/registry"
 	"github.com/shuxinqian/server/adapters/sms"
@@ -31,6 +32,7 @@ import (
 	"github.com/shuxinqian/server/adapters/system"
 	"github.com/shuxinqian/server/adapters/tencentcloud"
 	"github.com/shuxinqian/server/adapters/tsa"
+	"github.com/shuxinqian/server/adapters/tracing"
 	"github.com/shuxinqian/server/adapters/wechatpay"
 	"github.com/shuxinqian/server/application"
 	"github.com/shuxinqian/server/domain/kernel"
@@ -68,6 +70,7 @@ var ProviderSet = wire.NewSet(
 	provideGoChannel,
 	provideRouter,
 	provideForwarder,
+	provideMetrics, provideOps,
 	wire.Struct(new(Runtime), "*"),
 )
 
@@ -115,6 +118,7 @@ func provideDB(cfg Config) (*sqlstore.DB, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	db.DB = db.WithQueryHook(tracing.SQLHook()) // SQL spans (no-ops unless tracing is configured)
 	return db, func() { _ = db.Close() }, nil
 }
 
@@ -193,11 +197,15 @@ func (t TencentConfig) adapterConfig(clock ports.Clock) tencentcloud.Config {
 		FaceIDRuleID: t.FaceIDRuleID, Clock: clock}
 }
 
-func provideSMS(cfg Config, clock ports.Clock, box *sms.Sandbox) (ports.SMSSender, error) {
+func provideSMS(cfg Config, clock ports.Clock, box *sms.Sandbox, m *metrics.Metrics) (ports.SMSSender, error) {
 	if cfg.SMSProvider == "tencent" {
-		return tencentcloud.NewSMSSender(cfg.Tencent.adapterConfig(clock))
+		s, err := tencentcloud.NewSMSSender(cfg.Tencent.adapterConfig(clock))
+		if err != nil {
+			return nil, err
+		}
+		return m.SMS(s), nil
 	}
-	return box, nil
+	return m.SMS(box), nil
 }
 
 func provideIdentity(cfg Config, clock ports.Clock) (ports.IdentityVerifier, error) {
@@ -258,6 +266,9 @@ func provideCMS(t ports.TimeStampAuthority) crypto.CMS { return crypto.CMS{TSA: 
 func providePDFVerifier() ports.PDFSignatureVerifier { return nil }
 
 func provideFileStore(cfg Config) (ports.FileStore, error) {
+	if cfg.Ops.FileStore == "s3" {
+		return filestore.NewS3(context.Background(), cfg.Ops.S3)
+	}
 	return filestore.NewLocal(filepath.Join(cfg.DataDir, "files"))
 }
 

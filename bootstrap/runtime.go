@@ -36,6 +36,8 @@ type Runtime struct {
 	SMS       *sms.Sandbox
 	// WeChatPay is the WeChat Pay simulator (sandbox mode only, else nil).
 	WeChatPay *wechatpay.Simulator
+	// Ops is metrics, tracing, the admin listener and the retention pruner (ops.go).
+	Ops *Ops
 }
 
 // PaymentsSimulator is the sandbox WeChat Pay simulator (nil outside sandbox mode).
@@ -143,8 +145,15 @@ func (rt *Runtime) ServeListener(ctx context.Context, ln net.Listener) error {
 		}
 		stopConsumers = stop
 	}
+	stopOps, opsErr := rt.Ops.Start(ctx)
+	if opsErr != nil {
+		stopConsumers()
+		_ = ln.Close()
+		return opsErr
+	}
+	defer stopOps()
 	srv := &http.Server{
-		Handler:           rt.HTTP,
+		Handler:           rt.Ops.Handler(rt.HTTP),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -175,6 +184,11 @@ func (rt *Runtime) Consume(ctx context.Context) error {
 	if err := rt.PrepareDatabase(ctx); err != nil {
 		return err
 	}
+	stopOps, err := rt.Ops.Start(ctx)
+	if err != nil {
+		return err
+	}
+	defer stopOps()
 	stop, err := rt.StartConsumers(ctx)
 	if err != nil {
 		return err

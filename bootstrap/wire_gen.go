@@ -40,7 +40,8 @@ func NewRuntime(cfg Config, clock ports.Clock) (*Runtime, func(), error) {
 	random := _wireRandomValue
 	passwordHasher := _wireArgon2idValue
 	sandbox := sms.NewSandbox(clock)
-	smsSender, err := provideSMS(cfg, clock, sandbox)
+	metrics := provideMetrics()
+	smsSender, err := provideSMS(cfg, clock, sandbox, metrics)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
@@ -146,6 +147,12 @@ func NewRuntime(cfg Config, clock ports.Clock) (*Runtime, func(), error) {
 		cleanup()
 		return nil, nil, err
 	}
+	ops, cleanup3, err := provideOps(cfg, logger, metrics, db, server, router, clock)
+	if err != nil {
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
 	runtime := &Runtime{
 		Config:    cfg,
 		Log:       logger,
@@ -158,8 +165,10 @@ func NewRuntime(cfg Config, clock ports.Clock) (*Runtime, func(), error) {
 		Forwarder: forwarder,
 		SMS:       sandbox,
 		WeChatPay: simulator,
+		Ops:       ops,
 	}
 	return runtime, func() {
+		cleanup3()
 		cleanup2()
 		cleanup()
 	}, nil

@@ -3,6 +3,7 @@
 package http
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -71,6 +72,15 @@ type Server struct {
 	// uploads bounds concurrent upload inspections: a small file may legally decode to 40
 	// megapixels (~160 MB), so at most MaxConcurrentUploads decode at once.
 	uploads chan struct{}
+	// observe is told about every answered request (metrics, tracing); see SetObserver.
+	observe func(r *http.Request, route string, status int, d time.Duration)
+}
+
+// SetObserver registers fn, called after every request with its route pattern without the method
+// ("/api/v1/orders/{order_id}", "unmatched" when no route matched), the status and the duration.
+// Call it before serving.
+func (s *Server) SetObserver(fn func(r *http.Request, route string, status int, d time.Duration)) {
+	s.observe = fn
 }
 
 // MaxConcurrentUploads is how many uploads are inspected at the same time.
@@ -155,6 +165,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// queries carry phones.
 		s.log.InfoContext(ctx, "http", "method", r.Method, "route", routeOf(r), "status", sw.status,
 			"duration_ms", time.Since(start).Milliseconds(), "bytes", sw.bytes)
+		if s.observe != nil {
+			_, route, _ := strings.Cut(routeOf(r), " ")
+			s.observe(r, cmp.Or(route, "unmatched"), sw.status, time.Since(start))
+		}
 	}()
 	_, pattern := s.mux.Handler(r)
 	if pattern == "" {

@@ -13,6 +13,8 @@ import (
 	"github.com/ThreeDotsLabs/watermill/components/forwarder"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/uptrace/bun"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/propagation"
 
 	"github.com/shuxinqian/server/adapters/sqlstore/wmsql"
 	"github.com/shuxinqian/server/domain/kernel"
@@ -57,7 +59,7 @@ func (s *Store) Do(ctx context.Context, fn func(ctx context.Context, tx ports.Tx
 		if err := fn(ctx, t); err != nil {
 			return err
 		}
-		return t.flush(btx)
+		return t.flush(ctx, btx)
 	})
 }
 
@@ -87,7 +89,7 @@ func (t *txn) record(src kernel.EventSource) { t.events = append(t.events, src.P
 
 // flush publishes the collected events through watermill-sql bound to the transaction, enveloped
 // for the forwarder, which moves them to the delivery pub/sub after the commit.
-func (t *txn) flush(btx bun.Tx) error {
+func (t *txn) flush(ctx context.Context, btx bun.Tx) error {
 	if len(t.events) == 0 {
 		return nil
 	}
@@ -105,6 +107,7 @@ func (t *txn) flush(btx bun.Tx) error {
 		if err != nil {
 			return err
 		}
+		otel.GetTextMapPropagator().Inject(ctx, propagation.MapCarrier(msg.Metadata)) // the handler's span continues this trace
 		topic := EventTopic(ev.EventName())
 		if _, ok := byTopic[topic]; !ok {
 			topics = append(topics, topic)

@@ -4,9 +4,14 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
+
+	"github.com/johannesboyne/gofakes3"
+	"github.com/johannesboyne/gofakes3/backend/s3mem"
 
 	"github.com/shuxinqian/server/adapters/filestore"
 	"github.com/shuxinqian/server/domain/kernel"
@@ -26,7 +31,35 @@ func fsAdapters() []fsAdapter {
 			t.Fatal(err)
 		}
 		return s
-	}}}
+	}}, {name: "s3", make: newFakeS3Store}}
+}
+
+// newFakeS3Store is the S3 adapter against an S3 server started in process (gofakes3 with its
+// in-memory backend), on a fresh bucket, under a key prefix.
+func newFakeS3Store(t *testing.T) ports.FileStore {
+	t.Helper()
+	backend := s3mem.New()
+	if err := backend.CreateBucket("shuxinqian-test"); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(gofakes3.New(backend).Server())
+	t.Cleanup(srv.Close)
+	s, err := filestore.NewS3(context.Background(), filestore.S3Config{Endpoint: strings.TrimPrefix(srv.URL, "http://"),
+		Bucket: "shuxinqian-test", AccessKey: "test", SecretKey: "test-secret", Region: "us-east-1", Prefix: "files/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestS3FileStoreRefusesMissingBucket(t *testing.T) {
+	srv := httptest.NewServer(gofakes3.New(s3mem.New()).Server())
+	defer srv.Close()
+	_, err := filestore.NewS3(context.Background(), filestore.S3Config{Endpoint: strings.TrimPrefix(srv.URL, "http://"),
+		Bucket: "absent", AccessKey: "test", SecretKey: "test-secret", Region: "us-east-1"})
+	if err == nil || !strings.Contains(err.Error(), "does not exist") {
+		t.Fatalf("NewS3 on a missing bucket = %v", err)
+	}
 }
 
 func fsMustGet(t *testing.T, s ports.FileStore, key string) []byte {
