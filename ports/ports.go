@@ -102,6 +102,7 @@ type Tx interface {
 	Anomalies() PaymentAnomalies
 	Idempotency() IdempotencyKeys
 	Invoices() InvoiceRepository
+	Seals() SealRepository
 }
 
 // UserRepository stores users. Phones are kept encrypted with a blind index.
