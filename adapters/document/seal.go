@@ -221,13 +221,14 @@ func arcText(z *vector.Rasterizer, gs []glyph, cx, cy, a, b, h, span float64) {
 	const steps = 2000
 	ts := make([]float64, steps+1)
 	ls := make([]float64, steps+1)
-	for i := 0; i <= steps; i++ {
-		ts[i] = -span/2 + span*float64(i)/steps
+	var px, py, length float64
+	for i := range ts {
+		t := -span/2 + span*float64(i)/steps
+		x, y := a*math.Sin(t), -b*math.Cos(t)
 		if i > 0 {
-			x0, y0 := a*math.Sin(ts[i-1]), -b*math.Cos(ts[i-1])
-			x1, y1 := a*math.Sin(ts[i]), -b*math.Cos(ts[i])
-			ls[i] = ls[i-1] + math.Hypot(x1-x0, y1-y0)
+			length += math.Hypot(x-px, y-py)
 		}
+		ts[i], ls[i], px, py = t, length, x, y
 	}
 	total := ls[steps]
 	per := total / float64(n)

@@ -2,6 +2,7 @@ package contract
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -122,7 +123,7 @@ func TestSealRepository(t *testing.T) {
 				t.Fatalf("revoked %d %v", n, err)
 			}
 			return rollback
-		}); err != rollback {
+		}); !errors.Is(err, rollback) {
 			t.Fatal(err)
 		}
 		mark := outboxCount(t, db)
