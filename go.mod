@@ -18,7 +18,17 @@ require (
 	gopkg.in/yaml.v3 v3.0.1
 )
 
-require github.com/wechatpay-apiv3/wechatpay-go v0.2.21
+require (
+	github.com/digitorus/pdf v0.1.2
+	github.com/digitorus/pdfsign v0.0.0-20260407063256-85ede6424a74
+	github.com/digitorus/timestamp v0.0.0-20231217203849-220c5c2851b7
+	github.com/wechatpay-apiv3/wechatpay-go v0.2.21
+)
+
+require (
+	github.com/digitorus/pkcs7 v0.0.0-20230818184609-3a137a874352 // indirect
+	github.com/mattetti/filebuffer v1.0.1 // indirect
+)
 
 require (
 	github.com/smallstep/pkcs7 v0.2.3

@@ -8,7 +8,7 @@ import (
 	"github.com/shuxinqian/server/domain/seal"
 )
 
-//go:generate go tool mockgen -typed -destination=mocks/seals_mocks.go -package=mocks github.com/shuxinqian/server/ports SealRepository,SealRenderer
+//go:generate go tool mockgen -typed -destination=mocks/seals_mocks.go -package=mocks github.com/shuxinqian/server/ports SealRepository,SealRenderer,PDFSigner
 
 // SealRepository stores enterprises' seals with their grants.
 type SealRepository interface {
