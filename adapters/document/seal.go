@@ -298,7 +298,7 @@ func (r *SealRenderer) RenderSeal(spec ports.SealSpec) ([]byte, error) {
 		return nil, err
 	}
 	var out bytes.Buffer
-	if err := (&png.Encoder{CompressionLevel: png.BestCompression}).Encode(&out, img); err != nil {
+	if err := (&png.Encoder{CompressionLevel: png.DefaultCompression}).Encode(&out, img); err != nil {
 		return nil, kernel.Internal(fmt.Errorf("seal: encode: %w", err))
 	}
 	return out.Bytes(), nil
