@@ -302,7 +302,7 @@ func (a *App) AddMember(ctx context.Context, actor Actor, eid, name, phone, role
 }
 
 // RemoveMember removes an active member (manual §5.4.3); the right to use the organisation
-// certificate is revoked in the same transaction. From then on every enterprise-scoped request
+// certificate and the member's seal grants are revoked in the same transaction. From then on every enterprise-scoped request
 // of that person answers 404.
 func (a *App) RemoveMember(ctx context.Context, actor Actor, eid, mid string) error {
 	now := a.clock.Now()
@@ -319,13 +319,18 @@ func (a *App) RemoveMember(ctx context.Context, actor Actor, eid, mid string) er
 		if err != nil {
 			return err
 		}
-		return tx.Memberships().Update(ctx, kernel.EnterpriseID(eid), kernel.MembershipID(mid), func(m *membership.Membership) error {
+		if err := tx.Memberships().Update(ctx, kernel.EnterpriseID(eid), kernel.MembershipID(mid), func(m *membership.Membership) error {
 			others := admins
 			if m.Role.IsAdmin() && m.Active() {
 				others--
 			}
 			return m.Remove(kernel.UserID(actor.UserID), others, now)
-		})
+		}); err != nil {
+			return err
+		}
+		// The member's seal grants end in the same transaction.
+		_, err = tx.Seals().RevokeMemberGrants(ctx, kernel.EnterpriseID(eid), kernel.MembershipID(mid), kernel.UserID(actor.UserID), now)
+		return err
 	})
 }
 

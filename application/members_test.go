@@ -829,6 +829,9 @@ func TestRemoveMember(t *testing.T) {
 						return fn(target)
 					}),
 			)
+			if tc.code == "" { // the seal grants end in the same unit of work, after the removal
+				f.seals.EXPECT().RevokeMemberGrants(gomock.Any(), memEnt, target.ID, kernel.UserID("u1"), f.now).Return(2, nil)
+			}
 			err := f.app.RemoveMember(context.Background(), actor, string(memEnt), string(target.ID))
 			if tc.code != "" {
 				wantErrCode(t, err, tc.kind, tc.code)
@@ -865,6 +868,17 @@ func TestRemoveMember(t *testing.T) {
 		f.members.EXPECT().CountAdmins(gomock.Any(), memEnt).Return(2, nil)
 		f.members.EXPECT().Update(gomock.Any(), memEnt, kernel.MembershipID("x9"), gomock.Any()).Return(errMemNotFound)
 		wantErrCode(t, f.app.RemoveMember(context.Background(), actor, string(memEnt), "x9"), kernel.KindNotFound, "member-not-found")
+	})
+	t.Run("failing to revoke the seal grants fails the removal", func(t *testing.T) {
+		f := newVerificationFixture(t)
+		actorIs(f, activeAdmin())
+		f.ents.EXPECT().Lock(gomock.Any(), memEnt).Return(nil)
+		f.members.EXPECT().CountAdmins(gomock.Any(), memEnt).Return(1, nil)
+		f.members.EXPECT().Update(gomock.Any(), memEnt, kernel.MembershipID("m1"), gomock.Any()).Return(nil)
+		f.seals.EXPECT().RevokeMemberGrants(gomock.Any(), memEnt, kernel.MembershipID("m1"), kernel.UserID("u1"), f.now).Return(0, errDB)
+		if err := f.app.RemoveMember(context.Background(), actor, string(memEnt), "m1"); !errors.Is(err, errDB) || f.commits != 0 {
+			t.Fatalf("err %v commits %d", err, f.commits)
+		}
 	})
 	t.Run("a failing lock", func(t *testing.T) {
 		f := newVerificationFixture(t)

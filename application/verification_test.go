@@ -45,6 +45,7 @@ type vfixture struct {
 	verifs   *mocks.MockVerificationRepository
 	ents     *mocks.MockEnterpriseRepository
 	members  *mocks.MockMembershipRepository
+	seals    *mocks.MockSealRepository
 }
 
 func newVerificationFixture(t *testing.T) *vfixture {
@@ -53,7 +54,8 @@ func newVerificationFixture(t *testing.T) *vfixture {
 	vf := &vfixture{fixture: f, registry: mocks.NewMockBusinessRegistry(f.ctrl), bank: mocks.NewMockBankRemitter(f.ctrl),
 		docs: mocks.NewMockDocumentRenderer(f.ctrl), signer: mocks.NewMockDocumentSigner(f.ctrl), keygen: mocks.NewMockKeyGenerator(f.ctrl),
 		verifs: mocks.NewMockVerificationRepository(f.ctrl), ents: mocks.NewMockEnterpriseRepository(f.ctrl),
-		members: mocks.NewMockMembershipRepository(f.ctrl)}
+		members: mocks.NewMockMembershipRepository(f.ctrl), seals: mocks.NewMockSealRepository(f.ctrl)}
+	f.tx.EXPECT().Seals().Return(vf.seals).AnyTimes()
 	f.tx.EXPECT().Verifications().Return(vf.verifs).AnyTimes()
 	f.tx.EXPECT().Enterprises().Return(vf.ents).AnyTimes()
 	f.tx.EXPECT().Memberships().Return(vf.members).AnyTimes()

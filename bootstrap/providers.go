@@ -35,6 +35,7 @@ import (
 	"github.com/shuxinqian/server/adapters/tracing"
 	"github.com/shuxinqian/server/adapters/wechatpay"
 	"github.com/shuxinqian/server/application"
+	"github.com/shuxinqian/server/application/seals"
 	"github.com/shuxinqian/server/domain/kernel"
 	"github.com/shuxinqian/server/ports"
 )
@@ -66,6 +67,8 @@ var ProviderSet = wire.NewSet(
 	provideSettings, providePayments, provideGateway, provideSimulator, provideInvoicer,
 	wire.Struct(new(application.Deps), "*"),
 	application.New,
+	document.NewSealRenderer, wire.Bind(new(ports.SealRenderer), new(*document.SealRenderer)),
+	wire.Struct(new(seals.Deps), "*"), seals.New,
 	provideHTTP,
 	provideGoChannel,
 	provideRouter,
@@ -272,7 +275,7 @@ func provideFileStore(cfg Config) (ports.FileStore, error) {
 	return filestore.NewLocal(filepath.Join(cfg.DataDir, "files"))
 }
 
-func provideHTTP(cfg Config, app *application.App, db *sqlstore.DB, box *sms.Sandbox, live *identity.SandboxLiveness,
+func provideHTTP(cfg Config, app *application.App, sl *seals.Service, db *sqlstore.DB, box *sms.Sandbox, live *identity.SandboxLiveness,
 	reg *registry.Sandbox, bk *bank.Sandbox, sim *wechatpay.Simulator, sandboxTSA *tsa.Local, log *slog.Logger) *adhttp.Server {
 	opts := adhttp.Options{
 		Sandbox:        cfg.Sandbox(),
@@ -280,6 +283,7 @@ func provideHTTP(cfg Config, app *application.App, db *sqlstore.DB, box *sms.San
 		TrustedProxies: cfg.TrustedProxies,
 		PublicBaseURL:  cfg.PublicBaseURL,
 		Logger:         log,
+		Seals:          sl,
 	}
 	if sandboxTSA != nil {
 		opts.TSA = sandboxTSA
@@ -330,12 +334,12 @@ func provideGoChannel(logger watermill.LoggerAdapter) (*gochannel.GoChannel, fun
 	return gc, func() { _ = gc.Close() }
 }
 
-func provideRouter(gc *gochannel.GoChannel, store *sqlstore.Store, app *application.App, logger watermill.LoggerAdapter) (*message.Router, error) {
+func provideRouter(gc *gochannel.GoChannel, store *sqlstore.Store, app *application.App, sl *seals.Service, logger watermill.LoggerAdapter) (*message.Router, error) {
 	poison, err := store.NewPoisonPublisher()
 	if err != nil {
 		return nil, err
 	}
-	return consumer.NewRouter(consumer.DefaultConfig, gc, poison, consumer.Handlers(app), logger)
+	return consumer.NewRouter(consumer.DefaultConfig, gc, poison, append(consumer.Handlers(app), consumer.SealHandlers(sl)...), logger)
 }
 
 func provideForwarder(cfg Config, store *sqlstore.Store, gc *gochannel.GoChannel) (*forwarder.Forwarder, error) {

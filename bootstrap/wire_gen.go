@@ -16,6 +16,7 @@ import (
 	"github.com/shuxinqian/server/adapters/sqlstore"
 	"github.com/shuxinqian/server/adapters/system"
 	"github.com/shuxinqian/server/application"
+	"github.com/shuxinqian/server/application/seals"
 	"github.com/shuxinqian/server/ports"
 )
 
@@ -132,10 +133,24 @@ func NewRuntime(cfg Config, clock ports.Clock) (*Runtime, func(), error) {
 		PDFVerifier: pdfSignatureVerifier,
 	}
 	app := application.New(deps)
+	sealRenderer, err := document.NewSealRenderer()
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	sealsDeps := seals.Deps{
+		UoW:      store,
+		Clock:    clock,
+		IDs:      iDs,
+		Files:    fileStore,
+		Renderer: sealRenderer,
+		Logger:   logger,
+	}
+	service := seals.New(sealsDeps)
 	simulator := provideSimulator(bootstrapPayments)
-	server := provideHTTP(cfg, app, db, sandbox, sandboxLiveness, registrySandbox, bankSandbox, simulator, local, logger)
+	server := provideHTTP(cfg, app, service, db, sandbox, sandboxLiveness, registrySandbox, bankSandbox, simulator, local, logger)
 	goChannel, cleanup2 := provideGoChannel(loggerAdapter)
-	router, err := provideRouter(goChannel, store, app, loggerAdapter)
+	router, err := provideRouter(goChannel, store, app, service, loggerAdapter)
 	if err != nil {
 		cleanup2()
 		cleanup()

@@ -103,6 +103,7 @@ type Tx interface {
 	Idempotency() IdempotencyKeys
 	Invoices() InvoiceRepository
 	Revocations() RevocationRepository
+	Seals() SealRepository
 }
 
 // UserRepository stores users. Phones are kept encrypted with a blind index.

@@ -521,6 +521,12 @@ func TestOpenAPISchemasMatchGoStructs(t *testing.T) {
 
 		"InvoiceRequest": reflect.TypeFor[invoiceRequest](),
 		"Invoice":        reflect.TypeFor[invoiceJSON](),
+
+		"Seal":              reflect.TypeFor[sealJSON](),
+		"CreateSealRequest": reflect.TypeFor[createSealRequest](),
+		"UpdateSealRequest": reflect.TypeFor[updateSealRequest](),
+		"SealGrant":         reflect.TypeFor[sealGrantJSON](),
+		"GrantSealRequest":  reflect.TypeFor[grantSealRequest](),
 	} {
 		t.Run(name, func(t *testing.T) {
 			s := obj(t, schemas[name], "schemas."+name)
@@ -769,6 +775,16 @@ func TestOpenAPIOperationBodies(t *testing.T) {
 		"POST /api/v1/enterprises/{enterprise_id}/members/{member_id}/approve": {status: "200", body: "Member"},
 		"POST /api/v1/enterprises/{enterprise_id}/members/{member_id}/reject":  {status: "200", body: "Member"},
 		"DELETE /api/v1/enterprises/{enterprise_id}/members/{member_id}":       {status: "204"},
+
+		"GET /api/v1/enterprises/{enterprise_id}/seals":                                {status: "200", body: "SealList"},
+		"POST /api/v1/enterprises/{enterprise_id}/seals":                               {request: "CreateSealRequest", status: "201", body: "Seal"},
+		"GET /api/v1/enterprises/{enterprise_id}/seals/{seal_id}":                      {status: "200", body: "Seal"},
+		"PUT /api/v1/enterprises/{enterprise_id}/seals/{seal_id}":                      {request: "UpdateSealRequest", status: "200", body: "Seal"},
+		"DELETE /api/v1/enterprises/{enterprise_id}/seals/{seal_id}":                   {status: "204"},
+		"GET /api/v1/enterprises/{enterprise_id}/seals/{seal_id}/image":                {status: "200", media: []string{"image/png"}},
+		"GET /api/v1/enterprises/{enterprise_id}/seals/{seal_id}/grants":               {status: "200", body: "SealGrantList"},
+		"POST /api/v1/enterprises/{enterprise_id}/seals/{seal_id}/grants":              {request: "GrantSealRequest", status: "201", body: "SealGrant"},
+		"DELETE /api/v1/enterprises/{enterprise_id}/seals/{seal_id}/grants/{grant_id}": {status: "204"},
 
 		"GET /api/v1/enterprises/{enterprise_id}/catalog":       {status: "200", body: "ChannelDetail"},
 		"POST /api/v1/enterprises/{enterprise_id}/orders":       {request: "PlaceOrderRequest", status: "201", body: "Order"},

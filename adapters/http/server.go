@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/shuxinqian/server/application"
+	"github.com/shuxinqian/server/application/seals"
 	"github.com/shuxinqian/server/domain/kernel"
 	"github.com/shuxinqian/server/ports"
 )
@@ -60,6 +61,8 @@ type Options struct {
 	// TrustedProxies are the networks whose X-Forwarded-For is believed for the client IP.
 	TrustedProxies []netip.Prefix
 	Logger         *slog.Logger
+	// Seals runs 印章管理 (its routes answer 503 without it).
+	Seals *seals.Service
 }
 
 // Server is the HTTP API.

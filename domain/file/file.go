@@ -36,10 +36,11 @@ const (
 	PurposeBusinessLicence         Purpose = "business_licence"
 	PurposeAuthorizationLetterScan Purpose = "authorization_letter_scan"
 	PurposeSignature               Purpose = "signature"
+	PurposeSeal                    Purpose = "seal" // an enterprise's seal image (seal.CheckImage checks it further)
 )
 
 // Purposes lists every purpose, in a stable order.
-var Purposes = []Purpose{PurposeBusinessLicence, PurposeAuthorizationLetterScan, PurposeSignature}
+var Purposes = []Purpose{PurposeBusinessLicence, PurposeAuthorizationLetterScan, PurposeSignature, PurposeSeal}
 
 // ParsePurpose validates a purpose.
 func ParsePurpose(s string) (Purpose, error) {
@@ -49,7 +50,7 @@ func ParsePurpose(s string) (Purpose, error) {
 		}
 	}
 	return "", kernel.Invalid("file-purpose-invalid",
-		"purpose must be one of business_licence, authorization_letter_scan, signature")
+		"purpose must be one of business_licence, authorization_letter_scan, signature, seal")
 }
 
 // Content types told apart by Inspect.
@@ -110,6 +111,7 @@ var allowed = map[Purpose][]string{
 	PurposeBusinessLicence:         {TypePNG, TypeJPEG, TypeGIF},
 	PurposeAuthorizationLetterScan: {TypeJPEG, TypeGIF},
 	PurposeSignature:               {TypePNG},
+	PurposeSeal:                    {TypePNG},
 }
 
 // Inspect checks an upload for a purpose and describes it. The checks run from the cheapest to the
@@ -169,6 +171,8 @@ func checkAllowed(purpose Purpose, ct string) error {
 			"只支持 JPG/GIF 扫描件 (only JPG or GIF scans are accepted)")
 	case PurposeSignature:
 		return kernel.Invalid(CodeTypeNotAllowed, "a signature must be a PNG image")
+	case PurposeSeal:
+		return kernel.Invalid(CodeTypeNotAllowed, "a seal must be a PNG image with a transparent background")
 	default:
 		return kernel.Invalid(CodeTypeNotAllowed, "a business licence must be a PNG, JPG or GIF image")
 	}

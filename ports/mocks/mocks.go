@@ -1278,6 +1278,44 @@ func (c *MockTxRevocationsCall) DoAndReturn(f func() ports.RevocationRepository)
 	return c
 }
 
+// Seals mocks base method.
+func (m *MockTx) Seals() ports.SealRepository {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "Seals")
+	ret0, _ := ret[0].(ports.SealRepository)
+	return ret0
+}
+
+// Seals indicates an expected call of Seals.
+func (mr *MockTxMockRecorder) Seals() *MockTxSealsCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "Seals", reflect.TypeOf((*MockTx)(nil).Seals))
+	return &MockTxSealsCall{Call: call}
+}
+
+// MockTxSealsCall wrap *gomock.Call
+type MockTxSealsCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockTxSealsCall) Return(arg0 ports.SealRepository) *MockTxSealsCall {
+	c.Call = c.Call.Return(arg0)
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockTxSealsCall) Do(f func() ports.SealRepository) *MockTxSealsCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockTxSealsCall) DoAndReturn(f func() ports.SealRepository) *MockTxSealsCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
 // Sessions mocks base method.
 func (m *MockTx) Sessions() ports.SessionRepository {
 	m.ctrl.T.Helper()

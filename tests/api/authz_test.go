@@ -18,6 +18,9 @@ type authzCase struct {
 type authzFixture struct {
 	eid, adminMemberID, removedMemberID string
 	phones                              int
+	// sealID is the automatic official seal; doomedSealID a seal the admin deletes;
+	// revokedGrantID a grant of sealID already revoked.
+	sealID, doomedSealID, revokedGrantID string
 }
 
 // The table: a route added under /api/v1/enterprises/{enterprise_id} without an entry here
@@ -84,6 +87,57 @@ var authzTable = map[string]authzCase{
 		},
 		want: map[string]int{"admin": 422, "member": 422, "other": 404, "removed": 404, "anonymous": 401},
 	},
+	// Seals: members see them, admins manage them.
+	"GET /api/v1/enterprises/{enterprise_id}/seals": {
+		path: func(fx *authzFixture) string { return "/api/v1/enterprises/" + fx.eid + "/seals" },
+		want: map[string]int{"admin": 200, "member": 200, "other": 404, "removed": 404, "anonymous": 401},
+	},
+	"POST /api/v1/enterprises/{enterprise_id}/seals": {
+		path: func(fx *authzFixture) string { return "/api/v1/enterprises/" + fx.eid + "/seals" },
+		body: func(*authzFixture, string) any {
+			return map[string]string{"type": "contract", "template": "round_star"}
+		},
+		want: map[string]int{"admin": 201, "member": 403, "other": 404, "removed": 404, "anonymous": 401},
+	},
+	"GET /api/v1/enterprises/{enterprise_id}/seals/{seal_id}": {
+		path: func(fx *authzFixture) string { return "/api/v1/enterprises/" + fx.eid + "/seals/" + fx.sealID },
+		want: map[string]int{"admin": 200, "member": 200, "other": 404, "removed": 404, "anonymous": 401},
+	},
+	"PUT /api/v1/enterprises/{enterprise_id}/seals/{seal_id}": {
+		path: func(fx *authzFixture) string { return "/api/v1/enterprises/" + fx.eid + "/seals/" + fx.sealID },
+		body: func(*authzFixture, string) any { return map[string]string{"name": "公章"} },
+		want: map[string]int{"admin": 200, "member": 403, "other": 404, "removed": 404, "anonymous": 401},
+	},
+	"DELETE /api/v1/enterprises/{enterprise_id}/seals/{seal_id}": {
+		path: func(fx *authzFixture) string { return "/api/v1/enterprises/" + fx.eid + "/seals/" + fx.doomedSealID },
+		want: map[string]int{"admin": 204, "member": 403, "other": 404, "removed": 404, "anonymous": 401},
+	},
+	"GET /api/v1/enterprises/{enterprise_id}/seals/{seal_id}/image": {
+		path: func(fx *authzFixture) string {
+			return "/api/v1/enterprises/" + fx.eid + "/seals/" + fx.sealID + "/image"
+		},
+		want: map[string]int{"admin": 200, "member": 200, "other": 404, "removed": 404, "anonymous": 401},
+	},
+	"GET /api/v1/enterprises/{enterprise_id}/seals/{seal_id}/grants": {
+		path: func(fx *authzFixture) string {
+			return "/api/v1/enterprises/" + fx.eid + "/seals/" + fx.sealID + "/grants"
+		},
+		want: map[string]int{"admin": 200, "member": 403, "other": 404, "removed": 404, "anonymous": 401},
+	},
+	// The removed member cannot be granted: the admin passes authorization and is refused for that.
+	"POST /api/v1/enterprises/{enterprise_id}/seals/{seal_id}/grants": {
+		path: func(fx *authzFixture) string {
+			return "/api/v1/enterprises/" + fx.eid + "/seals/" + fx.sealID + "/grants"
+		},
+		body: func(fx *authzFixture, _ string) any { return map[string]string{"member_id": fx.removedMemberID} },
+		want: map[string]int{"admin": 422, "member": 403, "other": 404, "removed": 404, "anonymous": 401},
+	},
+	"DELETE /api/v1/enterprises/{enterprise_id}/seals/{seal_id}/grants/{grant_id}": {
+		path: func(fx *authzFixture) string {
+			return "/api/v1/enterprises/" + fx.eid + "/seals/" + fx.sealID + "/grants/" + fx.revokedGrantID
+		},
+		want: map[string]int{"admin": 409, "member": 403, "other": 404, "removed": 404, "anonymous": 401},
+	},
 	// Joining is the one enterprise-scoped route for non-members: members are refused as such.
 	"POST /api/v1/enterprises/{enterprise_id}/join-requests": {
 		path: func(fx *authzFixture) string { return "/api/v1/enterprises/" + fx.eid + "/join-requests" },
@@ -115,6 +169,12 @@ func TestEnterpriseScopedAuthorization(t *testing.T) {
 		return st == 200
 	})
 	f := &authzFixture{eid: eid, adminMemberID: s.memberIDs(admin, eid, "active")["甲管理"], removedMemberID: pending["丁离开"]}
+	f.sealID = s.officialSeal(admin, eid)
+	f.doomedSealID = s.do("POST", "/api/v1/enterprises/"+eid+"/seals", admin, map[string]string{"type": "hr", "template": "oval"}).
+		expect(t, 201, "").str("id")
+	f.revokedGrantID = s.do("POST", "/api/v1/enterprises/"+eid+"/seals/"+f.sealID+"/grants", admin,
+		map[string]string{"member_id": f.adminMemberID}).expect(t, 201, "").str("id")
+	s.do("DELETE", "/api/v1/enterprises/"+eid+"/seals/"+f.sealID+"/grants/"+f.revokedGrantID, admin, nil).expect(t, 204, "")
 	callers := map[string]string{"admin": admin, "member": member, "other": otherAdmin, "removed": removed, "anonymous": ""}
 
 	seen := 0
