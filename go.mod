@@ -18,7 +18,17 @@ require (
 	gopkg.in/yaml.v3 v3.0.1
 )
 
-require github.com/wechatpay-apiv3/wechatpay-go v0.2.21
+require (
+	github.com/nats-io/nats.go v1.37.0
+	github.com/wechatpay-apiv3/wechatpay-go v0.2.21
+)
+
+require (
+	github.com/ThreeDotsLabs/watermill-nats/v2 v2.1.3
+	github.com/klauspost/compress v1.18.0 // indirect
+	github.com/nats-io/nkeys v0.4.7 // indirect
+	github.com/nats-io/nuid v1.0.1 // indirect
+)
 
 require (
 	github.com/smallstep/pkcs7 v0.2.3

@@ -11,7 +11,6 @@ import (
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/components/forwarder"
 	"github.com/ThreeDotsLabs/watermill/message"
-	"github.com/ThreeDotsLabs/watermill/pubsub/gochannel"
 	"github.com/google/wire"
 	"github.com/wechatpay-apiv3/wechatpay-go/utils"
 
@@ -23,6 +22,7 @@ import (
 	"github.com/shuxinqian/server/adapters/filestore"
 	adhttp "github.com/shuxinqian/server/adapters/http"
 	"github.com/shuxinqian/server/adapters/identity"
+	"github.com/shuxinqian/server/adapters/natsq"
 	"github.com/shuxinqian/server/adapters/qrcode"
 	"github.com/shuxinqian/server/adapters/registry"
 	"github.com/shuxinqian/server/adapters/sms"
@@ -59,7 +59,7 @@ var ProviderSet = wire.NewSet(
 	wire.Struct(new(application.Deps), "*"),
 	application.New,
 	provideHTTP,
-	provideGoChannel,
+	provideDelivery,
 	provideRouter,
 	provideForwarder,
 	wire.Struct(new(Runtime), "*"),
@@ -275,23 +275,49 @@ func provideHTTP(cfg Config, app *application.App, db *sqlstore.DB, box *sms.San
 	return adhttp.NewServer(app, opts)
 }
 
-// provideGoChannel is the in-process delivery pub/sub. It is persistent so that a message
-// published before a subscriber exists is not dropped.
-func provideGoChannel(logger watermill.LoggerAdapter) (*gochannel.GoChannel, func()) {
-	gc := gochannel.NewGoChannel(gochannel.Config{Persistent: true, OutputChannelBuffer: 256}, logger)
-	return gc, func() { _ = gc.Close() }
+// Delivery is the broker between the outbox forwarder and the consumers: the per-consumer SQL
+// queue (EVENTS_BROKER=sql) or NATS JetStream (EVENTS_BROKER=nats). Either way each handler has
+// its own durable queue and acks a message only after its transaction committed.
+type Delivery struct {
+	Pub    message.Publisher
+	Sub    message.Subscriber
+	Prefix string // topic prefix of the consumers (ConsumerTopic)
+	Queue  *sqlstore.DeliveryQueue
+	NATS   *natsq.Broker
 }
 
-func provideRouter(gc *gochannel.GoChannel, store *sqlstore.Store, app *application.App, logger watermill.LoggerAdapter) (*message.Router, error) {
+func provideDelivery(cfg Config, store *sqlstore.Store, app *application.App, logger watermill.LoggerAdapter) (*Delivery, func(), error) {
+	if cfg.Events.Broker == "nats" {
+		var topics []string
+		for _, h := range consumer.Handlers(app) {
+			topics = append(topics, consumer.ConsumerTopic(cfg.Events.TopicPrefix, h.HandlerName()))
+		}
+		b, err := natsq.Open(natsq.Config{URL: cfg.Events.NATSURL, AckWait: cfg.Events.DeliveryLease, MaxDeliver: cfg.Events.MaxDeliver},
+			topics, logger)
+		if err != nil {
+			return nil, nil, err
+		}
+		return &Delivery{Pub: b.Pub, Sub: b.Sub, Prefix: cfg.Events.TopicPrefix, NATS: b}, func() { _ = b.Close() }, nil
+	}
+	q := store.NewDeliveryQueue(sqlstore.DeliveryOptions{PollInterval: cfg.ForwarderPoll, Lease: cfg.Events.DeliveryLease})
+	return &Delivery{Pub: q, Sub: q, Queue: q}, func() { _ = q.Close() }, nil
+}
+
+func provideRouter(d *Delivery, store *sqlstore.Store, app *application.App, logger watermill.LoggerAdapter) (*message.Router, error) {
 	poison, err := store.NewPoisonPublisher()
 	if err != nil {
 		return nil, err
 	}
-	return consumer.NewRouter(consumer.DefaultConfig, gc, poison, consumer.Handlers(app), logger)
+	cfg := consumer.DefaultConfig
+	cfg.TopicPrefix = d.Prefix
+	return consumer.NewRouter(cfg, d.Sub, poison, consumer.Handlers(app), logger)
 }
 
-func provideForwarder(cfg Config, store *sqlstore.Store, gc *gochannel.GoChannel) (*forwarder.Forwarder, error) {
-	f, err := store.NewForwarder(gc, wmsql.SubscriberOptions{PollInterval: cfg.ForwarderPoll, DeleteOnAck: true})
+// provideForwarder moves the outbox to the consumers' queues: each event is copied to the
+// queue of each of its handlers, and its outbox row is deleted only once every copy is stored.
+func provideForwarder(cfg Config, store *sqlstore.Store, d *Delivery, app *application.App, logger watermill.LoggerAdapter) (*forwarder.Forwarder, error) {
+	fan := consumer.NewFanOut(consumer.RoutesOf(consumer.Handlers(app)), d.Pub, d.Prefix, logger)
+	f, err := store.NewForwarder(fan, wmsql.SubscriberOptions{PollInterval: cfg.ForwarderPoll, DeleteOnAck: true})
 	if err != nil {
 		return nil, fmt.Errorf("outbox forwarder: %w", err)
 	}

@@ -117,14 +117,18 @@ func NewRuntime(cfg Config, clock ports.Clock) (*Runtime, func(), error) {
 	app := application.New(deps)
 	simulator := provideSimulator(bootstrapPayments)
 	server := provideHTTP(cfg, app, db, sandbox, sandboxLiveness, registrySandbox, bankSandbox, simulator, logger)
-	goChannel, cleanup2 := provideGoChannel(loggerAdapter)
-	router, err := provideRouter(goChannel, store, app, loggerAdapter)
+	delivery, cleanup2, err := provideDelivery(cfg, store, app, loggerAdapter)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	router, err := provideRouter(delivery, store, app, loggerAdapter)
 	if err != nil {
 		cleanup2()
 		cleanup()
 		return nil, nil, err
 	}
-	forwarder, err := provideForwarder(cfg, store, goChannel)
+	forwarder, err := provideForwarder(cfg, store, delivery, app, loggerAdapter)
 	if err != nil {
 		cleanup2()
 		cleanup()
@@ -137,7 +141,7 @@ func NewRuntime(cfg Config, clock ports.Clock) (*Runtime, func(), error) {
 		Store:     store,
 		App:       app,
 		HTTP:      server,
-		PubSub:    goChannel,
+		Delivery:  delivery,
 		Router:    router,
 		Forwarder: forwarder,
 		SMS:       sandbox,
