@@ -2,7 +2,7 @@
 // or driven, lives in adapters/. This package imports only the domain and the standard library.
 package ports
 
-//go:generate go tool mockgen -typed -destination=mocks/mocks.go -package=mocks github.com/shuxinqian/server/ports Clock,IDs,Random,PasswordHasher,Secrets,Cipher,SMSSender,UnitOfWork,Tx,UserRepository,CodeRepository,SessionRepository,AuditLog,Inbox,ChannelRepository,FileRepository,SignatureRepository,ConsentLog,IdentityVerifier,LivenessVerifier,CertificateAuthority,SigningKeys,FileStore,SignatureRenderer,QRCoder,BusinessRegistry,BankRemitter,DocumentRenderer,DocumentSigner,KeyGenerator,VerificationRepository,EnterpriseRepository,MembershipRepository,OrderRepository,QuotaLedger,PaymentAnomalies,IdempotencyKeys,PaymentGateway,InvoiceRepository,InvoiceIssuer
+//go:generate go tool mockgen -typed -destination=mocks/mocks.go -package=mocks github.com/shuxinqian/server/ports Clock,IDs,Random,PasswordHasher,Secrets,Cipher,SMSSender,UnitOfWork,Tx,UserRepository,CodeRepository,SessionRepository,AuditLog,Inbox,ChannelRepository,FileRepository,SignatureRepository,ConsentLog,IdentityVerifier,LivenessVerifier,CertificateAuthority,SigningKeys,FileStore,SignatureRenderer,QRCoder,BusinessRegistry,BankRemitter,DocumentRenderer,DocumentSigner,KeyGenerator,VerificationRepository,EnterpriseRepository,MembershipRepository,OrderRepository,QuotaLedger,PaymentAnomalies,IdempotencyKeys,PaymentGateway,InvoiceRepository,InvoiceIssuer,EffectLog
 
 import (
 	"context"
@@ -102,6 +102,7 @@ type Tx interface {
 	Anomalies() PaymentAnomalies
 	Idempotency() IdempotencyKeys
 	Invoices() InvoiceRepository
+	Effects() EffectLog
 }
 
 // UserRepository stores users. Phones are kept encrypted with a blind index.
