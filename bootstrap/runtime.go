@@ -103,6 +103,13 @@ func (rt *Runtime) StartConsumers(ctx context.Context) (stop func(), err error) 
 		}
 	}()
 	<-rt.Forwarder.Running()
+	if rt.Config.Events.SweepInterval > 0 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rt.sweepLoop(ctx)
+		}()
+	}
 	if rt.Config.ReconcileInterval > 0 {
 		wg.Add(1)
 		go func() {
