@@ -39,7 +39,9 @@ func TestEffectLog(t *testing.T) {
 		if c := claim("sms/m1", t0.Add(2*time.Minute)); c != ports.EffectRetry {
 			t.Fatalf("stale claim: %v", c)
 		}
-		do(func(ctx context.Context, tx ports.Tx) error { return tx.Effects().Done(ctx, "sms/m1", t0.Add(2*time.Minute)) })
+		do(func(ctx context.Context, tx ports.Tx) error {
+			return tx.Effects().Done(ctx, "sms/m1", t0.Add(2*time.Minute))
+		})
 		if c := claim("sms/m1", t0.Add(time.Hour)); c != ports.EffectDone {
 			t.Fatalf("done effect: %v", c)
 		}
