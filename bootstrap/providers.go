@@ -46,7 +46,7 @@ var ProviderSet = wire.NewSet(
 	system.NewIDs, wire.Bind(new(ports.IDs), new(*system.IDs)),
 	wire.InterfaceValue(new(ports.Random), crypto.Random{}),
 	wire.InterfaceValue(new(ports.PasswordHasher), crypto.Argon2id{}),
-	sms.NewSandbox, provideSMS,
+	provideSandboxSMS, provideSMS,
 	provideIdentity, provideSandboxLiveness, provideLiveness, provideCA, provideSigningKeys, provideFileStore,
 	document.NewRenderer, wire.Bind(new(ports.SignatureRenderer), new(*document.Renderer)),
 	wire.Bind(new(ports.DocumentRenderer), new(*document.Renderer)),
@@ -185,6 +185,12 @@ func (t TencentConfig) adapterConfig(clock ports.Clock) tencentcloud.Config {
 	return tencentcloud.Config{SecretID: t.SecretID, SecretKey: t.SecretKey, Region: t.Region, Endpoint: t.Endpoint,
 		Scheme: t.Scheme, SMSAppID: t.SMSAppID, SMSSignName: t.SMSSign, SMSTemplates: t.SMSTemplates,
 		FaceIDRuleID: t.FaceIDRuleID, Clock: clock}
+}
+
+// provideSandboxSMS is the sandbox SMS provider, keeping its box in the database (shared by
+// every instance and a separate consume process, kept across restarts).
+func provideSandboxSMS(clock ports.Clock, store *sqlstore.Store) *sms.Sandbox {
+	return sms.NewDurableSandbox(clock, store.SandboxSMS())
 }
 
 func provideSMS(cfg Config, clock ports.Clock, box *sms.Sandbox) (ports.SMSSender, error) {

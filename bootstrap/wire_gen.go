@@ -12,7 +12,6 @@ import (
 	"github.com/shuxinqian/server/adapters/document"
 	"github.com/shuxinqian/server/adapters/qrcode"
 	"github.com/shuxinqian/server/adapters/registry"
-	"github.com/shuxinqian/server/adapters/sms"
 	"github.com/shuxinqian/server/adapters/sqlstore"
 	"github.com/shuxinqian/server/adapters/system"
 	"github.com/shuxinqian/server/application"
@@ -39,7 +38,7 @@ func NewRuntime(cfg Config, clock ports.Clock) (*Runtime, func(), error) {
 	iDs := system.NewIDs()
 	random := _wireRandomValue
 	passwordHasher := _wireArgon2idValue
-	sandbox := sms.NewSandbox(clock)
+	sandbox := provideSandboxSMS(clock, store)
 	smsSender, err := provideSMS(cfg, clock, sandbox)
 	if err != nil {
 		cleanup()

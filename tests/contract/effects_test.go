@@ -2,11 +2,15 @@ package contract
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/shuxinqian/server/adapters/sms"
 	"github.com/shuxinqian/server/adapters/sqlstore"
+	"github.com/shuxinqian/server/adapters/system"
 	"github.com/shuxinqian/server/ports"
+	"github.com/shuxinqian/server/tests/testdb"
 )
 
 func TestEffectLog(t *testing.T) {
@@ -53,6 +57,37 @@ func TestEffectLog(t *testing.T) {
 		do(func(ctx context.Context, tx ports.Tx) error { return tx.Effects().Release(ctx, "sms/m2") })
 		if c := claim("sms/m2", t0.Add(time.Second)); c != ports.EffectNew {
 			t.Fatalf("released claim: %v", c)
+		}
+	})
+}
+
+func TestSandboxSMSBox(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, db *sqlstore.DB, _ ports.UnitOfWork) {
+		ctx := context.Background()
+		box := testdb.Store(t, db).SandboxSMS()
+		snd := sms.NewDurableSandbox(system.Clock{}, box)
+		for _, m := range []ports.SMS{
+			{Phone: "13800138000", Template: "welcome", Text: "欢迎", IdempotencyKey: "k1"},
+			{Phone: "13800138000", Template: "welcome", Text: "欢迎", IdempotencyKey: "k1"}, // a retried send
+			{Phone: "13800138000", Template: "code", Text: "验证码为123456"},
+			{Phone: "13900139000", Template: "code", Text: "验证码为654321"},
+		} {
+			if err := snd.Send(ctx, m); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// Another process (a second sender on the same box) sees them, newest first.
+		got := sms.NewDurableSandbox(system.Clock{}, box).List("13800138000")
+		if len(got) != 2 || got[0].Text != "验证码为123456" || got[1].Template != "welcome" || got[0].Phone != "13800138000" {
+			t.Fatalf("box %+v", got)
+		}
+		if all := snd.List(""); len(all) != 3 {
+			t.Fatalf("all: %d", len(all))
+		}
+		var raw []byte
+		if err := db.NewSelect().Table("sandbox_sms").Column("text_enc").Limit(1).Scan(ctx, &raw); err != nil ||
+			strings.Contains(string(raw), "验证码") {
+			t.Fatalf("the text is not encrypted at rest: %v", err)
 		}
 	})
 }
