@@ -30,7 +30,9 @@ func (s *Store) SandboxSMS() *SandboxSMSLog { return &SandboxSMSLog{s} }
 
 var _ ports.SandboxSMSBox = (*SandboxSMSLog)(nil)
 
-func (l *SandboxSMSLog) phoneIdx(p kernel.Phone) string { return l.s.secrets.Digest("phone", string(p)) }
+func (l *SandboxSMSLog) phoneIdx(p kernel.Phone) string {
+	return l.s.secrets.Digest("phone", string(p))
+}
 
 // Append stores m; false when key (non-empty) was stored before.
 func (l *SandboxSMSLog) Append(ctx context.Context, key string, m ports.SentSMS) (bool, error) {
