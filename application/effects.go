@@ -22,7 +22,11 @@ func (a *App) once(ctx context.Context, key string, fn func(ctx context.Context)
 	var claim ports.EffectClaim
 	if err := a.uow.Do(ctx, func(ctx context.Context, tx ports.Tx) error {
 		var err error
-		claim, err = tx.Effects().Claim(ctx, key, a.clock.Now(), EffectLease)
+		lease := a.settings.EffectLease
+		if lease <= 0 {
+			lease = EffectLease
+		}
+		claim, err = tx.Effects().Claim(ctx, key, a.clock.Now(), lease)
 		return err
 	}); err != nil {
 		return err

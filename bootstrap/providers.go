@@ -178,7 +178,8 @@ func provideInvoicer(cfg Config, clock ports.Clock) (ports.InvoiceIssuer, error)
 }
 
 func provideSettings(cfg Config) application.Settings {
-	return application.Settings{PublicBaseURL: cfg.PublicBaseURL, InvoiceLinkTTL: cfg.InvoiceLinkTTL}
+	return application.Settings{PublicBaseURL: cfg.PublicBaseURL, InvoiceLinkTTL: cfg.InvoiceLinkTTL,
+		EffectLease: cfg.Events.DeliveryLease / 2}
 }
 
 func (t TencentConfig) adapterConfig(clock ports.Clock) tencentcloud.Config {
