@@ -37,6 +37,17 @@ func TestFaultKill9(t *testing.T) {
 	})
 }
 
+// Two serve instances on different ports and one consume process, on one Postgres and NATS:
+// clients spread over both instances; every event is handled once (grants, invoices, SMS).
+func TestTwoInstancesAndAConsumer(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the real binary")
+	}
+	dsn := testdb.PostgresSchemaDSN(t)
+	testdb.NATSURL(t)
+	runFaultMode(t, buildBinary(t), dsn, "nats", faultMode{instances: 2, consume: true})
+}
+
 func buildBinary(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "shuxinqian")
@@ -152,7 +163,19 @@ func (ft *faultTally) add(m map[string]string, k, v string) {
 	ft.mu.Unlock()
 }
 
+// faultMode shapes a run: how many serve instances (clients spread over them), whether a
+// separate consume process runs, and how many kill -9 rounds (0: one round of load, no kill).
+type faultMode struct {
+	instances int
+	consume   bool
+	kills     int
+}
+
 func runFault(t *testing.T, bin, dbURL, broker string) {
+	runFaultMode(t, bin, dbURL, broker, faultMode{instances: 1, kills: 3})
+}
+
+func runFaultMode(t *testing.T, bin, dbURL, broker string, mode faultMode) {
 	dataDir := t.TempDir()
 	env := faultEnv(t, dataDir, dbURL, broker)
 	addr := freeAddr(t)
@@ -182,11 +205,23 @@ func runFault(t *testing.T, bin, dbURL, broker string) {
 
 	tally := &faultTally{paid: map[string]string{}, invoices: map[string]string{}, approved: map[string]string{}}
 	var attempts atomic.Int64
+	// More instances and a consumer on the same database (and broker), after the first one
+	// migrated the database and created the CA.
+	procs := []*proc{p}
+	for range mode.instances - 1 {
+		procs = append(procs, startProc(t, bin, "serve", withAddr(env, freeAddr(t))))
+	}
+	if mode.consume {
+		startProc(t, bin, "consume", withAddr(env, freeAddr(t)))
+	}
 	var baseMu sync.RWMutex
-	base := p.base
+	bases := make([]string, len(procs))
+	for i, p := range procs {
+		bases[i] = p.base
+	}
 	client := func(ctx context.Context, c int) {
 		tn := tenants[c%len(tenants)]
-		cs := func() *server { baseMu.RLock(); defer baseMu.RUnlock(); return &server{t: t, base: base} }
+		cs := func() *server { baseMu.RLock(); defer baseMu.RUnlock(); return &server{t: t, base: bases[c%len(bases)]} }
 		for n := 0; ctx.Err() == nil; n++ {
 			attempts.Add(1)
 			s := cs()
@@ -219,8 +254,8 @@ func runFault(t *testing.T, bin, dbURL, broker string) {
 		}
 	}
 
-	// Three rounds: load, kill -9 at a random moment, restart.
-	for round := range 3 {
+	// Rounds: load, kill -9 of an instance at a random moment, restart it.
+	for round := range max(mode.kills, 1) {
 		ctx, cancel := context.WithCancel(context.Background())
 		var wg sync.WaitGroup
 		for c := range 10 {
@@ -228,16 +263,22 @@ func runFault(t *testing.T, bin, dbURL, broker string) {
 			go func() { defer wg.Done(); client(ctx, c) }()
 		}
 		time.Sleep(time.Duration(800+rand.IntN(1500)) * time.Millisecond) // the random moment of the crash
-		p.kill()
+		if mode.kills == 0 {
+			cancel()
+			wg.Wait()
+			break
+		}
+		k := rand.IntN(len(procs))
+		procs[k].kill()
 		cancel()
 		wg.Wait()
 		t.Logf("round %d: killed -9; so far %d paid, %d invoices accepted, %d approvals", round+1, len(tally.paid), len(tally.invoices), len(tally.approved))
-		addr = freeAddr(t)
-		p = startProc(t, bin, "serve", withAddr(env, addr))
+		procs[k] = startProc(t, bin, "serve", withAddr(env, freeAddr(t)))
 		baseMu.Lock()
-		base = p.base
+		bases[k] = procs[k].base
 		baseMu.Unlock()
 	}
+	p = procs[0]
 	s = &server{t: t, base: p.base}
 
 	// Wait for the consumers (and the sweeper) to finish everything, then check against what the
