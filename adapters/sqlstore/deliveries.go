@@ -223,10 +223,19 @@ func (q *DeliveryQueue) deliver(ctx context.Context, topic string, r deliveryRow
 		q.release([]deliveryRow{r}, q.opts.ResendAfter)
 		return false
 	case <-ctx.Done():
-		return false
 	case <-q.closing:
-		return false
 	}
+	// Stopping: the router lets a running handler finish; settle its message if it does within
+	// a bound, else leave it to be released (delivered again).
+	t := time.NewTimer(q.opts.Lease / 2)
+	defer t.Stop()
+	select {
+	case <-msg.Acked():
+		q.ack(topic, r.ID)
+	case <-msg.Nacked():
+	case <-t.C:
+	}
+	return false
 }
 
 func (q *DeliveryQueue) claim(ctx context.Context, topic string) ([]deliveryRow, error) {
