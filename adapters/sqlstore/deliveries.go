@@ -278,7 +278,7 @@ func (q *DeliveryQueue) release(rows []deliveryRow, delay time.Duration) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if _, err := q.db.NewUpdate().Model((*deliveryRow)(nil)).Set("available_at = ?", nowMillis()+delay.Milliseconds()).
-		Where("id IN (?)", bun.In(ids)).Exec(ctx); err != nil {
+		Where("id IN (?)", bun.List(ids)).Exec(ctx); err != nil {
 		q.logger.Error("delivery queue: release", err, nil) // they come back after the lease
 	}
 }

@@ -169,7 +169,7 @@ func (s *Store) Sweep(ctx context.Context, now time.Time, after time.Duration, t
 		ID      string `bun:"id"`
 		OrderID string `bun:"order_id"`
 	}
-	if err := s.db.NewSelect().Table("invoices").Column("id", "order_id").Where("status IN (?)", bun.In([]string{
+	if err := s.db.NewSelect().Table("invoices").Column("id", "order_id").Where("status IN (?)", bun.List([]string{
 		string(invoice.StatusRequested), string(invoice.StatusIssuing)})).Where("updated_at < ?", before).
 		OrderExpr("updated_at").Limit(sweepBatch).Scan(ctx, &invs); err != nil {
 		return rep, fmt.Errorf("sweep invoices: %w", err)

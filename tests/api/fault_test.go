@@ -221,7 +221,11 @@ func runFaultMode(t *testing.T, bin, dbURL, broker string, mode faultMode) {
 	}
 	client := func(ctx context.Context, c int) {
 		tn := tenants[c%len(tenants)]
-		cs := func() *server { baseMu.RLock(); defer baseMu.RUnlock(); return &server{t: t, base: bases[c%len(bases)]} }
+		cs := func() *server {
+			baseMu.RLock()
+			defer baseMu.RUnlock()
+			return &server{t: t, base: bases[c%len(bases)]}
+		}
 		for n := 0; ctx.Err() == nil; n++ {
 			attempts.Add(1)
 			s := cs()
