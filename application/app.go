@@ -51,6 +51,9 @@ type Settings struct {
 	PublicBaseURL string
 	// InvoiceLinkTTL is how long a shared invoice link works (default 7 days).
 	InvoiceLinkTTL time.Duration
+	// EffectLease is how long a claimed external effect belongs to its run (default
+	// EffectLease); it must be shorter than the delivery lease.
+	EffectLease time.Duration
 }
 
 // App is the set of use cases.

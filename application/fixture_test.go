@@ -42,7 +42,9 @@ type fixture struct {
 	store     *mocks.MockFileStore
 	renderer  *mocks.MockSignatureRenderer
 	qr        *mocks.MockQRCoder
+	effects   *fakeEffects
 	commits   int
+	inTx      bool // a unit of work is running
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -67,7 +69,9 @@ func newFixture(t *testing.T) *fixture {
 	// Deterministic digest: visible in assertions, keyed only by its inputs.
 	f.secrets.EXPECT().Digest(gomock.Any(), gomock.Any()).DoAndReturn(func(d, v string) string { return d + ":" + v }).AnyTimes()
 	f.uow.EXPECT().Do(gomock.Any(), gomock.Any()).DoAndReturn(func(ctx context.Context, fn func(context.Context, ports.Tx) error) error {
+		f.inTx = true
 		err := fn(ctx, f.tx)
+		f.inTx = false
 		if err == nil {
 			f.commits++
 		}
@@ -81,6 +85,8 @@ func newFixture(t *testing.T) *fixture {
 	f.tx.EXPECT().Sessions().Return(f.sessions).AnyTimes()
 	f.tx.EXPECT().Audit().Return(f.audit).AnyTimes()
 	f.tx.EXPECT().Inbox().Return(f.inbox).AnyTimes()
+	f.effects = &fakeEffects{claims: map[string]*fakeEffect{}}
+	f.tx.EXPECT().Effects().Return(f.effects).AnyTimes()
 	f.tx.EXPECT().Channels().Return(f.channels).AnyTimes()
 	f.tx.EXPECT().Files().Return(f.files).AnyTimes()
 	f.tx.EXPECT().Signatures().Return(f.sigs).AnyTimes()
@@ -89,4 +95,40 @@ func newFixture(t *testing.T) *fixture {
 		Passwords: f.passwords, Secrets: f.secrets, SMS: f.sms, Identity: f.identity, Liveness: f.liveness, CA: f.ca,
 		Keys: f.keys, Files: f.store, Renderer: f.renderer, QR: f.qr, Settings: application.Settings{PublicBaseURL: "https://sxq.test"}})
 	return f
+}
+
+// fakeEffects is an in-memory ports.EffectLog with the adapter's rules (the contract suite
+// checks the SQL one).
+type fakeEffects struct{ claims map[string]*fakeEffect }
+
+type fakeEffect struct {
+	claimed time.Time
+	done    bool
+}
+
+func (e *fakeEffects) Claim(_ context.Context, key string, now time.Time, stale time.Duration) (ports.EffectClaim, error) {
+	c, ok := e.claims[key]
+	switch {
+	case !ok:
+		e.claims[key] = &fakeEffect{claimed: now}
+		return ports.EffectNew, nil
+	case c.done:
+		return ports.EffectDone, nil
+	case now.Sub(c.claimed) < stale:
+		return ports.EffectBusy, nil
+	}
+	c.claimed = now
+	return ports.EffectRetry, nil
+}
+
+func (e *fakeEffects) Done(_ context.Context, key string, now time.Time) error {
+	e.claims[key] = &fakeEffect{claimed: now, done: true}
+	return nil
+}
+
+func (e *fakeEffects) Release(_ context.Context, key string) error {
+	if c, ok := e.claims[key]; ok && !c.done {
+		delete(e.claims, key)
+	}
+	return nil
 }

@@ -49,21 +49,23 @@ func (a *App) RecordAudit(ctx context.Context, messageID string, ev kernel.Event
 	})
 }
 
-// SendWelcome texts a newly registered user once. The inbox row and the send are in one
-// transaction: if the send fails the transaction rolls back and the message is retried; the
-// message id is the SMS idempotency key, so a crash after sending and before commit does not
-// send twice through a provider that honours it.
+// SendWelcome texts a newly registered user once. The phone is read outside any write
+// transaction, the send is claimed durably (once) and performed outside any transaction, with the
+// message id as the SMS idempotency key.
 func (a *App) SendWelcome(ctx context.Context, messageID string, ev *user.Registered) error {
-	return a.uow.Do(ctx, func(ctx context.Context, tx ports.Tx) error {
-		first, err := tx.Inbox().MarkProcessed(ctx, ConsumerWelcome, messageID)
-		if err != nil || !first {
-			return err
-		}
+	var phone kernel.Phone
+	if err := a.uow.Read(ctx, func(ctx context.Context, tx ports.Tx) error {
 		u, err := tx.Users().Get(ctx, ev.UserID)
 		if err != nil {
 			return err
 		}
-		return a.sms.Send(ctx, ports.SMS{Phone: u.Phone(), Template: "welcome", IdempotencyKey: messageID,
+		phone = u.Phone()
+		return nil
+	}); err != nil {
+		return err
+	}
+	return a.once(ctx, ConsumerWelcome+"/"+messageID, func(ctx context.Context) error {
+		return a.sms.Send(ctx, ports.SMS{Phone: phone, Template: "welcome", IdempotencyKey: messageID,
 			Text: "【数信签】欢迎注册数信签。完成实名认证后即可申请个人证书、加入或认证企业。"})
 	})
 }

@@ -34,19 +34,47 @@ func TestRecordAuditIsIdempotent(t *testing.T) {
 	}
 }
 
-func TestSendWelcomeRollsBackOnSendFailure(t *testing.T) {
+func TestSendWelcomeSendsOnceOutsideAnyTransaction(t *testing.T) {
 	f := newFixture(t)
 	u, _ := user.Register("u1", phone, f.now)
-	f.inbox.EXPECT().MarkProcessed(gomock.Any(), application.ConsumerWelcome, "m1").Return(true, nil)
-	f.users.EXPECT().Get(gomock.Any(), u.ID()).Return(u, nil)
+	f.users.EXPECT().Get(gomock.Any(), u.ID()).Return(u, nil).AnyTimes()
+	fail := true
+	sent := 0
 	f.sms.EXPECT().Send(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, m ports.SMS) error {
+		if f.inTx {
+			t.Error("the SMS provider was called inside a database transaction")
+		}
 		if m.IdempotencyKey != "m1" || m.Phone != phone {
 			t.Errorf("sms %+v", m)
 		}
-		return errors.New("provider down")
-	})
-	err := f.app.SendWelcome(context.Background(), "m1", &user.Registered{UserID: "u1", At: time.Now()})
-	if err == nil || f.commits != 0 {
-		t.Fatalf("a failed send must fail the handler and roll back the inbox row: err=%v commits=%d", err, f.commits)
+		if fail {
+			return errors.New("provider down")
+		}
+		sent++
+		return nil
+	}).Times(2)
+	ev := &user.Registered{UserID: "u1", At: time.Now()}
+	if err := f.app.SendWelcome(context.Background(), "m1", ev); err == nil {
+		t.Fatal("a failed send must fail the handler (the consumer retries)")
+	}
+	fail = false
+	if err := f.app.SendWelcome(context.Background(), "m1", ev); err != nil {
+		t.Fatal(err)
+	}
+	// A redelivery after the send was recorded sends nothing.
+	if err := f.app.SendWelcome(context.Background(), "m1", ev); err != nil || sent != 1 {
+		t.Fatalf("sent %d times, err %v", sent, err)
+	}
+	// A run that died after claiming: a live claim elsewhere is left alone, a stale one is retried.
+	if _, err := f.effects.Claim(context.Background(), application.ConsumerWelcome+"/m2", f.now, application.EffectLease); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.app.SendWelcome(context.Background(), "m2", ev); err != nil || sent != 1 {
+		t.Fatalf("a fresh claim of another run was not respected: sent %d, %v", sent, err)
+	}
+	f.now = f.now.Add(application.EffectLease + time.Second)
+	f.sms.EXPECT().Send(gomock.Any(), gomock.Any()).Return(nil)
+	if err := f.app.SendWelcome(context.Background(), "m2", ev); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -33,6 +33,21 @@ func (a *App) RequestInvoice(ctx context.Context, actor Actor, orderID string, r
 		if o.Status != order.StatusPaid {
 			return kernel.Precondition("order-not-paid", "only a paid order can be invoiced")
 		}
+		// A failed invoice is requested again (same invoice, new request); any other one is
+		// the conflict invoice-exists.
+		existing, err := tx.Invoices().ByOrders(ctx, []kernel.OrderID{o.ID})
+		if err != nil {
+			return err
+		}
+		if cur := existing[o.ID]; cur != nil {
+			if err := cur.RequestAgain(kernel.UserID(actor.UserID), r, now); err != nil {
+				return err
+			}
+			return tx.Invoices().Update(ctx, cur.ID, func(i *invoice.Invoice) error {
+				inv = i
+				return i.RequestAgain(kernel.UserID(actor.UserID), r, now)
+			})
+		}
 		if inv, err = invoice.New(kernel.InvoiceID(a.ids.NewID()), o.ID, o.EnterpriseID, kernel.UserID(actor.UserID), o.Total, r, now); err != nil {
 			return err
 		}

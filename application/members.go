@@ -411,8 +411,10 @@ func (a *App) NotifyMember(ctx context.Context, messageID string, eid kernel.Ent
 	if phone.IsZero() {
 		return nil // no phone on record: nothing to text
 	}
-	return a.sms.Send(ctx, ports.SMS{Phone: phone, Template: "member_" + what, IdempotencyKey: messageID,
-		Params: map[string]string{"enterprise": name}, Text: fmtEnterprise(tmpl, name)})
+	return a.once(ctx, "member-notice/"+what+"/"+messageID, func(ctx context.Context) error {
+		return a.sms.Send(ctx, ports.SMS{Phone: phone, Template: "member_" + what, IdempotencyKey: messageID,
+			Params: map[string]string{"enterprise": name}, Text: fmtEnterprise(tmpl, name)})
+	})
 }
 
 // memberTexts are the texts of NotifyMember, by notification.

@@ -207,10 +207,12 @@ func (a *App) TextAuthorizationLink(ctx context.Context, messageID string, ev *e
 		return nil // replaced or used meanwhile: the newer link has its own event
 	}
 	url := a.linkURL(l.Token)
-	return a.sms.Send(ctx, ports.SMS{Phone: l.Phone, Template: "authorization_link", IdempotencyKey: messageID,
-		Params: map[string]string{"enterprise": v.EnterpriseName(), "url": url},
-		Text: fmt.Sprintf("【数信签】%s邀请您以法定代表人身份为%s签署《数信签授权书》，请在7天内打开 %s 完成签署。",
-			kernel.MaskName(operator), v.EnterpriseName(), url)})
+	return a.once(ctx, "authorization-link/"+messageID, func(ctx context.Context) error {
+		return a.sms.Send(ctx, ports.SMS{Phone: l.Phone, Template: "authorization_link", IdempotencyKey: messageID,
+			Params: map[string]string{"enterprise": v.EnterpriseName(), "url": url},
+			Text: fmt.Sprintf("【数信签】%s邀请您以法定代表人身份为%s签署《数信签授权书》，请在7天内打开 %s 完成签署。",
+				kernel.MaskName(operator), v.EnterpriseName(), url)})
+	})
 }
 
 // initiatorVerification loads a verification the caller started; others' are not found.
@@ -658,6 +660,9 @@ func (a *App) RemitTransfer(ctx context.Context, ev *enterprise.BankTransferRequ
 	if t == nil || t.ID != ev.TransferID || t.Status != enterprise.TransferRemitting {
 		return nil
 	}
+	// The bank call is outside any transaction. The transfer reference is the bank's idempotency
+	// key: a retry (after a crash between the remittance and the commit below) is answered with
+	// the first result, so the state recorded is the bank's, never a guess.
 	res, err := a.bank.Remit(ctx, ports.RemitRequest{Reference: string(v.ID()) + "/" + t.ID, AccountNumber: t.AccountNumber, AccountName: v.EnterpriseName(),
 		BankName: t.BankName, Province: t.Province, Branch: t.Branch, Amount: t.Amount})
 	if err != nil {

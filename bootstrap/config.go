@@ -60,6 +60,8 @@ type Config struct {
 	Tencent TencentConfig
 	// Ops: metrics, admin listener, tracing, file store, retention (config_obs.go).
 	Ops OpsConfig
+	// Events: the delivery broker, the sweeper (config_events.go).
+	Events EventsConfig
 }
 
 // WeChatPayConfig is the merchant's WeChat Pay API v3 credentials.
@@ -119,6 +121,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		SMSTemplates: map[string]string{},
 	}
 	var errs []error
+	errs = append(errs, c.Events.load(get)...)
 	if c.Mode != ModeSandbox && c.Mode != ModeProduction {
 		errs = append(errs, fmt.Errorf("APP_MODE must be sandbox or production, not %q", c.Mode))
 	}

@@ -11,7 +11,6 @@ import (
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/components/forwarder"
 	"github.com/ThreeDotsLabs/watermill/message"
-	"github.com/ThreeDotsLabs/watermill/pubsub/gochannel"
 	"github.com/google/wire"
 	"github.com/wechatpay-apiv3/wechatpay-go/utils"
 
@@ -24,6 +23,7 @@ import (
 	adhttp "github.com/shuxinqian/server/adapters/http"
 	"github.com/shuxinqian/server/adapters/identity"
 	"github.com/shuxinqian/server/adapters/metrics"
+	"github.com/shuxinqian/server/adapters/natsq"
 	"github.com/shuxinqian/server/adapters/qrcode"
 	"github.com/shuxinqian/server/adapters/registry"
 	"github.com/shuxinqian/server/adapters/sms"
@@ -50,7 +50,7 @@ var ProviderSet = wire.NewSet(
 	system.NewIDs, wire.Bind(new(ports.IDs), new(*system.IDs)),
 	wire.InterfaceValue(new(ports.Random), crypto.Random{}),
 	wire.InterfaceValue(new(ports.PasswordHasher), crypto.Argon2id{}),
-	sms.NewSandbox, provideSMS,
+	provideSandboxSMS, provideSMS,
 	provideIdentity, provideSandboxLiveness, provideLiveness, provideCA, provideSigningKeys, provideFileStore,
 	wire.Bind(new(ports.CertificateAuthority), new(*ca.CA)),
 	wire.Bind(new(ports.RevocationSigner), new(*ca.CA)),
@@ -70,7 +70,7 @@ var ProviderSet = wire.NewSet(
 	document.NewSealRenderer, wire.Bind(new(ports.SealRenderer), new(*document.SealRenderer)),
 	wire.Struct(new(seals.Deps), "*"), seals.New,
 	provideHTTP,
-	provideGoChannel,
+	provideDelivery,
 	provideRouter,
 	provideForwarder,
 	provideMetrics, provideOps,
@@ -191,13 +191,20 @@ func provideInvoicer(cfg Config, clock ports.Clock) (ports.InvoiceIssuer, error)
 }
 
 func provideSettings(cfg Config) application.Settings {
-	return application.Settings{PublicBaseURL: cfg.PublicBaseURL, InvoiceLinkTTL: cfg.InvoiceLinkTTL}
+	return application.Settings{PublicBaseURL: cfg.PublicBaseURL, InvoiceLinkTTL: cfg.InvoiceLinkTTL,
+		EffectLease: cfg.Events.DeliveryLease / 2}
 }
 
 func (t TencentConfig) adapterConfig(clock ports.Clock) tencentcloud.Config {
 	return tencentcloud.Config{SecretID: t.SecretID, SecretKey: t.SecretKey, Region: t.Region, Endpoint: t.Endpoint,
 		Scheme: t.Scheme, SMSAppID: t.SMSAppID, SMSSignName: t.SMSSign, SMSTemplates: t.SMSTemplates,
 		FaceIDRuleID: t.FaceIDRuleID, Clock: clock}
+}
+
+// provideSandboxSMS is the sandbox SMS provider, keeping its box in the database (shared by
+// every instance and a separate consume process, kept across restarts).
+func provideSandboxSMS(clock ports.Clock, store *sqlstore.Store) *sms.Sandbox {
+	return sms.NewDurableSandbox(clock, store.SandboxSMS())
 }
 
 func provideSMS(cfg Config, clock ports.Clock, box *sms.Sandbox, m *metrics.Metrics) (ports.SMSSender, error) {
@@ -327,25 +334,57 @@ func provideHTTP(cfg Config, app *application.App, sl *seals.Service, db *sqlsto
 	return adhttp.NewServer(app, opts)
 }
 
-// provideGoChannel is the in-process delivery pub/sub. It is persistent so that a message
-// published before a subscriber exists is not dropped.
-func provideGoChannel(logger watermill.LoggerAdapter) (*gochannel.GoChannel, func()) {
-	gc := gochannel.NewGoChannel(gochannel.Config{Persistent: true, OutputChannelBuffer: 256}, logger)
-	return gc, func() { _ = gc.Close() }
+// Delivery is the broker between the outbox forwarder and the consumers: the per-consumer SQL
+// queue (EVENTS_BROKER=sql) or NATS JetStream (EVENTS_BROKER=nats). Either way each handler has
+// its own durable queue and acks a message only after its transaction committed.
+type Delivery struct {
+	Pub    message.Publisher
+	Sub    message.Subscriber
+	Prefix string // topic prefix of the consumers (ConsumerTopic)
+	Queue  *sqlstore.DeliveryQueue
+	NATS   *natsq.Broker
 }
 
-func provideRouter(gc *gochannel.GoChannel, store *sqlstore.Store, app *application.App, sl *seals.Service, logger watermill.LoggerAdapter) (*message.Router, error) {
+func provideDelivery(cfg Config, store *sqlstore.Store, app *application.App, sl *seals.Service, logger watermill.LoggerAdapter) (*Delivery, func(), error) {
+	if cfg.Events.Broker == "nats" {
+		var topics []string
+		for _, h := range allHandlers(app, sl) {
+			topics = append(topics, consumer.ConsumerTopic(cfg.Events.TopicPrefix, h.HandlerName()))
+		}
+		b, err := natsq.Open(natsq.Config{URL: cfg.Events.NATSURL, AckWait: cfg.Events.DeliveryLease, MaxDeliver: cfg.Events.MaxDeliver},
+			topics, logger)
+		if err != nil {
+			return nil, nil, err
+		}
+		return &Delivery{Pub: b.Pub, Sub: b.Sub, Prefix: cfg.Events.TopicPrefix, NATS: b}, func() { _ = b.Close() }, nil
+	}
+	q := store.NewDeliveryQueue(sqlstore.DeliveryOptions{PollInterval: cfg.ForwarderPoll, Lease: cfg.Events.DeliveryLease})
+	return &Delivery{Pub: q, Sub: q, Queue: q}, func() { _ = q.Close() }, nil
+}
+
+func provideRouter(d *Delivery, store *sqlstore.Store, app *application.App, sl *seals.Service, logger watermill.LoggerAdapter) (*message.Router, error) {
 	poison, err := store.NewPoisonPublisher()
 	if err != nil {
 		return nil, err
 	}
-	return consumer.NewRouter(consumer.DefaultConfig, gc, poison, append(consumer.Handlers(app), consumer.SealHandlers(sl)...), logger)
+	cfg := consumer.DefaultConfig
+	cfg.TopicPrefix = d.Prefix
+	return consumer.NewRouter(cfg, d.Sub, poison, allHandlers(app, sl), logger)
 }
 
-func provideForwarder(cfg Config, store *sqlstore.Store, gc *gochannel.GoChannel) (*forwarder.Forwarder, error) {
-	f, err := store.NewForwarder(gc, wmsql.SubscriberOptions{PollInterval: cfg.ForwarderPoll, DeleteOnAck: true})
+// provideForwarder moves the outbox to the consumers' queues: each event is copied to the
+// queue of each of its handlers, and its outbox row is deleted only once every copy is stored.
+func provideForwarder(cfg Config, store *sqlstore.Store, d *Delivery, app *application.App, sl *seals.Service, logger watermill.LoggerAdapter) (*forwarder.Forwarder, error) {
+	fan := consumer.NewFanOut(consumer.RoutesOf(allHandlers(app, sl)), d.Pub, d.Prefix, logger)
+	f, err := store.NewForwarder(fan, wmsql.SubscriberOptions{PollInterval: cfg.ForwarderPoll, DeleteOnAck: true})
 	if err != nil {
 		return nil, fmt.Errorf("outbox forwarder: %w", err)
 	}
 	return f, nil
+}
+
+// allHandlers is every event handler: the application's and the seals context's. The router, the
+// fan-out routes and the NATS consumers are all built from this one list.
+func allHandlers(app *application.App, sl *seals.Service) []consumer.Handler {
+	return append(consumer.Handlers(app), consumer.SealHandlers(sl)...)
 }

@@ -13,7 +13,6 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill/components/forwarder"
 	"github.com/ThreeDotsLabs/watermill/message"
-	"github.com/ThreeDotsLabs/watermill/pubsub/gochannel"
 
 	adhttp "github.com/shuxinqian/server/adapters/http"
 	"github.com/shuxinqian/server/adapters/sms"
@@ -30,7 +29,7 @@ type Runtime struct {
 	Store     *sqlstore.Store
 	App       *application.App
 	HTTP      *adhttp.Server
-	PubSub    *gochannel.GoChannel
+	Delivery  *Delivery
 	Router    *message.Router
 	Forwarder *forwarder.Forwarder
 	SMS       *sms.Sandbox
@@ -73,8 +72,9 @@ func (rt *Runtime) PrepareDatabase(ctx context.Context) error {
 	return nil
 }
 
-// StartConsumers starts the router, waits until it runs, then the forwarder (GoChannel must have
-// its subscribers before messages are forwarded). It returns a stop function that waits.
+// StartConsumers starts the router, waits until it runs, then the forwarder. It returns a stop
+// function that stops the forwarder first (nothing is published any more), then the router, and
+// waits for both; the delivery queue/broker is closed after them by the wire cleanup.
 func (rt *Runtime) StartConsumers(ctx context.Context) (stop func(), err error) {
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
@@ -105,6 +105,13 @@ func (rt *Runtime) StartConsumers(ctx context.Context) (stop func(), err error) 
 		}
 	}()
 	<-rt.Forwarder.Running()
+	if rt.Config.Events.SweepInterval > 0 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rt.sweepLoop(ctx)
+		}()
+	}
 	if rt.Config.ReconcileInterval > 0 {
 		wg.Add(1)
 		go func() {

@@ -12,7 +12,6 @@ import (
 	"github.com/shuxinqian/server/adapters/document"
 	"github.com/shuxinqian/server/adapters/qrcode"
 	"github.com/shuxinqian/server/adapters/registry"
-	"github.com/shuxinqian/server/adapters/sms"
 	"github.com/shuxinqian/server/adapters/sqlstore"
 	"github.com/shuxinqian/server/adapters/system"
 	"github.com/shuxinqian/server/application"
@@ -40,7 +39,7 @@ func NewRuntime(cfg Config, clock ports.Clock) (*Runtime, func(), error) {
 	iDs := system.NewIDs()
 	random := _wireRandomValue
 	passwordHasher := _wireArgon2idValue
-	sandbox := sms.NewSandbox(clock)
+	sandbox := provideSandboxSMS(clock, store)
 	metrics := provideMetrics()
 	smsSender, err := provideSMS(cfg, clock, sandbox, metrics)
 	if err != nil {
@@ -149,14 +148,18 @@ func NewRuntime(cfg Config, clock ports.Clock) (*Runtime, func(), error) {
 	service := seals.New(sealsDeps)
 	simulator := provideSimulator(bootstrapPayments)
 	server := provideHTTP(cfg, app, service, db, sandbox, sandboxLiveness, registrySandbox, bankSandbox, simulator, local, logger)
-	goChannel, cleanup2 := provideGoChannel(loggerAdapter)
-	router, err := provideRouter(goChannel, store, app, service, loggerAdapter)
+	delivery, cleanup2, err := provideDelivery(cfg, store, app, service, loggerAdapter)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	router, err := provideRouter(delivery, store, app, service, loggerAdapter)
 	if err != nil {
 		cleanup2()
 		cleanup()
 		return nil, nil, err
 	}
-	forwarder, err := provideForwarder(cfg, store, goChannel)
+	forwarder, err := provideForwarder(cfg, store, delivery, app, service, loggerAdapter)
 	if err != nil {
 		cleanup2()
 		cleanup()
@@ -175,7 +178,7 @@ func NewRuntime(cfg Config, clock ports.Clock) (*Runtime, func(), error) {
 		Store:     store,
 		App:       app,
 		HTTP:      server,
-		PubSub:    goChannel,
+		Delivery:  delivery,
 		Router:    router,
 		Forwarder: forwarder,
 		SMS:       sandbox,

@@ -4,6 +4,7 @@ package consumer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -30,6 +31,8 @@ type Config struct {
 	RetryMax     time.Duration
 	// PoisonTopic is where a message goes when its retries are exhausted.
 	PoisonTopic string
+	// TopicPrefix prefixes the handlers' delivery topics (ConsumerTopic); empty for the SQL queue.
+	TopicPrefix string
 }
 
 // DefaultConfig is what serve and consume use.
@@ -121,13 +124,19 @@ func messageID(ctx context.Context) string {
 }
 
 // NewRouter builds the router with its middlewares and the event processor with handlers.
-// sub is the delivery pub/sub (GoChannel in-process, or a broker); poison stores dead messages.
+// sub is the delivery subscriber (the SQL delivery queue or NATS JetStream): every handler reads
+// its own topic, ConsumerTopic(cfg.TopicPrefix, handler name), fed by the FanOut forwarder, and
+// acks a message only after it returned (its transaction committed); poison stores dead messages.
 func NewRouter(cfg Config, sub message.Subscriber, poison message.Publisher, handlers []Handler, logger watermill.LoggerAdapter) (*message.Router, error) {
 	router, err := message.NewRouter(message.RouterConfig{CloseTimeout: 15 * time.Second}, logger)
 	if err != nil {
 		return nil, err
 	}
-	pq, err := middleware.PoisonQueue(poison, cfg.PoisonTopic)
+	// A handler stopped by the shutdown (its context cancelled) is not poisoned: its message is
+	// nacked and stays in its queue for the next process.
+	pq, err := middleware.PoisonQueueWithFilter(poison, cfg.PoisonTopic, func(err error) bool {
+		return !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -139,7 +148,7 @@ func NewRouter(cfg Config, sub message.Subscriber, poison message.Publisher, han
 	)
 	ep, err := cqrs.NewEventProcessorWithConfig(router, cqrs.EventProcessorConfig{
 		GenerateSubscribeTopic: func(p cqrs.EventProcessorGenerateSubscribeTopicParams) (string, error) {
-			return Topic(p.EventName), nil
+			return ConsumerTopic(cfg.TopicPrefix, p.EventHandler.HandlerName()), nil
 		},
 		SubscriberConstructor: func(cqrs.EventProcessorSubscriberConstructorParams) (message.Subscriber, error) {
 			return sub, nil

@@ -1,5 +1,6 @@
-// Package sms implements ports.SMSSender. The sandbox sender keeps the messages in memory so a
-// person or a test can read the codes through GET /api/v1/sandbox/sms.
+// Package sms implements ports.SMSSender. The sandbox sender keeps the messages (in a durable
+// ports.SandboxSMSBox when given one, else in memory) so a person or a test can read the codes
+// through GET /api/v1/sandbox/sms.
 package sms
 
 import (
@@ -30,6 +31,15 @@ type Sandbox struct {
 	msgs     []Message
 	keys     map[string]struct{}
 	keyOrder []string
+	box      ports.SandboxSMSBox // durable box; nil: memory
+}
+
+// NewDurableSandbox makes a sandbox sender that keeps its messages in box (shared by every
+// instance, kept across restarts; a repeated idempotency key is a no-op there too).
+func NewDurableSandbox(clock ports.Clock, box ports.SandboxSMSBox) *Sandbox {
+	s := NewSandbox(clock)
+	s.box = box
+	return s
 }
 
 // DefaultCapacity is how many messages the sandbox keeps.
@@ -49,6 +59,11 @@ func (s *Sandbox) Send(ctx context.Context, msg ports.SMS) error {
 	}
 	if msg.Phone.IsZero() {
 		return kernel.Invalid("phone-invalid", "no phone")
+	}
+	if s.box != nil {
+		_, err := s.box.Append(ctx, msg.IdempotencyKey, ports.SentSMS{Phone: msg.Phone, Template: msg.Template, Text: msg.Text,
+			SentAt: s.clock.Now().UTC()})
+		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -73,6 +88,17 @@ func (s *Sandbox) Send(ctx context.Context, msg ports.SMS) error {
 
 // List returns the messages to phone, newest first (all phones when phone is empty).
 func (s *Sandbox) List(phone kernel.Phone) []Message {
+	if s.box != nil {
+		ms, err := s.box.List(context.Background(), phone, DefaultCapacity)
+		if err != nil {
+			return nil
+		}
+		out := make([]Message, len(ms))
+		for i, m := range ms {
+			out[i] = Message(m)
+		}
+		return out
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []Message

@@ -57,6 +57,15 @@ func (r codes) History(ctx context.Context, phone kernel.Phone, clientIP string,
 		h.Phone = append(h.Phone, otp.Sent{Purpose: otp.Purpose(row.Purpose), At: row.CreatedAt.UTC()})
 	}
 	rows = nil
+	// In a write transaction on Postgres the client IP's count is serialised like the phone's
+	// (LockPhone first, then this lock: always in that order), so that concurrent requests for
+	// different phones from one IP cannot all read the same count and overshoot the limit. SQLite
+	// write transactions are serialised already.
+	if r.t.writable && r.t.store.db.IsPostgres() {
+		if _, err := r.t.idb.NewRaw("SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", "ip:"+r.ipIdx(clientIP)).Exec(ctx); err != nil {
+			return h, err
+		}
+	}
 	if err := r.t.idb.NewSelect().Model(&rows).Column("created_at").
 		Where("ip_idx = ? AND created_at > ?", r.ipIdx(clientIP), since.UTC()).
 		Order("created_at DESC").Limit(historyCap).Scan(ctx); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/shuxinqian/server/adapters/sqlstore/wmsql"
 )
@@ -71,7 +72,38 @@ func (d *DB) QueueBacklogs(ctx context.Context) ([]QueueBacklog, error) {
 		}
 		out = append(out, b)
 	}
-	return out, nil
+	deliveries, err := d.deliveryBacklogs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return append(out, deliveries...), nil
+}
+
+// deliveryBacklogs measures the per-consumer delivery queue (event_deliveries, EVENTS_BROKER=sql):
+// one entry per consumer with waiting copies, named "event_deliveries/<consumer>" (consumers are
+// the handlers' topics, a fixed set). created_at is unix milliseconds.
+func (d *DB) deliveryBacklogs(ctx context.Context) ([]QueueBacklog, error) {
+	rows, err := d.QueryContext(ctx, `SELECT consumer, count(*), min(created_at) FROM event_deliveries GROUP BY consumer ORDER BY consumer`)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: backlog of event_deliveries: %w", err)
+	}
+	defer func() { _ = rows.Close() }()
+	now := time.Now().UnixMilli()
+	var out []QueueBacklog
+	for rows.Next() {
+		var consumer string
+		var oldest int64
+		b := QueueBacklog{}
+		if err := rows.Scan(&consumer, &b.Pending, &oldest); err != nil {
+			return nil, err
+		}
+		b.Table = "event_deliveries/" + consumer
+		if age := float64(now-oldest) / 1000; age > 0 {
+			b.OldestAgeSeconds = age
+		}
+		out = append(out, b)
+	}
+	return out, rows.Err()
 }
 
 // PaymentAnomalyCounts counts the recorded payment anomalies by kind.

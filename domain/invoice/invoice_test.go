@@ -372,3 +372,35 @@ func TestEventsCarryNoEmail(t *testing.T) {
 		}
 	}
 }
+
+func TestRequestAgain(t *testing.T) {
+	inv := newInvoice(t, enterpriseReq())
+	inv.PullEvents()
+	if err := inv.RequestAgain(uid, personalReq(), t0); kernel.CodeOf(err) != "invoice-exists" {
+		t.Fatalf("a requested invoice was requested again: %v", err)
+	}
+	if err := inv.StartIssuing(t0); err != nil {
+		t.Fatal(err)
+	}
+	inv.Failed("issuer-error", t0)
+	if err := inv.RequestAgain(uid, invoice.Request{TitleType: invoice.TitleEnterprise, Title: "x", TaxID: "bad"}, t0); kernel.CodeOf(err) != "invoice-tax-id-invalid" {
+		t.Fatalf("an invalid new request was accepted: %v", err)
+	}
+	if inv.Status != invoice.StatusFailed {
+		t.Fatalf("a refused request changed the invoice: %s", inv.Status)
+	}
+	if err := inv.RequestAgain(uid, personalReq(), t0.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	evs := inv.PullEvents()
+	if inv.Status != invoice.StatusRequested || inv.FailureReason != "" || inv.Title != "张三" || inv.TaxID != "" || inv.Attempts != 1 ||
+		len(evs) != 1 || evs[0].EventName() != "invoice.requested" {
+		t.Fatalf("requested again: %+v %v", inv, evs)
+	}
+	if err := inv.StartIssuing(t0); err != nil || inv.Issued("12345678901234567890", t0, "k", t0) != nil {
+		t.Fatal("the re-requested invoice cannot be issued")
+	}
+	if err := inv.RequestAgain(uid, personalReq(), t0); kernel.CodeOf(err) != "invoice-exists" {
+		t.Fatalf("an issued invoice was requested again: %v", err)
+	}
+}

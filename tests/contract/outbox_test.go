@@ -10,10 +10,10 @@ import (
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/components/cqrs"
 	"github.com/ThreeDotsLabs/watermill/message"
-	"github.com/ThreeDotsLabs/watermill/pubsub/gochannel"
 
 	"github.com/shuxinqian/server/adapters/consumer"
 	"github.com/shuxinqian/server/adapters/crypto"
+	"github.com/shuxinqian/server/adapters/natsq"
 	"github.com/shuxinqian/server/adapters/sms"
 	"github.com/shuxinqian/server/adapters/sqlstore"
 	"github.com/shuxinqian/server/adapters/sqlstore/wmsql"
@@ -32,44 +32,82 @@ type handled struct {
 	err     error
 }
 
-// pipeline is the real event path: outbox table → forwarder → GoChannel → router → handlers.
+// pipeline is the real event path: outbox table → forwarder (fan-out) → each handler's durable
+// queue (the SQL delivery queue, or NATS JetStream) → router → handlers.
 type pipeline struct {
-	store *sqlstore.Store
-	app   *application.App
-	sms   *sms.Sandbox
-	gc    *gochannel.GoChannel
-	runs  chan handled
-	stop  func()
+	store  *sqlstore.Store
+	app    *application.App
+	sms    *sms.Sandbox
+	pub    message.Publisher // the delivery broker (what the forwarder publishes to)
+	prefix string
+	runs   chan handled
+	stop   func()
 }
+
+// broker names the delivery broker of a pipeline: "sql" or "nats".
+type broker string
 
 func startPipeline(t *testing.T, db *sqlstore.DB, cfg consumer.Config, handlers func(*application.App) []consumer.Handler) *pipeline {
 	t.Helper()
-	return startPipelineTB(t, db, cfg, handlers)
+	return startPipelineOn(t, db, "sql", cfg, handlers)
 }
 
 func startPipelineB(b *testing.B, db *sqlstore.DB, handlers func(*application.App) []consumer.Handler) *pipeline {
 	b.Helper()
-	return startPipelineTB(b, db, consumer.DefaultConfig, handlers)
+	return startPipelineOn(b, db, "sql", consumer.DefaultConfig, handlers)
 }
 
-func startPipelineTB(t testing.TB, db *sqlstore.DB, cfg consumer.Config, handlers func(*application.App) []consumer.Handler) *pipeline {
+func startPipelineOn(t testing.TB, db *sqlstore.DB, br broker, cfg consumer.Config, handlers func(*application.App) []consumer.Handler) *pipeline {
 	t.Helper()
 	store := testdb.Store(t, db)
 	box := sms.NewSandbox(system.Clock{})
 	k := testdb.Keys(t)
 	app := application.New(application.Deps{UoW: store, Clock: system.Clock{}, IDs: system.NewIDs(), Random: crypto.Random{},
 		Passwords: crypto.Argon2id{}, Secrets: k, SMS: box})
+	return startPipelineApp(t, store, app, box, br, cfg, handlers(app))
+}
+
+func startPipelineApp(t testing.TB, store *sqlstore.Store, app *application.App, box *sms.Sandbox, br broker, cfg consumer.Config, hs []consumer.Handler) *pipeline {
+	t.Helper()
 	logger := watermill.NopLogger{}
-	gc := gochannel.NewGoChannel(gochannel.Config{Persistent: true}, logger)
+	var pub message.Publisher
+	var sub message.Subscriber
+	var closeBroker func()
+	switch br {
+	case "nats":
+		url := testdb.NATSURL(t)
+		if cfg.TopicPrefix == "" {
+			cfg.TopicPrefix = testdb.UniquePrefix()
+		}
+		var topics []string
+		for _, h := range hs {
+			topics = append(topics, consumer.ConsumerTopic(cfg.TopicPrefix, h.HandlerName()))
+		}
+		b, err := natsq.Open(natsq.Config{URL: url, AckWait: 5 * time.Second}, topics, logger)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pub, sub = b.Pub, b.Sub
+		closeBroker = func() { _ = b.Close() }
+		t.Cleanup(func() { // the test's streams go with it
+			if b2, err := natsq.Open(natsq.Config{URL: url}, nil, logger); err == nil {
+				b2.DeleteStreams(topics)
+				_ = b2.Close()
+			}
+		})
+	default:
+		q := store.NewDeliveryQueue(sqlstore.DeliveryOptions{PollInterval: 20 * time.Millisecond, Lease: 5 * time.Second})
+		pub, sub, closeBroker = q, q, func() { _ = q.Close() }
+	}
 	poison, err := store.NewPoisonPublisher()
 	if err != nil {
 		t.Fatal(err)
 	}
-	router, err := consumer.NewRouter(cfg, gc, poison, handlers(app), logger)
+	router, err := consumer.NewRouter(cfg, sub, poison, hs, logger)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &pipeline{store: store, app: app, sms: box, gc: gc, runs: make(chan handled, 100)}
+	p := &pipeline{store: store, app: app, sms: box, pub: pub, prefix: cfg.TopicPrefix, runs: make(chan handled, 100)}
 	router.AddMiddleware(func(h message.HandlerFunc) message.HandlerFunc {
 		return func(msg *message.Message) ([]*message.Message, error) {
 			out, err := h(msg)
@@ -80,7 +118,8 @@ func startPipelineTB(t testing.TB, db *sqlstore.DB, cfg consumer.Config, handler
 			return out, err
 		}
 	})
-	fwd, err := store.NewForwarder(gc, wmsql.SubscriberOptions{PollInterval: 20 * time.Millisecond, DeleteOnAck: true})
+	fan := consumer.NewFanOut(consumer.RoutesOf(hs), pub, cfg.TopicPrefix, logger)
+	fwd, err := store.NewForwarder(fan, wmsql.SubscriberOptions{PollInterval: 20 * time.Millisecond, DeleteOnAck: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,15 +130,30 @@ func startPipelineTB(t testing.TB, db *sqlstore.DB, cfg consumer.Config, handler
 	<-router.Running()
 	go func() { defer wg.Done(); _ = fwd.Run(ctx) }()
 	<-fwd.Running()
+	var once sync.Once
 	p.stop = func() {
-		cancel()
-		_ = fwd.Close()
-		_ = router.Close()
-		wg.Wait()
-		_ = gc.Close()
+		once.Do(func() {
+			cancel()
+			_ = fwd.Close()
+			_ = router.Close()
+			wg.Wait()
+			closeBroker()
+		})
 	}
 	t.Cleanup(p.stop)
 	return p
+}
+
+// redeliver publishes msg again to handler's queue, as a broker does after a lost ack.
+func (p *pipeline) redeliver(t *testing.T, handler string, orig *message.Message) {
+	t.Helper()
+	dup := message.NewMessage(orig.UUID, orig.Payload)
+	for k, v := range orig.Metadata {
+		dup.Metadata.Set(k, v)
+	}
+	if err := p.pub.Publish(consumer.ConsumerTopic(p.prefix, handler), dup); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // await collects completed handler runs until want has been seen for every handler named.
@@ -173,13 +227,8 @@ func TestOutboxDeliversCommittedEventsExactlyOncePerConsumer(t *testing.T) {
 
 		// Deliver the very same message again, as a broker would after a lost ack.
 		orig := runs[0].msg
-		dup := message.NewMessage(orig.UUID, orig.Payload)
-		for k, v := range orig.Metadata {
-			dup.Metadata.Set(k, v)
-		}
-		if err := p.gc.Publish(consumer.Topic("user.registered"), dup); err != nil {
-			t.Fatal(err)
-		}
+		p.redeliver(t, "audit.user_registered", orig)
+		p.redeliver(t, "welcome_sms", orig)
 		for _, r := range p.await(t, map[string]int{"audit.user_registered": 1, "welcome_sms": 1}) {
 			if r.err != nil || r.msg.UUID != orig.UUID {
 				t.Fatalf("redelivery: %s %v %s", r.handler, r.err, r.msg.UUID)

@@ -134,3 +134,24 @@ func redact(dsn string) string {
 	}
 	return u.Redacted()
 }
+
+// NATSURL returns TEST_NATS_URL for the NATS JetStream suites; without it they are skipped, or
+// fail when CI=true.
+func NATSURL(t testing.TB) string {
+	t.Helper()
+	u := os.Getenv("TEST_NATS_URL")
+	if u == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("CI=true but TEST_NATS_URL is not set: the NATS suites must run in CI")
+		}
+		t.Skip("TEST_NATS_URL not set: NATS JetStream suite skipped")
+	}
+	return u
+}
+
+// UniquePrefix is a NATS topic prefix no other test run uses.
+func UniquePrefix() string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return "t" + hex.EncodeToString(b[:])
+}
