@@ -165,13 +165,15 @@ func (s *Server) activity(w http.ResponseWriter, r *http.Request, a application.
 }
 
 func (s *Server) sandboxSMS(w http.ResponseWriter, r *http.Request) error {
-	var phone kernel.Phone
-	if v := r.URL.Query().Get("phone"); v != "" {
-		p, err := kernel.ParsePhone(v)
-		if err != nil {
-			return err
-		}
-		phone = p
+	// The phone is required: the list of every phone's codes would let anyone who reaches the
+	// sandbox log in as anyone.
+	v := r.URL.Query().Get("phone")
+	if v == "" {
+		return kernel.Invalid("phone-required", "give the phone whose sandbox messages to list: ?phone=")
+	}
+	phone, err := kernel.ParsePhone(v)
+	if err != nil {
+		return err
 	}
 	items := []SentSMS{}
 	if s.opts.SandboxSMS != nil {

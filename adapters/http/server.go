@@ -98,15 +98,25 @@ func (s *Server) Routes() []Route { return append([]Route(nil), s.routes...) }
 // handle registers a public operation.
 func (s *Server) handle(method, pattern string, h func(w http.ResponseWriter, r *http.Request) error) {
 	s.routes = append(s.routes, Route{Method: method, Pattern: pattern})
-	s.mux.Handle(method+" "+pattern, s.errorHandler(h))
+	params := pathParams(pattern)
+	s.mux.Handle(method+" "+pattern, s.errorHandler(func(w http.ResponseWriter, r *http.Request) error {
+		if err := checkRequest(pattern, params, r); err != nil {
+			return err
+		}
+		return h(w, r)
+	}))
 }
 
 // authed registers an operation that needs a bearer session.
 func (s *Server) authed(method, pattern string, h func(w http.ResponseWriter, r *http.Request, a application.Actor) error) {
 	s.routes = append(s.routes, Route{Method: method, Pattern: pattern, Auth: true})
+	params := pathParams(pattern)
 	s.mux.Handle(method+" "+pattern, s.errorHandler(func(w http.ResponseWriter, r *http.Request) error {
 		a, err := s.app.Authenticate(r.Context(), bearer(r))
 		if err != nil {
+			return err
+		}
+		if err := checkRequest(pattern, params, r); err != nil {
 			return err
 		}
 		return h(w, r, a)
