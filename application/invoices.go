@@ -23,12 +23,10 @@ func (a *App) RequestInvoice(ctx context.Context, actor Actor, orderID string, r
 	now := a.clock.Now()
 	var inv *invoice.Invoice
 	err := a.uow.Do(ctx, func(ctx context.Context, tx ports.Tx) error {
-		o, err := tx.Orders().Get(ctx, kernel.OrderID(orderID))
+		// The same rule as reading the order: its placer (still a member) or an admin.
+		o, err := visibleOrder(ctx, tx, actor, orderID)
 		if err != nil {
 			return err
-		}
-		if _, err := memberOf(ctx, tx, actor, string(o.EnterpriseID)); err != nil {
-			return kernel.NotFound("order-not-found", "no such order")
 		}
 		if o.Status != order.StatusPaid {
 			return kernel.Precondition("order-not-paid", "only a paid order can be invoiced")
@@ -41,14 +39,18 @@ func (a *App) RequestInvoice(ctx context.Context, actor Actor, orderID string, r
 	return inv, err
 }
 
-// memberInvoice loads an invoice of an enterprise the caller is an active member of.
+// memberInvoice loads an invoice the caller may read: the rule for reading its order (the
+// order's placer while a member, or an admin of the enterprise).
 func memberInvoice(ctx context.Context, tx ports.Tx, actor Actor, id string) (*invoice.Invoice, error) {
 	inv, err := tx.Invoices().Get(ctx, kernel.InvoiceID(id))
 	if err != nil {
 		return nil, err
 	}
-	if _, err := memberOf(ctx, tx, actor, string(inv.EnterpriseID)); err != nil {
-		return nil, kernel.NotFound("invoice-not-found", "no such invoice")
+	if _, err := visibleOrder(ctx, tx, actor, string(inv.OrderID)); err != nil {
+		if kernel.KindOf(err) == kernel.KindNotFound {
+			return nil, kernel.NotFound("invoice-not-found", "no such invoice")
+		}
+		return nil, err
 	}
 	return inv, nil
 }

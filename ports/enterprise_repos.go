@@ -2,6 +2,7 @@ package ports
 
 import (
 	"context"
+	"time"
 
 	"github.com/shuxinqian/server/domain/enterprise"
 	"github.com/shuxinqian/server/domain/kernel"
@@ -35,6 +36,23 @@ type EnterpriseRepository interface {
 	// Lock takes the enterprise's row lock until the transaction ends (member changes that
 	// count admins serialise on it).
 	Lock(ctx context.Context, id kernel.EnterpriseID) error
+	// ListOfMember lists the enterprises uid is an active member of, with the role, oldest
+	// membership first: one query, nothing decrypted (no legal rep ID, no key).
+	ListOfMember(ctx context.Context, uid kernel.UserID) ([]EnterpriseSummary, error)
+}
+
+// EnterpriseSummary is an enterprise as its member's list shows it.
+type EnterpriseSummary struct {
+	ID           kernel.EnterpriseID
+	Name         string
+	CreditCode   kernel.CreditCode
+	LegalRepName string
+	Method       enterprise.Method
+	VerifiedAt   time.Time
+	Role         membership.Role
+	// CertSerial is "" until the organisation certificate is issued.
+	CertSerial, CertSubject     string
+	CertNotBefore, CertNotAfter time.Time
 }
 
 // MembershipRepository stores memberships. Invitees' names and phones are kept encrypted.

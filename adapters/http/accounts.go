@@ -96,7 +96,7 @@ type meResponse struct {
 	IDNumber       *string          `json:"id_number"`
 	Channel        *channelJSON     `json:"channel"`
 	Certificate    *certificateJSON `json:"certificate"`
-	Enterprises    []any            `json:"enterprises"`
+	Enterprises    []enterpriseJSON `json:"enterprises"`
 	HasPassword    bool             `json:"has_password"`
 	CreatedAt      time.Time        `json:"created_at"`
 }
@@ -106,8 +106,12 @@ func (s *Server) me(w http.ResponseWriter, r *http.Request, a application.Actor)
 	if err != nil {
 		return err
 	}
+	es, err := s.app.MyEnterprises(r.Context(), a)
+	if err != nil {
+		return err
+	}
 	resp := meResponse{ID: v.ID, Phone: v.PhoneMasked, RealNameStatus: v.RealNameStatus,
-		Enterprises: []any{}, HasPassword: v.HasPassword, CreatedAt: v.CreatedAt, Certificate: toCertificateJSON(v.Certificate, false)}
+		Enterprises: toEnterpriseSummaries(es), HasPassword: v.HasPassword, CreatedAt: v.CreatedAt, Certificate: toCertificateJSON(v.Certificate, false)}
 	if v.RealName.Name != "" && v.RealName.Status == user.RealNameVerified {
 		name, idn := v.RealName.Name, v.RealName.IDNumberMasked
 		resp.Name, resp.IDNumber = &name, &idn

@@ -4458,6 +4458,45 @@ func (c *MockEnterpriseRepositoryGetByCreditCodeCall) DoAndReturn(f func(context
 	return c
 }
 
+// ListOfMember mocks base method.
+func (m *MockEnterpriseRepository) ListOfMember(ctx context.Context, uid kernel.UserID) ([]ports.EnterpriseSummary, error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "ListOfMember", ctx, uid)
+	ret0, _ := ret[0].([]ports.EnterpriseSummary)
+	ret1, _ := ret[1].(error)
+	return ret0, ret1
+}
+
+// ListOfMember indicates an expected call of ListOfMember.
+func (mr *MockEnterpriseRepositoryMockRecorder) ListOfMember(ctx, uid any) *MockEnterpriseRepositoryListOfMemberCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "ListOfMember", reflect.TypeOf((*MockEnterpriseRepository)(nil).ListOfMember), ctx, uid)
+	return &MockEnterpriseRepositoryListOfMemberCall{Call: call}
+}
+
+// MockEnterpriseRepositoryListOfMemberCall wrap *gomock.Call
+type MockEnterpriseRepositoryListOfMemberCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockEnterpriseRepositoryListOfMemberCall) Return(arg0 []ports.EnterpriseSummary, arg1 error) *MockEnterpriseRepositoryListOfMemberCall {
+	c.Call = c.Call.Return(arg0, arg1)
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockEnterpriseRepositoryListOfMemberCall) Do(f func(context.Context, kernel.UserID) ([]ports.EnterpriseSummary, error)) *MockEnterpriseRepositoryListOfMemberCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockEnterpriseRepositoryListOfMemberCall) DoAndReturn(f func(context.Context, kernel.UserID) ([]ports.EnterpriseSummary, error)) *MockEnterpriseRepositoryListOfMemberCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
 // Lock mocks base method.
 func (m *MockEnterpriseRepository) Lock(ctx context.Context, id kernel.EnterpriseID) error {
 	m.ctrl.T.Helper()

@@ -1,0 +1,70 @@
+package api
+
+import (
+	"net/url"
+	"testing"
+)
+
+// joinedMember makes a verified user an active plain member of eid; it returns the token.
+func (s *server) joinedMember(admin, eid, phone, name, seq string) string {
+	s.t.Helper()
+	tok := s.verifiedUser(phone, name, idNumber(s.t, "440106", "19850101", seq))
+	s.do("POST", "/api/v1/enterprises/"+eid+"/join-requests", tok, nil).expect(s.t, 201, "")
+	id := s.memberIDs(admin, eid, "pending")[name]
+	s.do("POST", "/api/v1/enterprises/"+eid+"/members/"+id+"/approve", admin, nil).expect(s.t, 200, "")
+	return tok
+}
+
+// Issue 11 item 3: creating and reading an order's invoice follow the rule for reading the order
+// (its placer or an admin of the enterprise); a plain member can neither use up the admin's
+// order's invoice nor read it.
+func TestInvoiceFollowsOrderVisibility(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s *server) {
+		admin, eid := s.orderSetup(0, "13700000011", "管理甲", "911")
+		member := s.joinedMember(admin, eid, "13700000012", "成员乙", "912")
+		oid := s.paidOrder(admin, eid)
+		s.do("GET", "/api/v1/orders/"+oid, member, nil).expect(t, 404, "order-not-found")
+		body := map[string]any{"type": "vat_ordinary_digital", "title_type": "personal", "title": "成员乙"}
+		s.requestInvoice(member, oid, "", body).expect(t, 404, "order-not-found")
+		inv := s.requestInvoice(admin, oid, "", body).expect(t, 202, "")
+		s.do("GET", "/api/v1/invoices/"+inv.str("id"), member, nil).expect(t, 404, "invoice-not-found")
+		s.do("GET", "/api/v1/invoices/"+inv.str("id")+"/pdf", member, nil).expect(t, 404, "invoice-not-found")
+		s.do("GET", "/api/v1/invoices/"+inv.str("id"), admin, nil).expect(t, 200, "")
+
+		// The member's own order and its invoice are the member's; the admin sees them too.
+		s.do("PUT", "/api/v1/me/channel", member, map[string]string{"code": "q86804"}).expect(t, 200, "")
+		own := s.paidOrder(member, eid)
+		minv := s.requestInvoice(member, own, "", body).expect(t, 202, "")
+		s.do("GET", "/api/v1/invoices/"+minv.str("id"), member, nil).expect(t, 200, "")
+		s.do("GET", "/api/v1/invoices/"+minv.str("id"), admin, nil).expect(t, 200, "")
+	})
+}
+
+// Issue 11 item 10: GET /me lists the user's enterprises with roles (API.md), not a constant [].
+func TestMeListsEnterprisesWithRoles(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s *server) {
+		f := s.fixtures()[1]
+		admin := s.verifiedUser("13700000021", "管理丙", idNumber(t, "440106", "19800101", "921"))
+		eid := s.verifiedEnterprise(admin, f)
+		member := s.joinedMember(admin, eid, "13700000022", "成员丁", "922")
+		outsider := s.login("13700000023")
+		for _, tc := range []struct {
+			token, role string
+		}{{admin, "admin"}, {member, "member"}} {
+			me := s.do("GET", "/api/v1/me", tc.token, nil).expect(t, 200, "")
+			es, _ := me.body["enterprises"].([]any)
+			if len(es) != 1 {
+				t.Fatalf("enterprises %s", me.raw)
+			}
+			e := es[0].(map[string]any)
+			if e["id"] != eid || e["role"] != tc.role || e["name"] != f.name {
+				t.Fatalf("enterprise %v, want %s as %s", e, eid, tc.role)
+			}
+		}
+		me := s.do("GET", "/api/v1/me", outsider, nil).expect(t, 200, "")
+		if es, ok := me.body["enterprises"].([]any); !ok || len(es) != 0 {
+			t.Fatalf("outsider enterprises %s", me.raw)
+		}
+		_ = url.QueryEscape
+	})
+}
