@@ -67,7 +67,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(w, r, &req); err != nil {
 		return err
 	}
-	res, err := s.app.Login(r.Context(), application.Login{Phone: req.Phone, Code: req.Code, Password: req.Password})
+	res, err := s.app.Login(r.Context(), application.Login{Phone: req.Phone, Code: req.Code, Password: req.Password, ClientIP: s.clientIP(r)})
 	if err != nil {
 		return err
 	}

@@ -156,6 +156,7 @@ func (t *txn) Quota() ports.QuotaLedger                { return quota{t} }
 func (t *txn) Anomalies() ports.PaymentAnomalies       { return anomalies{t} }
 func (t *txn) Idempotency() ports.IdempotencyKeys      { return idempotency{t} }
 func (t *txn) Invoices() ports.InvoiceRepository       { return invoices{t} }
+func (t *txn) Attempts() ports.AttemptCounter          { return attempts{t} }
 
 // forUpdate adds FOR UPDATE on Postgres. SQLite has no row locks: its write transactions begin
 // IMMEDIATE, which serialises writers for the whole database.
