@@ -75,7 +75,9 @@ func NewRuntime(cfg Config, clock ports.Clock) (*Runtime, func(), error) {
 	qrCoder := _wireCoderValue
 	settings := provideSettings(cfg)
 	registrySandbox := registry.NewSandbox()
+	businessRegistry := provideRegistry(cfg, registrySandbox)
 	bankSandbox := bank.NewSandbox(clock)
+	bankRemitter := provideBank(cfg, bankSandbox)
 	documentSigner := _wireCMSValue
 	keyGenerator := _wireKeyGenValue
 	bootstrapPayments, err := providePayments(cfg)
@@ -106,8 +108,8 @@ func NewRuntime(cfg Config, clock ports.Clock) (*Runtime, func(), error) {
 		Renderer:  renderer,
 		QR:        qrCoder,
 		Settings:  settings,
-		Registry:  registrySandbox,
-		Bank:      bankSandbox,
+		Registry:  businessRegistry,
+		Bank:      bankRemitter,
 		Documents: renderer,
 		Signer:    documentSigner,
 		KeyGen:    keyGenerator,
