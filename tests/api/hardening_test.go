@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/url"
+	"strings"
 	"testing"
 )
 
@@ -65,6 +66,25 @@ func TestMeListsEnterprisesWithRoles(t *testing.T) {
 		if es, ok := me.body["enterprises"].([]any); !ok || len(es) != 0 {
 			t.Fatalf("outsider enterprises %s", me.raw)
 		}
-		_ = url.QueryEscape
 	})
+}
+
+// Issue 11 "Also": the link a channel's QR code encodes answers (not 404) until the H5 page
+// serves it, and the link it hands back switches the channel.
+func TestJoinLinkAnswers(t *testing.T) {
+	s := start(t, "")
+	ch := s.do("GET", "/api/v1/channels/q86804", "", nil).expect(t, 200, "")
+	join := ch.str("join_url")
+	if !strings.Contains(join, "/join?") {
+		t.Fatalf("join url %q", join)
+	}
+	u, _ := url.Parse(join)
+	r := s.do("GET", u.RequestURI(), "", nil).expect(t, 200, "")
+	if r.str("channel") != "q86804" || !strings.HasSuffix(r.str("channel_url"), "/api/v1/channels/q86804") {
+		t.Fatalf("join answer %s", r.raw)
+	}
+	token := s.login("13700000031")
+	s.do("PUT", "/api/v1/me/channel", token, map[string]string{"qr": r.str("qr")}).expect(t, 200, "")
+	s.do("GET", "/join?channel=nosuch", "", nil).expect(t, 404, "channel-not-found")
+	s.do("GET", "/join", "", nil).expect(t, 404, "channel-not-found")
 }
