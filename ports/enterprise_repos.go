@@ -12,6 +12,8 @@ import (
 // VerificationRepository stores enterprise verifications with their links, transfer and signing.
 // Legal rep ID numbers, phones, link tokens and bank accounts are kept encrypted.
 type VerificationRepository interface {
+	// Add inserts; a second open verification of one initiator for one credit code is the
+	// conflict "verification-open".
 	Add(ctx context.Context, v *enterprise.Verification) error
 	// Get loads a verification; missing → not-found "verification-not-found".
 	Get(ctx context.Context, id kernel.VerificationID) (*enterprise.Verification, error)

@@ -211,6 +211,9 @@ func (r verifications) Add(ctx context.Context, v *enterprise.Verification) erro
 	}
 	row.Version = 1
 	if _, err := r.t.idb.NewInsert().Model(row).Exec(ctx); err != nil {
+		if isUnique(err) {
+			return kernel.Conflict("verification-open", "you already have an open verification of this enterprise; continue it instead")
+		}
 		return err
 	}
 	if err := r.saveLinks(ctx, row.ID, links); err != nil {

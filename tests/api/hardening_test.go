@@ -88,3 +88,40 @@ func TestJoinLinkAnswers(t *testing.T) {
 	s.do("GET", "/join?channel=nosuch", "", nil).expect(t, 404, "channel-not-found")
 	s.do("GET", "/join", "", nil).expect(t, 404, "channel-not-found")
 }
+
+// Issue 11 item 5: one open verification per initiator and credit code; amount tries are
+// counted per credit code across every verification (and per initiator), so opening more
+// verifications does not buy more guesses.
+func TestMicroDepositTriesPerCreditCode(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s *server) {
+		f := s.fixtures()[2]
+		a := s.verifiedUser("13700000041", "甲经办", idNumber(t, "440106", "19870707", "941"))
+		b := s.verifiedUser("13700000042", "乙经办", idNumber(t, "440106", "19870707", "942"))
+		ida := s.startVerification(a, f, f.repPhone).expect(t, 201, "").str("id")
+		s.startVerification(a, f, f.repPhone).expect(t, 409, "verification-open")
+		idb := s.startVerification(b, f, f.repPhone).expect(t, 201, "").str("id")
+		transfer := func(tok, id string) (int64, string) {
+			s.do("POST", "/api/v1/enterprise-verifications/"+id+"/bank-transfer", tok, map[string]string{
+				"account_number": "6222021234567890", "bank_name": "中国银行", "bank_province": "广东省"}).expect(t, 202, "")
+			amount := s.remitted(tok, id)
+			scan := s.upload(tok, "authorization_letter_scan", "l.gif", gifBytes(t)).expect(t, 201, "").str("file_id")
+			return amount, scan
+		}
+		confirm := func(tok, id, scan string, fen int64) resp {
+			return s.do("POST", "/api/v1/enterprise-verifications/"+id+"/bank-transfer/confirm", tok,
+				map[string]any{"amount_fen": fen, "authorization_letter_file_id": scan})
+		}
+		amountA, scanA := transfer(a, ida)
+		for range 3 {
+			confirm(a, ida, scanA, amountA%99+1)
+		}
+		amountB, scanB := transfer(b, idb)
+		confirm(b, idb, scanB, amountB%99+1).expect(t, 422, "transfer-amount-wrong")
+		confirm(b, idb, scanB, amountB%99+1).expect(t, 422, "transfer-amount-wrong")
+		// The sixth try of the day for this credit code is refused, even with the right amount.
+		r := confirm(b, idb, scanB, amountB).expect(t, 429, "transfer-tries-daily-limit")
+		if r.header.Get("Retry-After") == "" {
+			t.Fatal("no Retry-After")
+		}
+	})
+}
