@@ -34,6 +34,12 @@ func (a *App) RequestInvoice(ctx context.Context, actor Actor, orderID string, r
 		if inv, err = invoice.New(kernel.InvoiceID(a.ids.NewID()), o.ID, o.EnterpriseID, kernel.UserID(actor.UserID), o.Total, r, now); err != nil {
 			return err
 		}
+		// The issuer must be able to print the title, or the invoice would fail for good later.
+		if a.invoicer != nil {
+			if err := a.invoicer.Printable("title", inv.Title); err != nil {
+				return err
+			}
+		}
 		return tx.Invoices().Add(ctx, inv)
 	})
 	return inv, err

@@ -51,6 +51,9 @@ func (Invoicer) Issue(context.Context, ports.IssueRequest) (ports.IssuedInvoice,
 	return ports.IssuedInvoice{}, errInvoice
 }
 
+// Printable answers unavailable: no invoice can be requested.
+func (Invoicer) Printable(string, string) error { return errInvoice }
+
 var (
 	_ ports.BusinessRegistry = Registry{}
 	_ ports.BankRemitter     = Bank{}

@@ -6118,6 +6118,44 @@ func (c *MockInvoiceIssuerIssueCall) DoAndReturn(f func(context.Context, ports.I
 	return c
 }
 
+// Printable mocks base method.
+func (m *MockInvoiceIssuer) Printable(field, text string) error {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "Printable", field, text)
+	ret0, _ := ret[0].(error)
+	return ret0
+}
+
+// Printable indicates an expected call of Printable.
+func (mr *MockInvoiceIssuerMockRecorder) Printable(field, text any) *MockInvoiceIssuerPrintableCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "Printable", reflect.TypeOf((*MockInvoiceIssuer)(nil).Printable), field, text)
+	return &MockInvoiceIssuerPrintableCall{Call: call}
+}
+
+// MockInvoiceIssuerPrintableCall wrap *gomock.Call
+type MockInvoiceIssuerPrintableCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockInvoiceIssuerPrintableCall) Return(arg0 error) *MockInvoiceIssuerPrintableCall {
+	c.Call = c.Call.Return(arg0)
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockInvoiceIssuerPrintableCall) Do(f func(string, string) error) *MockInvoiceIssuerPrintableCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockInvoiceIssuerPrintableCall) DoAndReturn(f func(string, string) error) *MockInvoiceIssuerPrintableCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
 // MockAttemptCounter is a mock of AttemptCounter interface.
 type MockAttemptCounter struct {
 	ctrl     *gomock.Controller

@@ -125,3 +125,16 @@ func TestMicroDepositTriesPerCreditCode(t *testing.T) {
 		}
 	})
 }
+
+// Issue 11 item 4: a title the issuer cannot print is refused when the invoice is requested
+// (422), not accepted and failed for good later.
+func TestInvoiceTitleMustBePrintable(t *testing.T) {
+	s := start(t, "")
+	token, eid := s.orderSetup(0, "13700000051", "开票甲", "951")
+	oid := s.paidOrder(token, eid)
+	for _, title := range []string{"数信😀科技", "Cafe\u0301 公司", "\U0002A6D6公司"} {
+		s.requestInvoice(token, oid, "", map[string]any{"type": "vat_ordinary_digital", "title_type": "personal", "title": title}).
+			expect(t, 422, "invoice-text-unprintable")
+	}
+	s.requestInvoice(token, oid, "", map[string]any{"type": "vat_ordinary_digital", "title_type": "personal", "title": "开票甲"}).expect(t, 202, "")
+}
