@@ -43,4 +43,3 @@ func (a *App) signingTryRight(ctx context.Context, uid kernel.UserID, try user.S
 		return tx.Users().Update(ctx, uid, func(u *user.User) error { u.SigningTryAccepted(try, now); return nil })
 	})
 }
-

@@ -66,13 +66,7 @@ type Server struct {
 	log    *slog.Logger
 	mux    *http.ServeMux
 	routes []Route
-	// uploads bounds concurrent upload inspections: a small file may legally decode to 40
-	// megapixels (~160 MB), so at most MaxConcurrentUploads decode at once.
-	uploads chan struct{}
 }
-
-// MaxConcurrentUploads is how many uploads are inspected at the same time.
-const MaxConcurrentUploads = 4
 
 // Route is one registered operation (used by the OpenAPI agreement test).
 type Route struct {
@@ -87,7 +81,7 @@ func NewServer(app *application.App, opts Options) *Server {
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &Server{app: app, opts: opts, log: log, mux: http.NewServeMux(), uploads: make(chan struct{}, MaxConcurrentUploads)}
+	s := &Server{app: app, opts: opts, log: log, mux: http.NewServeMux()}
 	s.registerRoutes()
 	return s
 }
