@@ -17,7 +17,7 @@ import (
 // the request lives). Uploads are also counted per user (UploadsPerUser an hour) and per signing
 // link (UploadsPerLink an hour) in durable counters: 429 "upload-rate-limited".
 const (
-	DecodeBudget   = 128 << 20
+	DecodeBudget   = 80 << 20
 	UploadsPerUser = 60
 	UploadsPerLink = 20
 	UploadWindow   = time.Hour
