@@ -109,7 +109,7 @@ func checkDuplicateKeys(b []byte) error {
 			return nil
 		}
 		if err != nil {
-			return nil // syntax errors were reported by the decoder already
+			return nil //nolint:nilerr // syntax errors were reported by the decoder already
 		}
 		var top *frame
 		if len(stack) > 0 {

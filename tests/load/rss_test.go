@@ -63,7 +63,7 @@ func TestUploadRSS(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer res.Body.Close()
+		defer func() { _ = res.Body.Close() }()
 		var m map[string]any
 		_ = json.NewDecoder(res.Body).Decode(&m)
 		return m
