@@ -40,6 +40,21 @@ func (a *App) RequestInvoice(ctx context.Context, actor Actor, orderID string, r
 				return err
 			}
 		}
+		// An invoice that failed for good is requested again with the new request.
+		prior, err := tx.Invoices().ByOrders(ctx, []kernel.OrderID{o.ID})
+		if err != nil {
+			return err
+		}
+		if p := prior[o.ID]; p != nil {
+			fresh := inv
+			return tx.Invoices().Update(ctx, p.ID, func(cur *invoice.Invoice) error {
+				if err := cur.Rerequest(fresh, now); err != nil {
+					return err
+				}
+				inv = cur
+				return nil
+			})
+		}
 		return tx.Invoices().Add(ctx, inv)
 	})
 	return inv, err
