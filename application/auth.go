@@ -204,6 +204,8 @@ type Login struct {
 	Phone    string
 	Code     string
 	Password string
+	// ClientIP counts password attempts per address.
+	ClientIP string
 }
 
 // LoginResult answers Login. Token is shown once; only its hash is stored.
@@ -226,7 +228,7 @@ func (a *App) Login(ctx context.Context, in Login) (LoginResult, error) {
 	case in.Code != "":
 		return a.loginByCode(ctx, phone, in.Code)
 	case in.Password != "":
-		return a.loginByPassword(ctx, phone, in.Password)
+		return a.loginByPassword(ctx, phone, in.Password, in.ClientIP)
 	default:
 		return LoginResult{}, kernel.Invalid("login-credentials-missing", "give a code or a password")
 	}
@@ -269,11 +271,14 @@ func (a *App) loginByCode(ctx context.Context, phone kernel.Phone, code string) 
 // errBadPassword is deliberately the same for an unknown phone and a wrong password.
 var errBadPassword = kernel.Unauthenticated("credentials-invalid", "phone or password is wrong")
 
-func (a *App) loginByPassword(ctx context.Context, phone kernel.Phone, password string) (LoginResult, error) {
+func (a *App) loginByPassword(ctx context.Context, phone kernel.Phone, password, clientIP string) (LoginResult, error) {
 	if len(password) > 256 {
 		return LoginResult{}, errBadPassword
 	}
 	now := a.clock.Now()
+	if err := a.countLoginAttempt(ctx, phone, clientIP, now); err != nil {
+		return LoginResult{}, err
+	}
 	var u *user.User
 	if err := a.uow.Read(ctx, func(ctx context.Context, tx ports.Tx) error {
 		var err error
@@ -282,20 +287,28 @@ func (a *App) loginByPassword(ctx context.Context, phone kernel.Phone, password 
 	}); err != nil {
 		if kernel.CodeOf(err) == "user-not-found" {
 			// Spend the same time as a real check, so timing does not tell which phones exist.
-			a.equaliseTiming(password)
+			if err := a.equaliseTiming(ctx, password); err != nil {
+				return LoginResult{}, err
+			}
 			return LoginResult{}, errBadPassword
 		}
 		return LoginResult{}, err
 	}
 	if err := u.CanTryPassword(now); err != nil {
 		if kernel.CodeOf(err) == "password-not-set" {
-			a.equaliseTiming(password)
+			if err := a.equaliseTiming(ctx, password); err != nil {
+				return LoginResult{}, err
+			}
 			return LoginResult{}, errBadPassword
 		}
 		return LoginResult{}, err
 	}
-	// The slow hash runs outside any transaction.
-	ok, err := a.passwords.Verify(u.PasswordHash(), password)
+	// The slow hash runs outside any transaction, in one of the bounded hashing slots.
+	var ok bool
+	var err error
+	if herr := withHashSlot(ctx, func() { ok, err = a.passwords.Verify(u.PasswordHash(), password) }); herr != nil {
+		return LoginResult{}, herr
+	}
 	if err != nil {
 		return LoginResult{}, kernel.Internal(err)
 	}
@@ -329,11 +342,13 @@ func (a *App) loginByPassword(ctx context.Context, phone kernel.Phone, password 
 
 // equaliseTiming spends the time of one password check against a hash made once, so that an
 // unknown phone and a wrong password answer alike.
-func (a *App) equaliseTiming(password string) {
-	a.dummyOnce.Do(func() { a.dummyHash, _ = a.passwords.Hash("timing-equaliser") })
-	if a.dummyHash != "" {
-		_, _ = a.passwords.Verify(a.dummyHash, password)
-	}
+func (a *App) equaliseTiming(ctx context.Context, password string) error {
+	return withHashSlot(ctx, func() {
+		a.dummyOnce.Do(func() { a.dummyHash, _ = a.passwords.Hash("timing-equaliser") })
+		if a.dummyHash != "" {
+			_, _ = a.passwords.Verify(a.dummyHash, password)
+		}
+	})
 }
 
 func (a *App) openSession(ctx context.Context, tx ports.Tx, uid kernel.UserID, now time.Time, res *LoginResult) error {

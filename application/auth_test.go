@@ -3,6 +3,7 @@ package application_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -201,7 +202,8 @@ func TestLoginByPassword(t *testing.T) {
 			return fn(u)
 		})
 		_, err := f.app.Login(context.Background(), application.Login{Phone: "13800138000", Password: "Wrong1234"})
-		if kernel.CodeOf(err) != "credentials-invalid" || u.Snapshot().FailedLogins != 1 || f.commits != 1 {
+		// Two commits: the attempt count, then the failure on the user.
+		if kernel.CodeOf(err) != "credentials-invalid" || u.Snapshot().FailedLogins != 1 || f.commits != 2 {
 			t.Fatalf("err %v failed=%d commits=%d", err, u.Snapshot().FailedLogins, f.commits)
 		}
 	})
@@ -287,4 +289,42 @@ func TestAuthenticate(t *testing.T) {
 	if _, err := f.app.Authenticate(context.Background(), strings.Repeat("x", 200)); kernel.CodeOf(err) != "session-invalid" {
 		t.Fatalf("long token: %v", err)
 	}
+}
+
+// Issue 11 item 8: password attempts are counted per phone and per IP before any hash runs;
+// beyond the limits the answer is 429 with a retry time, and no argon2 check happens.
+func TestLoginByPasswordAttemptLimits(t *testing.T) {
+	t.Run("per phone", func(t *testing.T) {
+		f := newFixture(t)
+		f.users.EXPECT().GetByPhone(gomock.Any(), phone).Return(nil, kernel.NotFound("user-not-found", "x")).Times(application.LoginAttemptsPerPhone)
+		f.passwords.EXPECT().Hash(gomock.Any()).Return("DUMMY", nil)
+		f.passwords.EXPECT().Verify("DUMMY", gomock.Any()).Return(false, nil).Times(application.LoginAttemptsPerPhone)
+		for i := range application.LoginAttemptsPerPhone + 3 {
+			_, err := f.app.Login(context.Background(), application.Login{Phone: "13800138000", Password: "Guess1234", ClientIP: fmt.Sprintf("10.0.0.%d", i)})
+			want := "credentials-invalid"
+			if i >= application.LoginAttemptsPerPhone {
+				want = "login-rate-limited"
+			}
+			if kernel.CodeOf(err) != want {
+				t.Fatalf("attempt %d: %v, want %s", i+1, err, want)
+			}
+		}
+	})
+	t.Run("per IP", func(t *testing.T) {
+		f := newFixture(t)
+		f.users.EXPECT().GetByPhone(gomock.Any(), gomock.Any()).Return(nil, kernel.NotFound("user-not-found", "x")).Times(application.LoginAttemptsPerIP)
+		f.passwords.EXPECT().Hash(gomock.Any()).Return("DUMMY", nil)
+		f.passwords.EXPECT().Verify("DUMMY", gomock.Any()).Return(false, nil).Times(application.LoginAttemptsPerIP)
+		for i := range application.LoginAttemptsPerIP + 2 {
+			_, err := f.app.Login(context.Background(), application.Login{Phone: fmt.Sprintf("138%08d", i), Password: "Guess1234", ClientIP: "10.0.0.1"})
+			if i >= application.LoginAttemptsPerIP {
+				var ke *kernel.Error
+				if !errors.As(err, &ke) || ke.Code != "login-rate-limited" || ke.RetryAfter <= 0 {
+					t.Fatalf("attempt %d: %v", i+1, err)
+				}
+			} else if kernel.CodeOf(err) != "credentials-invalid" {
+				t.Fatalf("attempt %d: %v", i+1, err)
+			}
+		}
+	})
 }

@@ -159,7 +159,10 @@ func (a *App) LinkUploadSignature(ctx context.Context, token string, data []byte
 	if err != nil {
 		return ports.FileRecord{}, err
 	}
-	info, err := file.Inspect(file.PurposeSignature, data)
+	if err := a.countUpload(ctx, "upload-link:"+string(v.ID()), UploadsPerLink); err != nil {
+		return ports.FileRecord{}, err
+	}
+	info, err := inspectUpload(ctx, file.PurposeSignature, data)
 	if err != nil {
 		return ports.FileRecord{}, err
 	}

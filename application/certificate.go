@@ -120,12 +120,21 @@ func (a *App) changeSigningPassword(ctx context.Context, actor Actor, in SetSign
 		return nil, err
 	}
 	cert := u.Certificate()
+	// The old password is a signing-password try: reserved under the row lock before the key is opened.
+	try, c, err := a.reserveSigningTry(ctx, uid, now)
+	if err != nil {
+		return nil, err
+	}
+	cert = c
 	wrapped, err := a.keys.Rewrap(personalKeyOwner(uid), cert.WrappedKey, in.OldPassword, in.Password)
 	if kernel.CodeOf(err) == "signing-password-wrong" {
-		return nil, a.signingPasswordFailed(ctx, uid, now)
+		return nil, signingTryWrong(try)
 	}
 	if err != nil {
 		return nil, kernel.Internal(err)
+	}
+	if err := a.signingTryRight(ctx, uid, try, now); err != nil {
+		return nil, err
 	}
 	var out *user.Certificate
 	err = a.uow.Do(ctx, func(ctx context.Context, tx ports.Tx) error {
@@ -143,55 +152,25 @@ func (a *App) changeSigningPassword(ctx context.Context, actor Actor, in SetSign
 	return out, err
 }
 
-// signingPasswordFailed counts a wrong signing password and answers with the tries left.
-func (a *App) signingPasswordFailed(ctx context.Context, uid kernel.UserID, now time.Time) error {
-	left := 0
-	var lockErr error
-	if err := a.uow.Do(ctx, func(ctx context.Context, tx ports.Tx) error {
-		return tx.Users().Update(ctx, uid, func(u *user.User) error {
-			if err := u.CanUseSigningKey(now); err != nil { // locked by a concurrent try
-				lockErr = err
-				return nil //nolint:nilerr // the lock is the answer
-			}
-			left = u.SigningPasswordFailed(now)
-			if left == 0 {
-				lockErr = u.CanUseSigningKey(now)
-			}
-			return nil
-		})
-	}); err != nil {
-		return err
-	}
-	if lockErr != nil {
-		return lockErr
-	}
-	return kernel.Invalid("signing-password-wrong", "the signing password is wrong").WithDetail("attempts_left", left)
-}
-
 // VerifySigningPassword checks the signing password by opening the signing key, counting
-// failures (5 lock signing for 30 minutes).
+// failures (5 lock signing for 30 minutes). The try is reserved before the key is opened.
 func (a *App) VerifySigningPassword(ctx context.Context, actor Actor, password string) error {
 	now := a.clock.Now()
 	uid := kernel.UserID(actor.UserID)
-	u, err := a.loadUser(ctx, uid)
+	try, cert, err := a.reserveSigningTry(ctx, uid, now)
 	if err != nil {
 		return err
 	}
-	if err := u.CanUseSigningKey(now); err != nil {
-		return err
-	}
 	if len(password) > 64 {
-		return a.signingPasswordFailed(ctx, uid, now)
+		return signingTryWrong(try)
 	}
-	if _, _, err := a.keys.Unwrap(personalKeyOwner(uid), u.Certificate().WrappedKey, password); err != nil {
+	if _, _, err := a.keys.Unwrap(personalKeyOwner(uid), cert.WrappedKey, password); err != nil {
 		if kernel.CodeOf(err) == "signing-password-wrong" {
-			return a.signingPasswordFailed(ctx, uid, now)
+			return signingTryWrong(try)
 		}
 		return kernel.Internal(err)
 	}
-	return a.uow.Do(ctx, func(ctx context.Context, tx ports.Tx) error {
-		return tx.Users().Update(ctx, uid, func(u *user.User) error { u.SigningPasswordAccepted(now); return nil })
-	})
+	return a.signingTryRight(ctx, uid, try, now)
 }
 
 // Certificate returns the caller's personal certificate.

@@ -18,25 +18,14 @@ type EnterpriseView struct {
 // ErrEnterpriseNotFound answers for enterprises the caller does not belong to.
 var ErrEnterpriseNotFound = kernel.NotFound("enterprise-not-found", "no such enterprise")
 
-// MyEnterprises lists the enterprises the caller is an active member of, with the role.
-func (a *App) MyEnterprises(ctx context.Context, actor Actor) ([]EnterpriseView, error) {
-	var out []EnterpriseView
+// MyEnterprises lists the enterprises the caller is an active member of, with the role: one
+// query, no enterprise loaded or decrypted one by one.
+func (a *App) MyEnterprises(ctx context.Context, actor Actor) ([]ports.EnterpriseSummary, error) {
+	var out []ports.EnterpriseSummary
 	err := a.uow.Read(ctx, func(ctx context.Context, tx ports.Tx) error {
-		ms, err := tx.Memberships().ListByUser(ctx, kernel.UserID(actor.UserID))
-		if err != nil {
-			return err
-		}
-		for _, m := range ms {
-			if !m.Active() {
-				continue // pending, invited, rejected, removed: not (yet, any more) theirs
-			}
-			e, err := tx.Enterprises().Get(ctx, m.EnterpriseID)
-			if err != nil {
-				return err
-			}
-			out = append(out, EnterpriseView{E: e, Role: m.Role})
-		}
-		return nil
+		var err error
+		out, err = tx.Enterprises().ListOfMember(ctx, kernel.UserID(actor.UserID))
+		return err
 	})
 	return out, err
 }

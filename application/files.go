@@ -16,7 +16,10 @@ func (a *App) UploadFile(ctx context.Context, actor Actor, purpose string, data 
 	if err != nil {
 		return ports.FileRecord{}, err
 	}
-	info, err := file.Inspect(p, data)
+	if err := a.countUpload(ctx, "upload-user:"+actor.UserID, UploadsPerUser); err != nil {
+		return ports.FileRecord{}, err
+	}
+	info, err := inspectUpload(ctx, p, data)
 	if err != nil {
 		return ports.FileRecord{}, err
 	}

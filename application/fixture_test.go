@@ -43,6 +43,8 @@ type fixture struct {
 	renderer  *mocks.MockSignatureRenderer
 	qr        *mocks.MockQRCoder
 	effects   *fakeEffects
+	attempts  *mocks.MockAttemptCounter
+	hits      map[string]int
 	commits   int
 	inTx      bool // a unit of work is running
 }
@@ -62,6 +64,7 @@ func newFixture(t *testing.T) *fixture {
 		identity: mocks.NewMockIdentityVerifier(ctrl), liveness: mocks.NewMockLivenessVerifier(ctrl),
 		ca: mocks.NewMockCertificateAuthority(ctrl), keys: mocks.NewMockSigningKeys(ctrl), store: mocks.NewMockFileStore(ctrl),
 		renderer: mocks.NewMockSignatureRenderer(ctrl), qr: mocks.NewMockQRCoder(ctrl),
+		attempts: mocks.NewMockAttemptCounter(ctrl), hits: map[string]int{},
 	}
 	f.clock.EXPECT().Now().DoAndReturn(func() time.Time { return f.now }).AnyTimes()
 	n := 0
@@ -91,6 +94,13 @@ func newFixture(t *testing.T) *fixture {
 	f.tx.EXPECT().Files().Return(f.files).AnyTimes()
 	f.tx.EXPECT().Signatures().Return(f.sigs).AnyTimes()
 	f.tx.EXPECT().Consents().Return(f.consents).AnyTimes()
+	f.tx.EXPECT().Attempts().Return(f.attempts).AnyTimes()
+	// The attempt counter counts in memory, one window that never ends.
+	f.attempts.EXPECT().Hit(gomock.Any(), gomock.Any(), gomock.Any(), gomock.Any()).DoAndReturn(
+		func(_ context.Context, key string, w time.Duration, now time.Time) (int, time.Time, error) {
+			f.hits[key]++
+			return f.hits[key], now.Add(w), nil
+		}).AnyTimes()
 	f.app = application.New(application.Deps{UoW: f.uow, Clock: f.clock, IDs: f.ids, Random: f.random,
 		Passwords: f.passwords, Secrets: f.secrets, SMS: f.sms, Identity: f.identity, Liveness: f.liveness, CA: f.ca,
 		Keys: f.keys, Files: f.store, Renderer: f.renderer, QR: f.qr, Settings: application.Settings{PublicBaseURL: "https://sxq.test"}})

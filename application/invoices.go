@@ -23,12 +23,10 @@ func (a *App) RequestInvoice(ctx context.Context, actor Actor, orderID string, r
 	now := a.clock.Now()
 	var inv *invoice.Invoice
 	err := a.uow.Do(ctx, func(ctx context.Context, tx ports.Tx) error {
-		o, err := tx.Orders().Get(ctx, kernel.OrderID(orderID))
+		// The same rule as reading the order: its placer (still a member) or an admin.
+		o, err := visibleOrder(ctx, tx, actor, orderID)
 		if err != nil {
 			return err
-		}
-		if _, err := memberOf(ctx, tx, actor, string(o.EnterpriseID)); err != nil {
-			return kernel.NotFound("order-not-found", "no such order")
 		}
 		if o.Status != order.StatusPaid {
 			return kernel.Precondition("order-not-paid", "only a paid order can be invoiced")
@@ -51,19 +49,44 @@ func (a *App) RequestInvoice(ctx context.Context, actor Actor, orderID string, r
 		if inv, err = invoice.New(kernel.InvoiceID(a.ids.NewID()), o.ID, o.EnterpriseID, kernel.UserID(actor.UserID), o.Total, r, now); err != nil {
 			return err
 		}
+		// The issuer must be able to print the title, or the invoice would fail for good later.
+		if a.invoicer != nil {
+			if err := a.invoicer.Printable("title", inv.Title); err != nil {
+				return err
+			}
+		}
+		// An invoice that failed for good is requested again with the new request.
+		prior, err := tx.Invoices().ByOrders(ctx, []kernel.OrderID{o.ID})
+		if err != nil {
+			return err
+		}
+		if p := prior[o.ID]; p != nil {
+			fresh := inv
+			return tx.Invoices().Update(ctx, p.ID, func(cur *invoice.Invoice) error {
+				if err := cur.Rerequest(fresh, now); err != nil {
+					return err
+				}
+				inv = cur
+				return nil
+			})
+		}
 		return tx.Invoices().Add(ctx, inv)
 	})
 	return inv, err
 }
 
-// memberInvoice loads an invoice of an enterprise the caller is an active member of.
+// memberInvoice loads an invoice the caller may read: the rule for reading its order (the
+// order's placer while a member, or an admin of the enterprise).
 func memberInvoice(ctx context.Context, tx ports.Tx, actor Actor, id string) (*invoice.Invoice, error) {
 	inv, err := tx.Invoices().Get(ctx, kernel.InvoiceID(id))
 	if err != nil {
 		return nil, err
 	}
-	if _, err := memberOf(ctx, tx, actor, string(inv.EnterpriseID)); err != nil {
-		return nil, kernel.NotFound("invoice-not-found", "no such invoice")
+	if _, err := visibleOrder(ctx, tx, actor, string(inv.OrderID)); err != nil {
+		if kernel.KindOf(err) == kernel.KindNotFound {
+			return nil, kernel.NotFound("invoice-not-found", "no such invoice")
+		}
+		return nil, err
 	}
 	return inv, nil
 }

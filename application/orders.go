@@ -430,13 +430,18 @@ func (a *App) Idempotent(ctx context.Context, scope, key, requestHash string, fn
 	}
 	status, body, err := fn()
 	if err != nil {
-		_ = a.uow.Do(ctx, func(ctx context.Context, tx ports.Tx) error { return tx.Idempotency().Release(ctx, scope, key) })
+		if rerr := a.uow.Do(ctx, func(ctx context.Context, tx ports.Tx) error { return tx.Idempotency().Release(ctx, scope, key) }); rerr != nil {
+			// The claim expires by itself after ports.IdempotencyClaimTTL.
+			a.log.ErrorContext(ctx, "idempotency key not released", "scope", scope, "err", rerr)
+		}
 		return 0, nil, err
 	}
-	if err := a.uow.Do(ctx, func(ctx context.Context, tx ports.Tx) error {
+	if cerr := a.uow.Do(ctx, func(ctx context.Context, tx ports.Tx) error {
 		return tx.Idempotency().Complete(ctx, scope, key, status, body)
-	}); err != nil {
-		return 0, nil, err
+	}); cerr != nil {
+		// The effect happened: answer it. A retry within a minute is "in progress" (409); after
+		// that the unfinished claim expires (ports.IdempotencyClaimTTL).
+		a.log.ErrorContext(ctx, "idempotent answer not stored", "scope", scope, "err", cerr)
 	}
 	return status, body, nil
 }

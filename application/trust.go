@@ -57,23 +57,21 @@ func personalKeyOwner(uid kernel.UserID) string { return "user:" + string(uid) +
 // password towards the lock (5 tries, 30 minutes). It is the only way to the private key: the
 // platform keeps no other copy.
 func (a *App) openPersonalKey(ctx context.Context, uid kernel.UserID, password string, now time.Time) (ports.OneTimeSigner, error) {
-	u, err := a.loadUser(ctx, uid)
-	if err != nil {
-		return ports.OneTimeSigner{}, err
-	}
-	if err := u.CanUseSigningKey(now); err != nil {
-		return ports.OneTimeSigner{}, err
-	}
 	if password == "" {
 		return ports.OneTimeSigner{}, kernel.Invalid("signing-password-required", "give your signing password (签署密码) to sign")
 	}
-	if len(password) > 64 {
-		return ports.OneTimeSigner{}, a.signingPasswordFailed(ctx, uid, now)
+	// The try is reserved under the user's row lock before the key is opened, so parallel
+	// guesses cannot outrun the lock (it also checks the certificate is active and not locked).
+	try, cert, err := a.reserveSigningTry(ctx, uid, now)
+	if err != nil {
+		return ports.OneTimeSigner{}, err
 	}
-	cert := u.Certificate()
+	if len(password) > 64 {
+		return ports.OneTimeSigner{}, signingTryWrong(try)
+	}
 	key, upgraded, err := a.keys.Unwrap(personalKeyOwner(uid), cert.WrappedKey, password)
 	if kernel.CodeOf(err) == "signing-password-wrong" {
-		return ports.OneTimeSigner{}, a.signingPasswordFailed(ctx, uid, now)
+		return ports.OneTimeSigner{}, signingTryWrong(try)
 	}
 	if err != nil {
 		return ports.OneTimeSigner{}, kernel.Internal(err)
@@ -83,7 +81,7 @@ func (a *App) openPersonalKey(ctx context.Context, uid kernel.UserID, password s
 			if c := u.Certificate(); c == nil || c.Serial != cert.Serial || c.Status != user.CertificateActive {
 				return kernel.Conflict("certificate-changed", "the certificate changed meanwhile; try again")
 			}
-			u.SigningPasswordAccepted(now)
+			u.SigningTryAccepted(try, now)
 			if upgraded != nil {
 				u.UpgradeWrappedKey(cert.Serial, upgraded, now)
 			}

@@ -267,7 +267,13 @@ func (a *App) relink(ctx context.Context, actor Actor, id string, change func(*e
 	}
 	var v *enterprise.Verification
 	err = a.uow.Do(ctx, func(ctx context.Context, tx ports.Tx) error {
-		if _, err := a.initiatorVerification(ctx, tx, actor, id); err != nil {
+		cur, err := a.initiatorVerification(ctx, tx, actor, id)
+		if err != nil {
+			return err
+		}
+		// Counted per credit code and initiator in the same transaction: a refused request
+		// counts nothing.
+		if err := countDeposit(ctx, tx, "deposit-transfer", cur.CreditCode(), kernel.UserID(actor.UserID), DepositTransfersPerDay, now); err != nil {
 			return err
 		}
 		return tx.Verifications().Update(ctx, kernel.VerificationID(id), func(cur *enterprise.Verification) error {
@@ -602,7 +608,13 @@ func (a *App) StartBankTransfer(ctx context.Context, actor Actor, id string, r e
 	r.ID, r.Amount = a.ids.NewID(), kernel.Fen(int64(enterprise.MinDepositFen+n))
 	var v *enterprise.Verification
 	err = a.uow.Do(ctx, func(ctx context.Context, tx ports.Tx) error {
-		if _, err := a.initiatorVerification(ctx, tx, actor, id); err != nil {
+		cur, err := a.initiatorVerification(ctx, tx, actor, id)
+		if err != nil {
+			return err
+		}
+		// Counted per credit code and initiator in the same transaction: a refused request
+		// counts nothing.
+		if err := countDeposit(ctx, tx, "deposit-transfer", cur.CreditCode(), kernel.UserID(actor.UserID), DepositTransfersPerDay, now); err != nil {
 			return err
 		}
 		return tx.Verifications().Update(ctx, kernel.VerificationID(id), func(cur *enterprise.Verification) error {
@@ -623,15 +635,19 @@ func (a *App) ConfirmBankTransfer(ctx context.Context, actor Actor, id string, a
 	if amountFen < 0 || amountFen > 100_00 {
 		return VerificationView{}, kernel.Invalid("transfer-amount-invalid", "amount_fen is the number of fen received (0 to 10000)")
 	}
-	if err := a.uow.Read(ctx, func(ctx context.Context, tx ports.Tx) error {
-		if _, err := a.initiatorVerification(ctx, tx, actor, id); err != nil {
+	if err := a.uow.Do(ctx, func(ctx context.Context, tx ports.Tx) error {
+		v, err := a.initiatorVerification(ctx, tx, actor, id)
+		if err != nil {
 			return err
 		}
 		if scanFileID == "" {
 			return kernel.Invalid("authorization-letter-scan-required", "upload the scan of the signed authorization letter (JPG or GIF)")
 		}
-		_, err := ownFile(ctx, tx, uid, kernel.FileID(scanFileID), file.PurposeAuthorizationLetterScan)
-		return err
+		if _, err := ownFile(ctx, tx, uid, kernel.FileID(scanFileID), file.PurposeAuthorizationLetterScan); err != nil {
+			return err
+		}
+		// Every amount try counts (committed before the amount is compared).
+		return countDeposit(ctx, tx, "deposit-try", v.CreditCode(), uid, DepositTriesPerDay, now)
 	}); err != nil {
 		return VerificationView{}, err
 	}

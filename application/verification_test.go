@@ -454,7 +454,8 @@ func TestConfirmBankTransferCompletesTheVerification(t *testing.T) {
 					t.Errorf("membership %d: %+v, want %+v", i, m, w)
 				}
 			}
-			if f.commits != 1 {
+			// Two commits: the counted amount try, then the verification.
+			if f.commits != 2 {
 				t.Fatalf("commits %d", f.commits)
 			}
 		})
@@ -490,7 +491,7 @@ func TestConfirmBankTransferLosesTheRace(t *testing.T) {
 				t.Errorf("details %v", e.Details)
 			}
 			saved := store.current()
-			if vw.V != nil || saved.Status() != enterprise.StatusSuperseded || saved.EnterpriseID() != "" || f.commits != 1 {
+			if vw.V != nil || saved.Status() != enterprise.StatusSuperseded || saved.EnterpriseID() != "" || f.commits != 2 {
 				t.Fatalf("view %+v saved %+v commits %d", vw, saved.Snapshot(), f.commits)
 			}
 		})
@@ -509,7 +510,7 @@ func TestConfirmBankTransferWrongAmountIsCounted(t *testing.T) {
 	if e.Details["attempts_left"] != 2 {
 		t.Errorf("details %v", e.Details)
 	}
-	if saved := store.current(); saved.Transfer().WrongTries != 1 || f.commits != 1 || vw.V != nil {
+	if saved := store.current(); saved.Transfer().WrongTries != 1 || f.commits != 2 || vw.V != nil {
 		t.Fatalf("saved %+v commits %d", saved.Transfer(), f.commits)
 	}
 }

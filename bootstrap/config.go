@@ -42,6 +42,9 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	// PublicBaseURL is where clients reach the server (QR join links, liveness redirects).
 	PublicBaseURL string
+	// RegistryProvider, BankProvider and InvoiceProvider choose the adapters that have no real
+	// provider yet: sandbox or off.
+	RegistryProvider, BankProvider, InvoiceProvider string
 	// IdentityProvider chooses the identity and liveness adapters: sandbox or tencent.
 	IdentityProvider string
 	// CACertFile/CAKeyFile: an operator-provided CA; empty means the embedded CA under DATA_DIR/ca.
@@ -84,6 +87,9 @@ type TencentConfig struct {
 	FaceIDRuleID        string
 }
 
+// ProviderOff turns a feature without a real provider off (its port answers "unavailable").
+const ProviderOff = "off"
+
 // LoadConfig reads the configuration from getenv (os.Getenv in main).
 func LoadConfig(getenv func(string) string) (Config, error) {
 	get := func(k, def string) string {
@@ -94,7 +100,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	}
 	c := Config{
 		Mode:        Mode(get("APP_MODE", string(ModeSandbox))),
-		HTTPAddr:    get("HTTP_ADDR", ":8080"),
+		HTTPAddr:    get("HTTP_ADDR", defaultHTTPAddr(Mode(get("APP_MODE", string(ModeSandbox))))),
 		DataDir:     get("DATA_DIR", "./var"),
 		DatabaseURL: get("DATABASE_URL", ""),
 		LogLevel:    get("LOG_LEVEL", "info"),
@@ -106,6 +112,10 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		CAKeyFile:        get("CA_KEY_FILE", ""),
 		TSAURL:           get("TSA_URL", ""),
 		TSAChainFile:     get("TSA_CHAIN_FILE", ""),
+
+		RegistryProvider: get("REGISTRY_PROVIDER", "sandbox"),
+		BankProvider:     get("BANK_PROVIDER", "sandbox"),
+		InvoiceProvider:  get("INVOICE_PROVIDER", "sandbox"),
 	}
 	c.PublicBaseURL = strings.TrimRight(get("PUBLIC_BASE_URL", defaultBaseURL(c.HTTPAddr)), "/")
 	c.PaymentProvider = get("PAYMENT_PROVIDER", "sandbox")
@@ -234,6 +244,20 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	if c.Ops, err = loadOpsConfig(get); err != nil {
 		errs = append(errs, err)
 	}
+	// Adapters with no real provider yet: sandbox (simulated) or off (the feature answers
+	// "unavailable"). Production refuses the sandbox ones, naming each.
+	for _, p := range []struct{ env, what, value string }{
+		{"REGISTRY_PROVIDER", "the business registry", c.RegistryProvider},
+		{"BANK_PROVIDER", "the bank remitter (micro-deposits)", c.BankProvider},
+		{"INVOICE_PROVIDER", "the invoice issuer", c.InvoiceProvider},
+	} {
+		switch {
+		case p.value != "sandbox" && p.value != ProviderOff:
+			errs = append(errs, fmt.Errorf("%s must be sandbox or off (no real provider yet), not %q", p.env, p.value))
+		case c.Mode == ModeProduction && p.value == "sandbox":
+			errs = append(errs, fmt.Errorf("production mode refuses sandbox adapters: %s is the sandbox; set %s=off (no real provider yet)", p.what, p.env))
+		}
+	}
 	if (c.CACertFile == "") != (c.CAKeyFile == "") {
 		errs = append(errs, errors.New("set both CA_CERT_FILE and CA_KEY_FILE, or neither"))
 	}
@@ -250,6 +274,15 @@ func defaultBaseURL(addr string) string {
 		return "http://" + host + addr[i:]
 	}
 	return "http://localhost:8080"
+}
+
+// defaultHTTPAddr: sandbox mode serves sandbox codes without login, so it listens on the loopback
+// interface only unless HTTP_ADDR says otherwise; production listens on every interface.
+func defaultHTTPAddr(m Mode) string {
+	if m == ModeProduction {
+		return ":8080"
+	}
+	return "127.0.0.1:8080"
 }
 
 // Sandbox reports whether sandbox endpoints and adapters are on.

@@ -19,9 +19,29 @@ func TestLoadConfigDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Mode != ModeSandbox || c.HTTPAddr != ":8080" || c.DataDir != "./var" || c.DatabaseURL != "" || !c.Consumers ||
+	// Sandbox mode listens on the loopback interface unless HTTP_ADDR says otherwise.
+	if c.Mode != ModeSandbox || c.HTTPAddr != "127.0.0.1:8080" || c.DataDir != "./var" || c.DatabaseURL != "" || !c.Consumers ||
 		c.ForwarderPoll != 200*time.Millisecond || !c.Sandbox() {
 		t.Fatalf("defaults %+v", c)
+	}
+}
+
+func TestListenAddress(t *testing.T) {
+	for _, tc := range []struct {
+		env  map[string]string
+		want string
+	}{
+		{nil, "127.0.0.1:8080"},
+		{map[string]string{"HTTP_ADDR": ":9000"}, ":9000"},
+	} {
+		c, err := LoadConfig(env(tc.env))
+		if err != nil || c.HTTPAddr != tc.want {
+			t.Fatalf("%v: %q %v, want %q", tc.env, c.HTTPAddr, err, tc.want)
+		}
+	}
+	c, _ := LoadConfig(env(map[string]string{"APP_MODE": "production"}))
+	if c.HTTPAddr != ":8080" {
+		t.Fatalf("production listens on %q", c.HTTPAddr)
 	}
 }
 
@@ -45,6 +65,10 @@ func TestLoadConfigRefusals(t *testing.T) {
 		{"wechatpay without credentials", map[string]string{"PAYMENT_PROVIDER": "wechatpay"}, "WECHATPAY_MERCHANT_SERIAL"},
 		{"production with the payment simulator", map[string]string{"APP_MODE": "production", "DATABASE_URL": "postgres://x/y", "MASTER_KEY": key}, "PAYMENT_PROVIDER=wechatpay"},
 		{"bad reconcile interval", map[string]string{"RECONCILE_INTERVAL": "soon"}, "RECONCILE_INTERVAL"},
+		{"production with the sandbox registry", map[string]string{"APP_MODE": "production", "DATABASE_URL": "postgres://x/y", "MASTER_KEY": key}, "the business registry is the sandbox; set REGISTRY_PROVIDER=off"},
+		{"production with the sandbox bank", map[string]string{"APP_MODE": "production", "DATABASE_URL": "postgres://x/y", "MASTER_KEY": key}, "the bank remitter (micro-deposits) is the sandbox; set BANK_PROVIDER=off"},
+		{"production with the sandbox invoicer", map[string]string{"APP_MODE": "production", "DATABASE_URL": "postgres://x/y", "MASTER_KEY": key}, "the invoice issuer is the sandbox; set INVOICE_PROVIDER=off"},
+		{"unknown registry provider", map[string]string{"REGISTRY_PROVIDER": "qcc"}, "REGISTRY_PROVIDER must be sandbox or off"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if _, err := LoadConfig(env(tc.env)); err == nil || !strings.Contains(err.Error(), tc.want) {

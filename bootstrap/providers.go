@@ -31,8 +31,9 @@ import (
 	"github.com/shuxinqian/server/adapters/sqlstore/wmsql"
 	"github.com/shuxinqian/server/adapters/system"
 	"github.com/shuxinqian/server/adapters/tencentcloud"
-	"github.com/shuxinqian/server/adapters/tsa"
 	"github.com/shuxinqian/server/adapters/tracing"
+	"github.com/shuxinqian/server/adapters/tsa"
+	"github.com/shuxinqian/server/adapters/unavailable"
 	"github.com/shuxinqian/server/adapters/wechatpay"
 	"github.com/shuxinqian/server/application"
 	"github.com/shuxinqian/server/application/seals"
@@ -60,8 +61,8 @@ var ProviderSet = wire.NewSet(
 	wire.Bind(new(ports.SignatureInspector), new(crypto.CMS)),
 	document.NewRenderer, wire.Bind(new(ports.SignatureRenderer), new(*document.Renderer)),
 	wire.Bind(new(ports.DocumentRenderer), new(*document.Renderer)),
-	registry.NewSandbox, wire.Bind(new(ports.BusinessRegistry), new(*registry.Sandbox)),
-	bank.NewSandbox, wire.Bind(new(ports.BankRemitter), new(*bank.Sandbox)),
+	registry.NewSandbox, provideRegistry,
+	bank.NewSandbox, provideBank,
 	wire.InterfaceValue(new(ports.KeyGenerator), crypto.KeyGen{}),
 	wire.InterfaceValue(new(ports.QRCoder), qrcode.Coder{}),
 	provideSettings, providePayments, provideGateway, provideSimulator, provideInvoicer,
@@ -186,6 +187,9 @@ func providePayments(cfg Config) (*payments, error) {
 // provideInvoicer is the sandbox digital-invoice issuer (it renders the PDFs itself and keeps what
 // it issued under DATA_DIR/invoices, so a retried issue returns the same invoice).
 func provideInvoicer(cfg Config, clock ports.Clock) (ports.InvoiceIssuer, error) {
+	if cfg.InvoiceProvider == ProviderOff {
+		return unavailable.Invoicer{}, nil
+	}
 	return document.NewInvoiceIssuer(filepath.Join(cfg.DataDir, "invoices"),
 		document.Seller{Name: "福州数信科技有限公司", TaxID: "91350100M000100Y43", Address: "福州市鼓楼区（沙箱）"}, clock)
 }
@@ -387,4 +391,20 @@ func provideForwarder(cfg Config, store *sqlstore.Store, d *Delivery, app *appli
 // fan-out routes and the NATS consumers are all built from this one list.
 func allHandlers(app *application.App, sl *seals.Service) []consumer.Handler {
 	return append(consumer.Handlers(app), consumer.SealHandlers(sl)...)
+}
+
+// provideRegistry is the sandbox registry, or none (REGISTRY_PROVIDER=off; no real provider yet).
+func provideRegistry(cfg Config, sb *registry.Sandbox) ports.BusinessRegistry {
+	if cfg.RegistryProvider == ProviderOff {
+		return unavailable.Registry{}
+	}
+	return sb
+}
+
+// provideBank is the sandbox bank, or none (BANK_PROVIDER=off; no real payout provider yet).
+func provideBank(cfg Config, sb *bank.Sandbox) ports.BankRemitter {
+	if cfg.BankProvider == ProviderOff {
+		return unavailable.Bank{}
+	}
+	return sb
 }

@@ -76,7 +76,9 @@ func NewRuntime(cfg Config, clock ports.Clock) (*Runtime, func(), error) {
 	qrCoder := _wireCoderValue
 	settings := provideSettings(cfg)
 	registrySandbox := registry.NewSandbox()
+	businessRegistry := provideRegistry(cfg, registrySandbox)
 	bankSandbox := bank.NewSandbox(clock)
+	bankRemitter := provideBank(cfg, bankSandbox)
 	local, err := provideSandboxTSA(cfg, ca, clock)
 	if err != nil {
 		cleanup()
@@ -118,8 +120,8 @@ func NewRuntime(cfg Config, clock ports.Clock) (*Runtime, func(), error) {
 		Renderer:    renderer,
 		QR:          qrCoder,
 		Settings:    settings,
-		Registry:    registrySandbox,
-		Bank:        bankSandbox,
+		Registry:    businessRegistry,
+		Bank:        bankRemitter,
 		Documents:   renderer,
 		Signer:      cms,
 		KeyGen:      keyGenerator,

@@ -2,6 +2,7 @@ package ports
 
 import (
 	"context"
+	"time"
 
 	"github.com/shuxinqian/server/domain/enterprise"
 	"github.com/shuxinqian/server/domain/kernel"
@@ -11,6 +12,8 @@ import (
 // VerificationRepository stores enterprise verifications with their links, transfer and signing.
 // Legal rep ID numbers, phones, link tokens and bank accounts are kept encrypted.
 type VerificationRepository interface {
+	// Add inserts; a second open verification of one initiator for one credit code is the
+	// conflict "verification-open".
 	Add(ctx context.Context, v *enterprise.Verification) error
 	// Get loads a verification; missing → not-found "verification-not-found".
 	Get(ctx context.Context, id kernel.VerificationID) (*enterprise.Verification, error)
@@ -35,6 +38,23 @@ type EnterpriseRepository interface {
 	// Lock takes the enterprise's row lock until the transaction ends (member changes that
 	// count admins serialise on it).
 	Lock(ctx context.Context, id kernel.EnterpriseID) error
+	// ListOfMember lists the enterprises uid is an active member of, with the role, oldest
+	// membership first: one query, nothing decrypted (no legal rep ID, no key).
+	ListOfMember(ctx context.Context, uid kernel.UserID) ([]EnterpriseSummary, error)
+}
+
+// EnterpriseSummary is an enterprise as its member's list shows it.
+type EnterpriseSummary struct {
+	ID           kernel.EnterpriseID
+	Name         string
+	CreditCode   kernel.CreditCode
+	LegalRepName string
+	Method       enterprise.Method
+	VerifiedAt   time.Time
+	Role         membership.Role
+	// CertSerial is "" until the organisation certificate is issued.
+	CertSerial, CertSubject     string
+	CertNotBefore, CertNotAfter time.Time
 }
 
 // MembershipRepository stores memberships. Invitees' names and phones are kept encrypted.

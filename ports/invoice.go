@@ -40,6 +40,9 @@ type IssuedInvoice struct {
 // InvoiceIssuer issues invoices (a digital-invoice provider; the sandbox renders them itself).
 type InvoiceIssuer interface {
 	Issue(ctx context.Context, req IssueRequest) (IssuedInvoice, error)
+	// Printable checks, before an invoice is requested, that text can be printed on it (every
+	// character in the issuer's fonts); otherwise the kernel invalid "invoice-text-unprintable".
+	Printable(field, text string) error
 }
 
 // InvoiceRepository stores invoices; one per order.

@@ -87,9 +87,14 @@ type IdempotentResponse struct {
 	Done        bool // false while the first request is still running
 }
 
+// IdempotencyClaimTTL is how long an unfinished claim holds its key: a request that died
+// between its effect and storing its answer blocks retries for at most this long.
+const IdempotencyClaimTTL = time.Minute
+
 // IdempotencyKeys stores answers by (scope, key) for at least 24 hours.
 type IdempotencyKeys interface {
 	// Claim reserves the key for a request; when it exists it returns the stored entry and false.
+	// An unfinished claim older than IdempotencyClaimTTL is taken over (fresh).
 	Claim(ctx context.Context, scope, key, requestHash string, now time.Time) (IdempotentResponse, bool, error)
 	// Complete stores the answer of a claimed key.
 	Complete(ctx context.Context, scope, key string, status int, body []byte) error

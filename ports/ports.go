@@ -2,7 +2,7 @@
 // or driven, lives in adapters/. This package imports only the domain and the standard library.
 package ports
 
-//go:generate go tool mockgen -typed -destination=mocks/mocks.go -package=mocks github.com/shuxinqian/server/ports Clock,IDs,Random,PasswordHasher,Secrets,Cipher,SMSSender,UnitOfWork,Tx,UserRepository,CodeRepository,SessionRepository,AuditLog,Inbox,ChannelRepository,FileRepository,SignatureRepository,ConsentLog,IdentityVerifier,LivenessVerifier,CertificateAuthority,SigningKeys,FileStore,SignatureRenderer,QRCoder,BusinessRegistry,BankRemitter,DocumentRenderer,DocumentSigner,KeyGenerator,VerificationRepository,EnterpriseRepository,MembershipRepository,OrderRepository,QuotaLedger,PaymentAnomalies,IdempotencyKeys,PaymentGateway,InvoiceRepository,InvoiceIssuer,TimeStampAuthority,RevocationRepository,RevocationSigner,EventCertificateAuthority,SignatureInspector,PDFSignatureVerifier,EffectLog
+//go:generate go tool mockgen -typed -destination=mocks/mocks.go -package=mocks github.com/shuxinqian/server/ports Clock,IDs,Random,PasswordHasher,Secrets,Cipher,SMSSender,UnitOfWork,Tx,UserRepository,CodeRepository,SessionRepository,AuditLog,Inbox,ChannelRepository,FileRepository,SignatureRepository,ConsentLog,IdentityVerifier,LivenessVerifier,CertificateAuthority,SigningKeys,FileStore,SignatureRenderer,QRCoder,BusinessRegistry,BankRemitter,DocumentRenderer,DocumentSigner,KeyGenerator,VerificationRepository,EnterpriseRepository,MembershipRepository,OrderRepository,QuotaLedger,PaymentAnomalies,IdempotencyKeys,PaymentGateway,InvoiceRepository,InvoiceIssuer,TimeStampAuthority,RevocationRepository,RevocationSigner,EventCertificateAuthority,SignatureInspector,PDFSignatureVerifier,EffectLog,AttemptCounter
 
 import (
 	"context"
@@ -105,6 +105,7 @@ type Tx interface {
 	Revocations() RevocationRepository
 	Seals() SealRepository
 	Effects() EffectLog
+	Attempts() AttemptCounter
 }
 
 // UserRepository stores users. Phones are kept encrypted with a blind index.
@@ -172,4 +173,12 @@ type AuditLog interface {
 type Inbox interface {
 	// MarkProcessed returns true the first time (consumer, messageID) is seen, false after.
 	MarkProcessed(ctx context.Context, consumer, messageID string) (bool, error)
+}
+
+// AttemptCounter counts attempts per key in fixed windows, durably and atomically, so limits
+// hold across instances and restarts.
+type AttemptCounter interface {
+	// Hit counts one attempt for key in the window that contains now and returns the count
+	// including this one and when the window ends.
+	Hit(ctx context.Context, key string, window time.Duration, now time.Time) (count int, resetAt time.Time, err error)
 }

@@ -67,7 +67,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(w, r, &req); err != nil {
 		return err
 	}
-	res, err := s.app.Login(r.Context(), application.Login{Phone: req.Phone, Code: req.Code, Password: req.Password})
+	res, err := s.app.Login(r.Context(), application.Login{Phone: req.Phone, Code: req.Code, Password: req.Password, ClientIP: s.clientIP(r)})
 	if err != nil {
 		return err
 	}
@@ -96,7 +96,7 @@ type meResponse struct {
 	IDNumber       *string          `json:"id_number"`
 	Channel        *channelJSON     `json:"channel"`
 	Certificate    *certificateJSON `json:"certificate"`
-	Enterprises    []any            `json:"enterprises"`
+	Enterprises    []enterpriseJSON `json:"enterprises"`
 	HasPassword    bool             `json:"has_password"`
 	CreatedAt      time.Time        `json:"created_at"`
 }
@@ -106,8 +106,12 @@ func (s *Server) me(w http.ResponseWriter, r *http.Request, a application.Actor)
 	if err != nil {
 		return err
 	}
+	es, err := s.app.MyEnterprises(r.Context(), a)
+	if err != nil {
+		return err
+	}
 	resp := meResponse{ID: v.ID, Phone: v.PhoneMasked, RealNameStatus: v.RealNameStatus,
-		Enterprises: []any{}, HasPassword: v.HasPassword, CreatedAt: v.CreatedAt, Certificate: toCertificateJSON(v.Certificate, false)}
+		Enterprises: toEnterpriseSummaries(es), HasPassword: v.HasPassword, CreatedAt: v.CreatedAt, Certificate: toCertificateJSON(v.Certificate, false)}
 	if v.RealName.Name != "" && v.RealName.Status == user.RealNameVerified {
 		name, idn := v.RealName.Name, v.RealName.IDNumberMasked
 		resp.Name, resp.IDNumber = &name, &idn
@@ -165,13 +169,15 @@ func (s *Server) activity(w http.ResponseWriter, r *http.Request, a application.
 }
 
 func (s *Server) sandboxSMS(w http.ResponseWriter, r *http.Request) error {
-	var phone kernel.Phone
-	if v := r.URL.Query().Get("phone"); v != "" {
-		p, err := kernel.ParsePhone(v)
-		if err != nil {
-			return err
-		}
-		phone = p
+	// The phone is required: the list of every phone's codes would let anyone who reaches the
+	// sandbox log in as anyone.
+	v := r.URL.Query().Get("phone")
+	if v == "" {
+		return kernel.Invalid("phone-required", "give the phone whose sandbox messages to list: ?phone=")
+	}
+	phone, err := kernel.ParsePhone(v)
+	if err != nil {
+		return err
 	}
 	items := []SentSMS{}
 	if s.opts.SandboxSMS != nil {

@@ -10,6 +10,7 @@ import (
 	"github.com/shuxinqian/server/application"
 	"github.com/shuxinqian/server/domain/enterprise"
 	"github.com/shuxinqian/server/domain/kernel"
+	"github.com/shuxinqian/server/ports"
 )
 
 func (s *Server) registryLookup(w http.ResponseWriter, r *http.Request, _ application.Actor) error {
@@ -442,12 +443,20 @@ func (s *Server) listEnterprises(w http.ResponseWriter, r *http.Request, a appli
 	if err != nil {
 		return err
 	}
-	items := make([]enterpriseJSON, len(vs))
-	for i, v := range vs {
-		items[i] = toEnterpriseJSON(v)
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"items": items})
+	writeJSON(w, http.StatusOK, map[string]any{"items": toEnterpriseSummaries(vs)})
 	return nil
+}
+
+func toEnterpriseSummaries(vs []ports.EnterpriseSummary) []enterpriseJSON {
+	items := make([]enterpriseJSON, len(vs))
+	for i, e := range vs {
+		items[i] = enterpriseJSON{ID: string(e.ID), Name: e.Name, CreditCode: string(e.CreditCode), Role: string(e.Role),
+			LegalRepName: kernel.MaskName(e.LegalRepName), Method: string(e.Method), VerifiedAt: e.VerifiedAt}
+		if e.CertSerial != "" {
+			items[i].Certificate = &orgCertJSON{Serial: e.CertSerial, Subject: e.CertSubject, NotBefore: e.CertNotBefore, NotAfter: e.CertNotAfter}
+		}
+	}
+	return items
 }
 
 func (s *Server) getEnterprise(w http.ResponseWriter, r *http.Request, a application.Actor) error {

@@ -392,18 +392,14 @@ func (s *Server) uploadFile(w http.ResponseWriter, r *http.Request, a applicatio
 
 // readUpload streams a multipart form: at most one small text field (named field, "" for none)
 // and exactly one "file" part, read up to its limit plus one byte, so an oversized upload is
-// refused without reading it whole. At most MaxConcurrentUploads run at once.
+// refused without reading it whole. The body is read before any budget is taken.
 func (s *Server) readUpload(w http.ResponseWriter, r *http.Request, field string) (string, []byte, error) {
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != "multipart/form-data" {
 		return "", nil, &httpError{http.StatusUnsupportedMediaType, "unsupported-media-type", "send the file as multipart/form-data (field file)"}
 	}
-	select {
-	case s.uploads <- struct{}{}:
-		defer func() { <-s.uploads }()
-	case <-r.Context().Done():
-		return "", nil, kernel.Unavailable("upload-busy", "too many uploads in progress; try again", r.Context().Err())
-	}
+	// The body is read (bounded) without holding anything: slow clients block nobody. The decode
+	// memory of all uploads is bounded by the application's budget.
 	r.Body = http.MaxBytesReader(w, r.Body, MaxUploadBody)
 	mr, err := r.MultipartReader()
 	if err != nil {

@@ -72,9 +72,6 @@ type Server struct {
 	log    *slog.Logger
 	mux    *http.ServeMux
 	routes []Route
-	// uploads bounds concurrent upload inspections: a small file may legally decode to 40
-	// megapixels (~160 MB), so at most MaxConcurrentUploads decode at once.
-	uploads chan struct{}
 	// observe is told about every answered request (metrics, tracing); see SetObserver.
 	observe func(r *http.Request, route string, status int, d time.Duration)
 }
@@ -85,9 +82,6 @@ type Server struct {
 func (s *Server) SetObserver(fn func(r *http.Request, route string, status int, d time.Duration)) {
 	s.observe = fn
 }
-
-// MaxConcurrentUploads is how many uploads are inspected at the same time.
-const MaxConcurrentUploads = 4
 
 // Route is one registered operation (used by the OpenAPI agreement test).
 type Route struct {
@@ -102,7 +96,7 @@ func NewServer(app *application.App, opts Options) *Server {
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &Server{app: app, opts: opts, log: log, mux: http.NewServeMux(), uploads: make(chan struct{}, MaxConcurrentUploads)}
+	s := &Server{app: app, opts: opts, log: log, mux: http.NewServeMux()}
 	s.registerRoutes()
 	return s
 }
@@ -113,15 +107,25 @@ func (s *Server) Routes() []Route { return append([]Route(nil), s.routes...) }
 // handle registers a public operation.
 func (s *Server) handle(method, pattern string, h func(w http.ResponseWriter, r *http.Request) error) {
 	s.routes = append(s.routes, Route{Method: method, Pattern: pattern})
-	s.mux.Handle(method+" "+pattern, s.errorHandler(h))
+	params := pathParams(pattern)
+	s.mux.Handle(method+" "+pattern, s.errorHandler(func(w http.ResponseWriter, r *http.Request) error {
+		if err := checkRequest(pattern, params, r); err != nil {
+			return err
+		}
+		return h(w, r)
+	}))
 }
 
 // authed registers an operation that needs a bearer session.
 func (s *Server) authed(method, pattern string, h func(w http.ResponseWriter, r *http.Request, a application.Actor) error) {
 	s.routes = append(s.routes, Route{Method: method, Pattern: pattern, Auth: true})
+	params := pathParams(pattern)
 	s.mux.Handle(method+" "+pattern, s.errorHandler(func(w http.ResponseWriter, r *http.Request) error {
 		a, err := s.app.Authenticate(r.Context(), bearer(r))
 		if err != nil {
+			return err
+		}
+		if err := checkRequest(pattern, params, r); err != nil {
 			return err
 		}
 		return h(w, r, a)

@@ -479,9 +479,11 @@ func TestSandboxSMS(t *testing.T) {
 		t.Errorf("SandboxSMS asked for %q, want the canonical phone", asked)
 	}
 
+	// Without a phone the list is refused (issue 11 item 12): everyone's codes are not public.
 	rec = serve(t, s, req{method: "GET", target: "/api/v1/sandbox/sms"})
-	if rec.Code != http.StatusOK || len(asked) != 2 || asked[1] != "" {
-		t.Errorf("without phone: status %d, asked %q", rec.Code, asked)
+	expectError(t, rec, http.StatusUnprocessableEntity, "phone-required")
+	if len(asked) != 1 {
+		t.Errorf("without phone the source was asked: %q", asked)
 	}
 
 	rec = serve(t, s, req{method: "GET", target: "/api/v1/sandbox/sms?phone=12345"})
@@ -490,7 +492,7 @@ func TestSandboxSMS(t *testing.T) {
 
 func TestSandboxSMSWithoutSource(t *testing.T) {
 	s := newTestServer(t, Options{Sandbox: true})
-	rec := serve(t, s, req{method: "GET", target: "/api/v1/sandbox/sms"})
+	rec := serve(t, s, req{method: "GET", target: "/api/v1/sandbox/sms?phone=13800001234"})
 	if rec.Code != http.StatusOK {
 		t.Fatalf("status = %d", rec.Code)
 	}

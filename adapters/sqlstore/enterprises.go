@@ -14,7 +14,9 @@ import (
 
 	"github.com/shuxinqian/server/domain/enterprise"
 	"github.com/shuxinqian/server/domain/kernel"
+	"github.com/shuxinqian/server/domain/membership"
 	"github.com/shuxinqian/server/domain/user"
+	"github.com/shuxinqian/server/ports"
 )
 
 type verificationRow struct {
@@ -209,6 +211,9 @@ func (r verifications) Add(ctx context.Context, v *enterprise.Verification) erro
 	}
 	row.Version = 1
 	if _, err := r.t.idb.NewInsert().Model(row).Exec(ctx); err != nil {
+		if isUnique(err) {
+			return kernel.Conflict("verification-open", "you already have an open verification of this enterprise; continue it instead")
+		}
 		return err
 	}
 	if err := r.saveLinks(ctx, row.ID, links); err != nil {
@@ -429,4 +434,39 @@ func (r enterprises) Lock(ctx context.Context, id kernel.EnterpriseID) error {
 	var got string
 	err := r.t.forUpdate(r.t.idb.NewSelect().Table("enterprises").Column("id").Where("id = ?", string(id))).Scan(ctx, &got)
 	return notFound(err, "enterprise-not-found", "no such enterprise")
+}
+
+// ListOfMember lists the caller's enterprises in one query joining the active memberships.
+func (r enterprises) ListOfMember(ctx context.Context, uid kernel.UserID) ([]ports.EnterpriseSummary, error) {
+	var rows []struct {
+		ID            string    `bun:"id"`
+		Name          string    `bun:"name"`
+		CreditCode    string    `bun:"credit_code"`
+		LegalRepName  string    `bun:"legal_rep_name"`
+		Method        string    `bun:"method"`
+		VerifiedAt    time.Time `bun:"verified_at"`
+		CertSerial    string    `bun:"cert_serial"`
+		CertSubject   string    `bun:"cert_subject"`
+		CertNotBefore time.Time `bun:"cert_not_before,nullzero"`
+		CertNotAfter  time.Time `bun:"cert_not_after,nullzero"`
+		Role          string    `bun:"role"`
+	}
+	err := r.t.idb.NewSelect().
+		ColumnExpr("e.id, e.name, e.credit_code, e.legal_rep_name, e.method, e.verified_at").
+		ColumnExpr("e.cert_serial, e.cert_subject, e.cert_not_before, e.cert_not_after, m.role").
+		TableExpr("memberships AS m").
+		Join("JOIN enterprises AS e ON e.id = m.enterprise_id").
+		Where("m.user_id = ?", string(uid)).Where("m.status = ?", string(membership.StatusActive)).
+		OrderExpr("m.joined_at, m.id").Limit(500).Scan(ctx, &rows)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]ports.EnterpriseSummary, len(rows))
+	for i, row := range rows {
+		out[i] = ports.EnterpriseSummary{ID: kernel.EnterpriseID(row.ID), Name: row.Name, CreditCode: kernel.CreditCode(row.CreditCode),
+			LegalRepName: row.LegalRepName, Method: enterprise.Method(row.Method), VerifiedAt: utc(row.VerifiedAt),
+			Role: membership.Role(row.Role), CertSerial: row.CertSerial, CertSubject: row.CertSubject,
+			CertNotBefore: utc(row.CertNotBefore), CertNotAfter: utc(row.CertNotAfter)}
+	}
+	return out, nil
 }

@@ -143,7 +143,8 @@ func (r invoices) Update(ctx context.Context, id kernel.InvoiceID, fn func(i *in
 		return err
 	}
 	row.Version = i.Version + 1
-	res, err := r.t.idb.NewUpdate().Model(row).Column("status", "number", "issued_at", "pdf_key", "attempts", "failure_reason", "updated_at", "version").
+	res, err := r.t.idb.NewUpdate().Model(row).Column("status", "number", "issued_at", "pdf_key", "attempts", "failure_reason", "updated_at", "version",
+		"requested_by", "title_type", "title", "tax_id", "email_enc").
 		Where("id = ? AND version = ?", row.ID, i.Version).Exec(ctx)
 	if err != nil {
 		return err

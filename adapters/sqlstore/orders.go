@@ -287,6 +287,16 @@ func (r idempotency) Claim(ctx context.Context, scope, key, hash string, now tim
 	if n, _ := res.RowsAffected(); n == 1 {
 		return ports.IdempotentResponse{RequestHash: hash}, true, nil
 	}
+	// An unfinished claim older than a minute was abandoned (its process died or could not
+	// store the answer): take it over.
+	res, err = r.t.idb.NewUpdate().Model((*idemRow)(nil)).Set("request_hash = ?", hash).Set("created_at = ?", now.UTC()).
+		Where("scope = ? AND key = ? AND NOT done AND created_at < ?", scope, key, now.Add(-ports.IdempotencyClaimTTL).UTC()).Exec(ctx)
+	if err != nil {
+		return ports.IdempotentResponse{}, false, err
+	}
+	if n, _ := res.RowsAffected(); n == 1 {
+		return ports.IdempotentResponse{RequestHash: hash}, true, nil
+	}
 	row := new(idemRow)
 	err = r.t.idb.NewSelect().Model(row).Where("scope = ? AND key = ?", scope, key).Scan(ctx)
 	if errors.Is(err, sql.ErrNoRows) {

@@ -163,6 +163,7 @@ func (t *txn) Idempotency() ports.IdempotencyKeys      { return idempotency{t} }
 func (t *txn) Invoices() ports.InvoiceRepository       { return invoices{t} }
 func (t *txn) Seals() ports.SealRepository             { return seals{t} }
 func (t *txn) Effects() ports.EffectLog                { return effects{t} }
+func (t *txn) Attempts() ports.AttemptCounter          { return attempts{t} }
 
 // forUpdate adds FOR UPDATE on Postgres. SQLite has no row locks: its write transactions begin
 // IMMEDIATE, which serialises writers for the whole database.

@@ -48,12 +48,12 @@ func (v *Verification) RequestTransfer(r TransferRequest, now time.Time) error {
 	}
 	r.BankName, r.Province, r.Branch = strings.TrimSpace(r.BankName), strings.TrimSpace(r.Province), strings.TrimSpace(r.Branch)
 	switch {
-	case r.BankName == "" || utf8.RuneCountInString(r.BankName) > 64:
-		return kernel.Invalid("bank-name-invalid", "the bank name is 1 to 64 characters")
-	case r.Province == "" || utf8.RuneCountInString(r.Province) > 32:
-		return kernel.Invalid("bank-province-invalid", "the bank's province is 1 to 32 characters")
-	case utf8.RuneCountInString(r.Branch) > 64:
-		return kernel.Invalid("bank-branch-invalid", "the branch is at most 64 characters")
+	case r.BankName == "" || utf8.RuneCountInString(r.BankName) > 64 || !kernel.PlainText(r.BankName):
+		return kernel.Invalid("bank-name-invalid", "the bank name is 1 to 64 characters, no control characters")
+	case r.Province == "" || utf8.RuneCountInString(r.Province) > 32 || !kernel.PlainText(r.Province):
+		return kernel.Invalid("bank-province-invalid", "the bank's province is 1 to 32 characters, no control characters")
+	case utf8.RuneCountInString(r.Branch) > 64 || !kernel.PlainText(r.Branch):
+		return kernel.Invalid("bank-branch-invalid", "the branch is at most 64 characters, no control characters")
 	case r.Amount.Fen() < MinDepositFen || r.Amount.Fen() > MaxDepositFen:
 		return kernel.Invalid("remit-amount-invalid", "the micro-deposit is 0.01 to 0.99 yuan")
 	case r.ID == "":

@@ -109,6 +109,10 @@ func TestRequestTransferValidation(t *testing.T) {
 		{"99 fen", func(r *enterprise.TransferRequest) { r.Amount = enterprise.MaxDepositFen }, ""},
 		{"100 fen", func(r *enterprise.TransferRequest) { r.Amount = 100 }, "remit-amount-invalid"},
 		{"no id", func(r *enterprise.TransferRequest) { r.ID = "" }, "transfer-id-missing"},
+		{"bank with ESC", func(r *enterprise.TransferRequest) { r.BankName = "中国\x1b[31m银行" }, "bank-name-invalid"},
+		{"bank with NUL", func(r *enterprise.TransferRequest) { r.BankName = "中国\x00银行" }, "bank-name-invalid"},
+		{"province with bidi override", func(r *enterprise.TransferRequest) { r.Province = "广东\u202e省" }, "bank-province-invalid"},
+		{"branch with NUL", func(r *enterprise.TransferRequest) { r.Branch = "天河\x00支行" }, "bank-branch-invalid"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			v := withLink(t)

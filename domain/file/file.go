@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"image"
+	"image/color"
 	"image/gif"
 	"image/jpeg"
 	"image/png"
@@ -26,6 +27,13 @@ const (
 	// Signature images must be within these bounds on both sides, in pixels.
 	SignatureMinSide = 16
 	SignatureMaxSide = 2000
+	// MaxDecodeBytes bounds the pixel memory one image may decode to: width × height × bytes per
+	// pixel of its colour model, from the header (a 16-bit RGBA PNG takes 8 bytes a pixel).
+	MaxDecodeBytes = 64 << 20
+	// ScanMinSide and MaxSide: an authorization-letter scan is at least 200 pixels on its short
+	// side (a legible page), and no image is more than 12000 pixels on a side.
+	ScanMinSide = 200
+	MaxSide     = 12000
 )
 
 // Purpose is what an upload is for; it decides which types are accepted.
@@ -119,6 +127,15 @@ var allowed = map[Purpose][]string{
 // MaxPixels, and only then a full decode, so a decompression bomb is refused before any pixel
 // buffer is allocated.
 func Inspect(purpose Purpose, data []byte) (Info, error) {
+	return InspectWithin(purpose, data, nil)
+}
+
+// Reserve reserves decode memory (bytes) before an image is decoded and returns its release; the
+// application bounds the memory of all decodes in flight with it.
+type Reserve func(bytes int64) (release func(), err error)
+
+// InspectWithin is Inspect with the decode memory reserved through reserve (nil: no budget).
+func InspectWithin(purpose Purpose, data []byte, reserve Reserve) (Info, error) {
 	if _, err := ParsePurpose(string(purpose)); err != nil {
 		return Info{}, err
 	}
@@ -141,18 +158,76 @@ func Inspect(purpose Purpose, data []byte) (Info, error) {
 	if ct == TypePDF { // unreachable with today's table: no purpose accepts PDF
 		return info, nil
 	}
-	w, h, err := checkImage(ct, data)
+	c := codecs[ct]
+	cfg, err := c.config(data)
 	if err != nil {
+		return Info{}, corrupt(err)
+	}
+	w, h := cfg.Width, cfg.Height
+	if err := checkDimensions(purpose, cfg); err != nil {
 		return Info{}, err
 	}
+	need := DecodeBytes(cfg)
+	if reserve != nil {
+		release, err := reserve(need)
+		if err != nil {
+			return Info{}, err
+		}
+		defer release()
+	}
+	if err := c.decode(data); err != nil {
+		return Info{}, corrupt(err)
+	}
 	info.Width, info.Height = w, h
-	if purpose == PurposeSignature &&
-		(w < SignatureMinSide || h < SignatureMinSide || w > SignatureMaxSide || h > SignatureMaxSide) {
-		return Info{}, kernel.Invalid(CodeImageDimensions,
+	return info, nil
+}
+
+// DecodeBytes is the pixel memory an image decodes to, from its header.
+func DecodeBytes(cfg image.Config) int64 {
+	bpp := int64(4)
+	switch cfg.ColorModel {
+	case color.RGBA64Model, color.NRGBA64Model:
+		bpp = 8
+	case color.Gray16Model:
+		bpp = 2
+	case color.GrayModel, color.AlphaModel:
+		bpp = 1
+	case color.Alpha16Model:
+		bpp = 2
+	case color.YCbCrModel:
+		bpp = 3
+	case color.CMYKModel:
+		bpp = 4
+	default:
+		if _, ok := cfg.ColorModel.(color.Palette); ok {
+			bpp = 1
+		}
+	}
+	return int64(cfg.Width) * int64(cfg.Height) * bpp
+}
+
+// checkDimensions applies the header limits before anything is decoded: the area, the decode
+// memory, the longest side, and the purpose's own bounds.
+func checkDimensions(purpose Purpose, cfg image.Config) error {
+	w, h := cfg.Width, cfg.Height
+	switch {
+	case w <= 0 || h <= 0 || int64(w)*int64(h) > MaxPixels || w > MaxSide || h > MaxSide:
+		return kernel.Invalid(CodeImageTooLarge, "the image is larger than 40 megapixels or 12000 pixels on a side").
+			WithDetail("max_pixels", MaxPixels)
+	case DecodeBytes(cfg) > MaxDecodeBytes:
+		return kernel.Invalid(CodeImageTooLarge, fmt.Sprintf("the image would take %d MiB to decode; at most %d MiB",
+			DecodeBytes(cfg)>>20, MaxDecodeBytes>>20)).WithDetail("max_decode_bytes", MaxDecodeBytes)
+	case purpose == PurposeSignature &&
+		(w < SignatureMinSide || h < SignatureMinSide || w > SignatureMaxSide || h > SignatureMaxSide):
+		return kernel.Invalid(CodeImageDimensions,
 			fmt.Sprintf("a signature image must be between %d and %d pixels on each side", SignatureMinSide, SignatureMaxSide)).
 			WithDetail("width", w).WithDetail("height", h)
+	case purpose == PurposeAuthorizationLetterScan && (w < ScanMinSide || h < ScanMinSide):
+		return kernel.Invalid(CodeImageDimensions,
+			fmt.Sprintf("a scan of the signed letter must be at least %d pixels on each side", ScanMinSide)).
+			WithDetail("width", w).WithDetail("height", h)
 	}
-	return info, nil
+	return nil
 }
 
 func checkAllowed(purpose Purpose, ct string) error {
@@ -198,23 +273,6 @@ var codecs = map[string]codec{
 		config: func(b []byte) (image.Config, error) { return gif.DecodeConfig(bytes.NewReader(b)) },
 		decode: func(b []byte) error { _, err := gif.Decode(bytes.NewReader(b)); return err },
 	},
-}
-
-// checkImage sizes the image from its header, refuses it above MaxPixels, then decodes it fully.
-func checkImage(ct string, data []byte) (width, height int, err error) {
-	c := codecs[ct]
-	cfg, err := c.config(data)
-	if err != nil {
-		return 0, 0, corrupt(err)
-	}
-	if cfg.Width <= 0 || cfg.Height <= 0 || int64(cfg.Width)*int64(cfg.Height) > MaxPixels {
-		return 0, 0, kernel.Invalid(CodeImageTooLarge, "the image is larger than 40 megapixels").
-			WithDetail("max_pixels", MaxPixels)
-	}
-	if err := c.decode(data); err != nil {
-		return 0, 0, corrupt(err)
-	}
-	return cfg.Width, cfg.Height, nil
 }
 
 func corrupt(cause error) error {

@@ -87,6 +87,17 @@ func bombPNG(w, h uint32) []byte {
 	return b.Bytes()
 }
 
+// bombPNG16 is a header-only 16-bit RGBA PNG claiming w×h pixels.
+func bombPNG16(w, h uint32) []byte {
+	b := bombPNG(w, h)
+	b[8+8+8] = 16 // IHDR bit depth
+	// fix the IHDR CRC
+	ihdr := b[8+4 : 8+4+4+13]
+	crc := crc32.ChecksumIEEE(ihdr)
+	b[8+4+4+13], b[8+4+4+13+1], b[8+4+4+13+2], b[8+4+4+13+3] = byte(crc>>24), byte(crc>>16), byte(crc>>8), byte(crc)
+	return b
+}
+
 func TestParsePurpose(t *testing.T) {
 	for _, p := range file.Purposes {
 		got, err := file.ParsePurpose(string(p))
@@ -119,8 +130,15 @@ func TestInspect(t *testing.T) {
 		{"jpeg licence", file.PurposeBusinessLicence, jpegData, "", file.TypeJPEG},
 		{"gif licence", file.PurposeBusinessLicence, gifData, "", file.TypeGIF},
 		{"pdf licence", file.PurposeBusinessLicence, pdfData, file.CodeTypeNotAllowed, ""},
-		{"jpeg scan", file.PurposeAuthorizationLetterScan, jpegData, "", file.TypeJPEG},
-		{"gif scan", file.PurposeAuthorizationLetterScan, gifData, "", file.TypeGIF},
+		{"jpeg scan", file.PurposeAuthorizationLetterScan, encodeJPEG(t, 600, 800), "", file.TypeJPEG},
+		{"gif scan", file.PurposeAuthorizationLetterScan, encodeGIF(t, 600, 800), "", file.TypeGIF},
+		// Issue 11 item 2: a scan must be a plausible page, not a 1×1 GIF.
+		{"1x1 gif scan", file.PurposeAuthorizationLetterScan, encodeGIF(t, 1, 1), file.CodeImageDimensions, ""},
+		{"tiny jpeg scan", file.PurposeAuthorizationLetterScan, jpegData, file.CodeImageDimensions, ""},
+		// Decode memory is width × height × bytes per pixel: a 16-bit RGBA PNG of 39.7 MP (under the
+		// 40 MP cap) would take 317 MB and is refused from its header.
+		{"16-bit rgba under 40 MP", file.PurposeBusinessLicence, bombPNG16(6300, 6300), file.CodeImageTooLarge, ""},
+		{"signature of 6000 px refused before decoding", file.PurposeSignature, bombPNG16(6000, 100), file.CodeImageDimensions, ""},
 		{"png scan", file.PurposeAuthorizationLetterScan, pngData, file.CodeTypeNotAllowed, ""},
 		{"pdf scan", file.PurposeAuthorizationLetterScan, pdfData, file.CodePDFNotAllowed, ""},
 		{"png signature", file.PurposeSignature, pngData, "", file.TypePNG},

@@ -171,5 +171,15 @@ func TestIdempotencyKeys(t *testing.T) {
 		if _, fresh := claim("r", "h", t0); !fresh {
 			t.Fatal("a released key stayed claimed")
 		}
+		// Issue 11 item 7: a claim whose request never finished (the process died, completion
+		// failed) is in progress for a minute, then the key may be claimed again.
+		_, _ = claim("dead", "h", t0)
+		if r, fresh := claim("dead", "h", t0.Add(ports.IdempotencyClaimTTL-time.Second)); fresh || r.Done {
+			t.Fatalf("a fresh unfinished claim was taken over: %+v %v", r, fresh)
+		}
+		if _, fresh := claim("dead", "h", t0.Add(ports.IdempotencyClaimTTL+time.Second)); !fresh {
+			t.Fatal("an unfinished claim older than a minute stayed claimed")
+		}
+		// (A finished key is replayed an hour later: see "replay" above.)
 	})
 }

@@ -193,6 +193,15 @@ func TestEnterpriseAndMembershipRepositories(t *testing.T) {
 			if l, _ := tx.Memberships().ListByUser(ctx, "u1"); len(l) != 1 {
 				t.Fatalf("list %+v", l)
 			}
+			// The member's enterprise list: one row per active membership, with the role.
+			l, err := tx.Enterprises().ListOfMember(ctx, "u1")
+			if err != nil || len(l) != 1 || l[0].ID != "e1" || l[0].Role != membership.RoleAdmin || l[0].CreditCode != entCode ||
+				l[0].CertSerial != "s1" || !l[0].VerifiedAt.Equal(t0) || !l[0].CertNotAfter.Equal(t0.Add(time.Hour)) {
+				t.Fatalf("enterprises of u1 %+v %v", l, err)
+			}
+			if l, err := tx.Enterprises().ListOfMember(ctx, "u2"); err != nil || len(l) != 0 {
+				t.Fatalf("enterprises of u2 %+v %v", l, err)
+			}
 			return nil
 		})
 	})
