@@ -21,6 +21,7 @@ import (
 	"github.com/shuxinqian/server/adapters/crypto"
 	"github.com/shuxinqian/server/adapters/document"
 	"github.com/shuxinqian/server/adapters/filestore"
+	"github.com/shuxinqian/server/adapters/h5"
 	adhttp "github.com/shuxinqian/server/adapters/http"
 	"github.com/shuxinqian/server/adapters/identity"
 	"github.com/shuxinqian/server/adapters/qrcode"
@@ -235,6 +236,7 @@ func provideHTTP(cfg Config, app *application.App, db *sqlstore.DB, box *sms.San
 		TrustedProxies: cfg.TrustedProxies,
 		PublicBaseURL:  cfg.PublicBaseURL,
 		Logger:         log,
+		H5:             h5.Handler(),
 	}
 	if cfg.Sandbox() && cfg.IdentityProvider == "sandbox" {
 		opts.SandboxLiveness = live
