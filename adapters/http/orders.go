@@ -210,11 +210,7 @@ func (s *Server) wechatPay(w http.ResponseWriter, r *http.Request, a application
 	if err != nil {
 		return err
 	}
-	answer := map[string]any{"trade_type": req.TradeType, "params": res.ClientParams}
-	if res.PrepayID != "" {
-		answer["prepay_id"] = res.PrepayID
-	}
-	writeJSON(w, http.StatusOK, answer)
+	writeJSON(w, http.StatusOK, map[string]any{"trade_type": req.TradeType, "prepay_id": res.PrepayID, "params": res.ClientParams})
 	return nil
 }
 
