@@ -353,7 +353,7 @@ const findJS = `(function(label, kinds){
   const vis = (e) => { const r = e.getBoundingClientRect(); const st = getComputedStyle(e); return r.width > 0 && r.height > 0 && st.visibility !== 'hidden' && st.display !== 'none' && !e.closest('[aria-hidden=true]'); };
   const txt = (e) => (e.innerText || e.getAttribute('aria-label') || '').replace(/\s+/g, '').trim();
   const want = label.replace(/\s+/g, '');
-  const title = (e) => { const t = e.querySelector(':scope > .van-cell__title > span, :scope > .van-cell__title'); return t ? t.innerText.replace(/\s+/g, '') : null; };
+  const title = (e) => { const t = e.querySelector(':scope > .van-cell__title > span') || e.querySelector(':scope > .van-cell__title'); return t ? t.innerText.replace(/\s+/g, '') : null; };
   let found = [...document.querySelectorAll(sel)].filter(e => vis(e) && (txt(e) === want || e.getAttribute('aria-label') === label || (e.classList.contains('van-cell--clickable') && title(e) === want)));
   // The innermost match, topmost (dialogs and popups last in the DOM).
   found = found.filter(e => !found.some(o => o !== e && e.contains(o)));
