@@ -452,7 +452,15 @@ func (b *browser) at(prefix string) {
 // draw drags a signature stroke across the visible canvas.
 func (b *browser) draw() {
 	b.t.Helper()
-	b.poll("signature canvas", `[...document.querySelectorAll('canvas.sig-canvas')].some(c=>c.getBoundingClientRect().height>0) ? 'ok' : 'wait'`)
+	// Wait until the canvas is laid out and stays put (pop-ups slide in).
+	rectJS := `(function(){ const c=[...document.querySelectorAll('canvas.sig-canvas')].filter(c=>c.getBoundingClientRect().height>0).pop(); if(!c) return 'wait'; c.scrollIntoView({block:'center'}); const r=c.getBoundingClientRect(); return [r.left,r.top,r.width,r.height,c.width].map(Math.round).join(','); })()`
+	for prev := ""; ; time.Sleep(100 * time.Millisecond) {
+		cur := b.poll("signature canvas", rectJS)
+		if cur == prev {
+			break
+		}
+		prev = cur
+	}
 	var r map[string]float64
 	b.eval(`(function(){ const c=[...document.querySelectorAll('canvas.sig-canvas')].filter(c=>c.getBoundingClientRect().height>0).pop(); c.scrollIntoView({block:'center'}); const r=c.getBoundingClientRect(); return {x:r.left,y:r.top,w:r.width,h:r.height}; })()`, &r)
 	x, y, w, h := r["x"], r["y"], r["w"], r["h"]

@@ -30,6 +30,7 @@ const messages: Record<string, string> = {
   'enterprise-already-verified': '该企业已在平台认证，请申请加入',
   'legal-rep-mismatch': '法人身份证号码与工商登记不一致',
   'agreement-required': '请勾选并同意协议',
+  'legal-rep-phone-unchanged': '该手机号与当前法人手机号相同',
   'file-required': '请上传营业执照',
   'authorization-link-expired': '签署链接已过期，请联系经办人重新发送',
   'authorization-link-revoked': '签署链接已失效，请使用最新的链接',
