@@ -3,8 +3,18 @@ import vue from '@vitejs/plugin-vue'
 
 // The bundle is committed (adapters/h5/dist) and embedded into the Go binary; `make check-web`
 // rebuilds it and fails on any difference, so the output must be deterministic.
+// Vant's icon font is embedded as a data: URL, with a fallback on a CDN: drop the fallback, so
+// the client never loads anything from another origin (the CSP allows fonts from self and data:).
+const noRemoteFonts = {
+  name: 'no-remote-fonts',
+  transform(code: string, id: string) {
+    if (!id.endsWith('.css') || !code.includes('at.alicdn.com')) return null
+    return { code: code.replace(/,\s*url\(["']?(https?:)?\/\/at\.alicdn\.com[^)]*\)\s*format\(["']?woff["']?\)/g, ''), map: null }
+  },
+}
+
 export default defineConfig({
-  plugins: [vue()],
+  plugins: [vue(), noRemoteFonts],
   base: '/',
   build: {
     outDir: '../dist',
