@@ -105,17 +105,38 @@ func TestPersonalRealNameAndChannels(t *testing.T) {
 	b.shot("joined-by-link")
 }
 
-// §1.1 password login: an unknown password is refused in plain Chinese next to the field.
-func TestPasswordLoginErrors(t *testing.T) {
+// §1.1 password login: 我的 → 设置登录密码 (with an SMS code), 退出登录, then 密码登录; a wrong
+// password is refused in plain Chinese next to the field.
+func TestPasswordLogin(t *testing.T) {
 	s := startServer(t)
 	b := s.browser(t, "password")
-	b.open("/login")
+	phone := newPhone()
+	b.login(phone)
+	b.click("稍后")
+	b.click("我的")
+	b.click("设置登录密码")
+	b.at("/me/password")
+	b.fill("手机号", phone)
+	n := s.smsCount(phone)
+	b.click("获取验证码")
+	b.fill("验证码", s.smsCode(phone, n))
+	b.fill("登录密码", "Login2026pass")
+	b.shot("set-password")
+	b.click("确定")
+	b.see("已设置")
+	b.click("退出登录")
+	b.at("/login")
 	b.click("密码登录")
-	b.fill("手机号", newPhone())
+	b.fill("手机号", phone)
 	b.fill("密码", "Wrong2026pass")
 	b.click("登录")
 	b.poll("error next to the field", `document.querySelector('.van-field__error-message') ? 'ok' : 'wait'`)
 	b.shot("password-error")
+	b.fill("密码", "Login2026pass")
+	b.click("登录")
+	b.at("/")
+	b.see("账户")
+	b.shot("password-login")
 }
 
 func download(t *testing.T, url, path string) {

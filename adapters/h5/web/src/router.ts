@@ -27,6 +27,7 @@ const routes: RouteRecordRaw[] = [
   { path: '/orders/:id/invoice', component: () => import('./pages/InvoiceNew.vue') },
   { path: '/invoices/:id', component: () => import('./pages/Invoice.vue') },
   { path: '/me', component: () => import('./pages/Me.vue') },
+  { path: '/me/password', component: () => import('./pages/LoginPassword.vue') },
   { path: '/a/:token', component: () => import('./pages/LinkSign.vue'), meta: { public: true } },
   { path: '/sandbox/liveness/:session', component: () => import('./pages/SandboxLiveness.vue'), meta: { public: true } },
   { path: '/:rest(.*)*', component: () => import('./pages/NotFound.vue'), meta: { public: true } },
