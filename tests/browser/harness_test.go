@@ -57,7 +57,7 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	defer os.RemoveAll(dir)
+	defer func() { _ = os.RemoveAll(dir) }()
 	binPath = filepath.Join(dir, "shuxinqian")
 	build := exec.Command("go", "build", "-o", binPath, "github.com/shuxinqian/server/bootstrap/cmd/shuxinqian")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
@@ -99,7 +99,7 @@ func startServer(t *testing.T) *server {
 		t.Fatal(err)
 	}
 	addr := ln.Addr().String()
-	ln.Close()
+	_ = ln.Close()
 	cmd := exec.Command(binPath, "serve")
 	cmd.Env = append(os.Environ(), "HTTP_ADDR="+addr, "PUBLIC_BASE_URL=http://"+addr, "DATA_DIR="+t.TempDir(),
 		"APP_MODE=sandbox", "LOG_LEVEL=error", "FORWARDER_POLL_INTERVAL=20ms", "DATABASE_URL=")
@@ -128,7 +128,7 @@ func startServer(t *testing.T) *server {
 	s := &server{t: t, base: "http://" + addr}
 	for deadline := time.Now().Add(30 * time.Second); ; {
 		if r, err := http.Get(s.base + "/healthz"); err == nil {
-			r.Body.Close()
+			_ = r.Body.Close()
 			if r.StatusCode == 200 {
 				break
 			}
@@ -152,7 +152,7 @@ func (s *server) api(method, path string, body io.Reader) map[string]any {
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	defer res.Body.Close()
+	defer func() { _ = res.Body.Close() }()
 	var out map[string]any
 	b, _ := io.ReadAll(res.Body)
 	if res.StatusCode >= 300 {

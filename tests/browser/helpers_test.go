@@ -38,7 +38,7 @@ func (s *server) call(method, path, token string, body any) map[string]any {
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	defer res.Body.Close()
+	defer func() { _ = res.Body.Close() }()
 	raw, _ := io.ReadAll(res.Body)
 	if res.StatusCode >= 300 {
 		s.t.Fatalf("%s %s: %d %s", method, path, res.StatusCode, raw)
@@ -78,7 +78,7 @@ func writePNG(t *testing.T, w, h int) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	if err := png.Encode(f, img); err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +96,7 @@ func writeGIF(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	if err := gif.Encode(f, img, nil); err != nil {
 		t.Fatal(err)
 	}

@@ -145,7 +145,7 @@ func download(t *testing.T, url, path string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer res.Body.Close()
+	defer func() { _ = res.Body.Close() }()
 	if res.StatusCode != 200 {
 		t.Fatalf("GET %s: %d", url, res.StatusCode)
 	}
@@ -153,7 +153,7 @@ func download(t *testing.T, url, path string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	if _, err := io.Copy(f, res.Body); err != nil {
 		t.Fatal(err)
 	}
