@@ -5,7 +5,7 @@ BIN           := bin/shuxinqian
 GOLANGCI_VER  := v2.15.0
 GOLANGCI      := $(shell $(GO) env GOPATH)/bin/golangci-lint
 
-.PHONY: run build test test-short bench generate check-generate lint vet fuzz clean load
+.PHONY: run build test test-short bench generate check-generate lint vet fuzz clean load web check-web
 
 run:
 	$(GO) run ./bootstrap/cmd/shuxinqian serve
@@ -34,6 +34,15 @@ generate:
 check-generate: generate
 	@git diff --exit-code -- '*.go' || (echo "generated code is stale: run make generate and commit" && exit 1)
 	@test -z "$$(git status --porcelain --untracked-files=all -- '*.go')" || (git status --porcelain -- '*.go'; echo "make generate created files: commit them" && exit 1)
+
+# The H5 client (adapters/h5/web): make web rebuilds the committed bundle adapters/h5/dist from the
+# locked package-lock.json; check-web fails when the committed bundle is not what the source builds.
+web:
+	cd adapters/h5/web && npm ci --no-audit --no-fund && npm run build
+
+check-web: web
+	@git diff --exit-code -- adapters/h5/dist || (echo "the H5 bundle is stale: run make web and commit" && exit 1)
+	@test -z "$$(git status --porcelain --untracked-files=all -- adapters/h5/dist)" || (git status --porcelain -- adapters/h5/dist; echo "make web created files: commit them" && exit 1)
 
 vet:
 	$(GO) vet ./...

@@ -182,8 +182,8 @@ func (a *App) closeOrder(ctx context.Context, o *order.Order, reason string) (*o
 // PayWithWeChat opens (or reopens, with the same out_trade_no) the WeChat Pay transaction and
 // returns the parameters the client hands to WeChat.
 func (a *App) PayWithWeChat(ctx context.Context, actor Actor, id string, tradeType ports.TradeType, openID string) (ports.PrepayResult, error) {
-	if tradeType != ports.TradeJSAPI && tradeType != ports.TradeApp {
-		return ports.PrepayResult{}, kernel.Invalid("trade-type-invalid", "trade_type is jsapi (mini-program) or app")
+	if tradeType != ports.TradeJSAPI && tradeType != ports.TradeApp && tradeType != ports.TradeNative {
+		return ports.PrepayResult{}, kernel.Invalid("trade-type-invalid", "trade_type is jsapi (mini-program), app or native (a QR code)")
 	}
 	if tradeType == ports.TradeJSAPI && (openID == "" || len(openID) > 128) {
 		return ports.PrepayResult{}, kernel.Invalid("openid-required", "jsapi payment needs the payer's openid")

@@ -282,7 +282,7 @@ func TestPayWithWeChat(t *testing.T) {
 			openID    string
 			code      string
 		}{
-			{"native", "native", "", "trade-type-invalid"},
+			{"h5 (not a trade type we use)", "mweb", "", "trade-type-invalid"},
 			{"empty trade type", "", "", "trade-type-invalid"},
 			{"upper-case JSAPI", "JSAPI", "ord1", "trade-type-invalid"},
 			{"jsapi without openid", ports.TradeJSAPI, "", "openid-required"},

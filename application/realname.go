@@ -102,7 +102,7 @@ func (a *App) StartRealName(ctx context.Context, actor Actor, in StartRealName) 
 
 	if method == channel.MethodFace {
 		sess, err := a.liveness.Start(ctx, ports.LivenessRequest{Name: name, IDNumber: idn,
-			RedirectURL: a.settings.PublicBaseURL + "/api/v1/me/real-name", Reference: "user:" + actor.UserID})
+			RedirectURL: a.settings.PublicBaseURL + "/realname", Reference: "user:" + actor.UserID})
 		if err != nil {
 			return RealNameView{}, providerError(err, "liveness-unavailable", "the face check service is unavailable; try again later")
 		}

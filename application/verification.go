@@ -57,7 +57,7 @@ var ErrEnterpriseVerified = kernel.Conflict("enterprise-already-verified",
 	"this enterprise is already verified on the platform; apply to join it instead").WithDetail("hint", "join")
 
 func (a *App) linkURL(token string) string {
-	return a.settings.PublicBaseURL + "/api/v1/authorization-links/" + token
+	return a.settings.PublicBaseURL + "/a/" + token
 }
 
 func (a *App) view(v *enterprise.Verification) VerificationView {

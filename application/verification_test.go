@@ -187,7 +187,7 @@ func legalRepChecks(f *vfixture) {
 func TestStartVerificationByAnOperatorTextsTheLinkAfterTheCommit(t *testing.T) {
 	f := newVerificationFixture(t)
 	actorStarts(f, verifiedUser(t, "u1", phone, opName, validID, f.now))
-	url := "https://sxq.test/api/v1/authorization-links/" + linkToken
+	url := "https://sxq.test/a/" + linkToken
 	unknownCreditCode(f)
 	legalRepChecks(f)
 	f.random.EXPECT().Token(32).Return(linkToken, nil)

@@ -20,6 +20,7 @@ import (
 	"github.com/shuxinqian/server/adapters/crypto"
 	"github.com/shuxinqian/server/adapters/document"
 	"github.com/shuxinqian/server/adapters/filestore"
+	"github.com/shuxinqian/server/adapters/h5"
 	adhttp "github.com/shuxinqian/server/adapters/http"
 	"github.com/shuxinqian/server/adapters/identity"
 	"github.com/shuxinqian/server/adapters/metrics"
@@ -295,6 +296,7 @@ func provideHTTP(cfg Config, app *application.App, sl *seals.Service, db *sqlsto
 		PublicBaseURL:  cfg.PublicBaseURL,
 		Logger:         log,
 		Seals:          sl,
+		H5:             h5.Handler(),
 	}
 	if sandboxTSA != nil {
 		opts.TSA = sandboxTSA

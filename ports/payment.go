@@ -14,6 +14,9 @@ type TradeType string
 const (
 	TradeJSAPI TradeType = "jsapi" // the mini-program (wx.requestPayment)
 	TradeApp   TradeType = "app"   // the app SDK
+	// TradeNative is Native pay: WeChat answers a code_url the browser shows as a QR code for the
+	// payer to scan with WeChat (the H5 client outside WeChat).
+	TradeNative TradeType = "native"
 )
 
 // PrepayRequest opens a WeChat Pay transaction for an order.
@@ -30,7 +33,8 @@ type PrepayRequest struct {
 // PrepayResult is what the client hands to WeChat: for jsapi the wx.requestPayment parameters
 // (appId, timeStamp, nonceStr, package, signType, paySign), for app the APP SDK parameters
 // (appid, partnerid, prepayid, package, noncestr, timestamp, sign). They are signed with the
-// merchant key.
+// merchant key. For native, ClientParams holds only code_url (the QR code's text) and PrepayID is
+// empty.
 type PrepayResult struct {
 	PrepayID     string
 	ClientParams map[string]string

@@ -1318,7 +1318,7 @@ func TestOpenAPIOrderRules(t *testing.T) {
 	}
 	// The trade types: the ones the application accepts.
 	tt := stringList(obj(t, schemas["TradeType"], "TradeType")["enum"])
-	if want := []string{string(ports.TradeApp), string(ports.TradeJSAPI)}; !slices.Equal(tt, want) {
+	if want := []string{string(ports.TradeApp), string(ports.TradeJSAPI), string(ports.TradeNative)}; !slices.Equal(tt, want) {
 		t.Errorf("TradeType enum = %v, want %v", tt, want)
 	}
 	// The item kinds: the catalog's.
@@ -1395,8 +1395,9 @@ func TestOpenAPIOrderRules(t *testing.T) {
 	}
 	// The client parameters of each trade type, as the gateway answers them.
 	for schema, fields := range map[string][]string{
-		"WeChatPayJsapiParams": {"appId", "timeStamp", "nonceStr", "package", "signType", "paySign"},
-		"WeChatPayAppParams":   {"appid", "partnerid", "prepayid", "package", "noncestr", "timestamp", "sign"},
+		"WeChatPayJsapiParams":  {"appId", "timeStamp", "nonceStr", "package", "signType", "paySign"},
+		"WeChatPayAppParams":    {"appid", "partnerid", "prepayid", "package", "noncestr", "timestamp", "sign"},
+		"WeChatPayNativeParams": {"code_url"},
 	} {
 		s := obj(t, schemas[schema], schema)
 		sort.Strings(fields)
@@ -1405,9 +1406,10 @@ func TestOpenAPIOrderRules(t *testing.T) {
 		}
 	}
 	alts, _ := obj(t, props("WeChatPayment")["params"], "WeChatPayment.params")["oneOf"].([]any)
-	if len(alts) != 2 || obj(t, alts[0], "params")["$ref"] != "#/components/schemas/WeChatPayJsapiParams" ||
-		obj(t, alts[1], "params")["$ref"] != "#/components/schemas/WeChatPayAppParams" {
-		t.Errorf("WeChatPayment.params: want oneOf [WeChatPayJsapiParams, WeChatPayAppParams], got %v", alts)
+	if len(alts) != 3 || obj(t, alts[0], "params")["$ref"] != "#/components/schemas/WeChatPayJsapiParams" ||
+		obj(t, alts[1], "params")["$ref"] != "#/components/schemas/WeChatPayAppParams" ||
+		obj(t, alts[2], "params")["$ref"] != "#/components/schemas/WeChatPayNativeParams" {
+		t.Errorf("WeChatPayment.params: want oneOf [WeChatPayJsapiParams, WeChatPayAppParams, WeChatPayNativeParams], got %v", alts)
 	}
 	if got := stringList(obj(t, props("WeChatPayAnswer")["code"], "WeChatPayAnswer.code")["enum"]); !slices.Equal(got, []string{"FAIL"}) {
 		t.Errorf("WeChatPayAnswer.code enum = %v, want [FAIL]", got)

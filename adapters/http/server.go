@@ -63,6 +63,8 @@ type Options struct {
 	Logger         *slog.Logger
 	// Seals runs 印章管理 (its routes answer 503 without it).
 	Seals *seals.Service
+	// H5 serves the H5 client for GET/HEAD paths no API route matches (never under /api/).
+	H5 http.Handler
 }
 
 // Server is the HTTP API.
@@ -195,6 +197,12 @@ func routeOf(r *http.Request) string {
 
 // unmatched answers 405 with Allow when the path exists under other methods, else 404.
 func (s *Server) unmatched(w http.ResponseWriter, r *http.Request) {
+	if s.opts.H5 != nil && (r.Method == http.MethodGet || r.Method == http.MethodHead) && r.URL.Path != "/api" &&
+		!strings.HasPrefix(r.URL.Path, "/api/") {
+		r.Pattern = "h5"
+		s.opts.H5.ServeHTTP(w, r)
+		return
+	}
 	var allow []string
 	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
 		probe := r.Clone(r.Context())

@@ -18,8 +18,9 @@ const (
 	SandboxLivenessTTL = 30 * time.Minute
 	// SandboxLivenessCapacity is how many sessions the sandbox keeps; the oldest go first.
 	SandboxLivenessCapacity = 10000
-	// SandboxLivenessPath is the path, under the base URL, of the sandbox page of a session.
-	SandboxLivenessPath = "/api/v1/sandbox/liveness/"
+	// SandboxLivenessPath is the path, under the base URL, of the sandbox page of a session (an H5
+	// page with pass and fail buttons that posts to /api/v1/sandbox/liveness/{session_id}).
+	SandboxLivenessPath = "/sandbox/liveness/"
 )
 
 // Reasons a liveness session fails.

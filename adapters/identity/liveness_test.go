@@ -38,7 +38,7 @@ func TestSandboxLivenessSession(t *testing.T) {
 	if !regexp.MustCompile(`^[0-9a-f]{32}$`).MatchString(s.ID) {
 		t.Fatalf("id %q is not 128-bit hex", s.ID)
 	}
-	if s.URL != "https://sandbox.example/api/v1/sandbox/liveness/"+s.ID || !s.ExpiresAt.Equal(lvT0.Add(30*time.Minute)) {
+	if s.URL != "https://sandbox.example/sandbox/liveness/"+s.ID || !s.ExpiresAt.Equal(lvT0.Add(30*time.Minute)) {
 		t.Fatalf("session %+v", s)
 	}
 	res, err := l.Result(ctx, s.ID)

@@ -29,6 +29,7 @@ import (
 	"github.com/wechatpay-apiv3/wechatpay-go/services/payments"
 	"github.com/wechatpay-apiv3/wechatpay-go/services/payments/app"
 	"github.com/wechatpay-apiv3/wechatpay-go/services/payments/jsapi"
+	"github.com/wechatpay-apiv3/wechatpay-go/services/payments/native"
 
 	"github.com/shuxinqian/server/domain/kernel"
 	"github.com/shuxinqian/server/ports"
@@ -82,6 +83,7 @@ type Config struct {
 type Gateway struct {
 	mchID, appID string
 	jsapi        jsapi.JsapiApiService
+	native       native.NativeApiService
 	app          app.AppApiService
 	verifier     auth.Verifier
 	aead         cipher.AEAD // AEAD_AES_256_GCM under the APIv3 key: opens notification resources
@@ -136,6 +138,7 @@ func New(cfg Config) (*Gateway, error) {
 	return &Gateway{
 		mchID: cfg.MchID, appID: cfg.AppID,
 		jsapi:    jsapi.JsapiApiService{Client: client},
+		native:   native.NativeApiService{Client: client},
 		app:      app.AppApiService{Client: client},
 		verifier: verifier,
 		aead:     aead,
@@ -224,6 +227,20 @@ func (g *Gateway) Prepay(ctx context.Context, req ports.PrepayRequest) (ports.Pr
 			"package": deref(resp.Package), "noncestr": deref(resp.NonceStr), "timestamp": deref(resp.TimeStamp),
 			"sign": deref(resp.Sign),
 		}}, nil
+	case ports.TradeNative:
+		resp, _, err := g.native.Prepay(ctx, native.PrepayRequest{
+			Appid: core.String(g.appID), Mchid: core.String(g.mchID),
+			Description: core.String(req.Description), OutTradeNo: core.String(req.OutTradeNo),
+			TimeExpire: expire, NotifyUrl: core.String(req.NotifyURL),
+			Amount: &native.Amount{Total: &amountTotal, Currency: &cny},
+		})
+		if err != nil {
+			return ports.PrepayResult{}, mapErr("prepay", err)
+		}
+		if resp.CodeUrl == nil || *resp.CodeUrl == "" {
+			return ports.PrepayResult{}, unavailable("prepay", errors.New("no code_url in the response"))
+		}
+		return ports.PrepayResult{ClientParams: map[string]string{"code_url": *resp.CodeUrl}}, nil
 	default:
 		return ports.PrepayResult{}, kernel.Invalid(CodeRequestInvalid, "unknown trade type")
 	}

@@ -67,6 +67,7 @@ type simOrder struct {
 	openID                                string
 	notifyURL                             string
 	prepayID                              string
+	codeURL                               string // NATIVE: the QR code's text
 	state                                 string
 	transactionID                         string
 	successTime                           time.Time
@@ -122,6 +123,7 @@ func NewSimulator(cfg SimConfig) (*Simulator, error) {
 	s.mux = http.NewServeMux()
 	s.mux.HandleFunc("POST /v3/pay/transactions/jsapi", func(w http.ResponseWriter, r *http.Request) { s.prepay(w, r, "JSAPI") })
 	s.mux.HandleFunc("POST /v3/pay/transactions/app", func(w http.ResponseWriter, r *http.Request) { s.prepay(w, r, "APP") })
+	s.mux.HandleFunc("POST /v3/pay/transactions/native", func(w http.ResponseWriter, r *http.Request) { s.prepay(w, r, "NATIVE") })
 	s.mux.HandleFunc("GET /v3/pay/transactions/out-trade-no/{out_trade_no}", s.query)
 	s.mux.HandleFunc("POST /v3/pay/transactions/out-trade-no/{out_trade_no}/close", s.closeOrder)
 	return s, nil
@@ -300,13 +302,13 @@ func (s *Simulator) prepay(w http.ResponseWriter, r *http.Request, tradeType str
 		case o.total != req.Amount.Total || o.tradeType != tradeType || o.openID != openID:
 			code, msg = "INVALID_REQUEST", "201 商户订单号重复：参数与首次请求时不一致"
 		}
-		prepayID := o.prepayID
+		answer := o.prepayAnswer()
 		s.mu.Unlock()
 		if code != "" {
 			s.fail(w, http.StatusBadRequest, code, msg)
 			return
 		}
-		s.reply(w, http.StatusOK, map[string]string{"prepay_id": prepayID})
+		s.reply(w, http.StatusOK, answer)
 		return
 	}
 	now := s.clock.Now()
@@ -316,15 +318,26 @@ func (s *Simulator) prepay(w http.ResponseWriter, r *http.Request, tradeType str
 		notifyURL: req.NotifyURL, prepayID: "wx" + now.In(beijing).Format("20060102150405") + randHex(20),
 		state: ports.TradeNotPay, timeExpire: expire,
 	}
+	if tradeType == "NATIVE" {
+		o.codeURL = "weixin://wxpay/bizpayurl?pr=" + randHex(10)
+	}
 	s.orders[o.outTradeNo] = o
 	s.fifo = append(s.fifo, o.outTradeNo)
 	for len(s.fifo) > s.cfg.MaxOrders {
 		delete(s.orders, s.fifo[0])
 		s.fifo = s.fifo[1:]
 	}
-	prepayID := o.prepayID
+	answer := o.prepayAnswer()
 	s.mu.Unlock()
-	s.reply(w, http.StatusOK, map[string]string{"prepay_id": prepayID})
+	s.reply(w, http.StatusOK, answer)
+}
+
+// prepayAnswer is WeChat's answer to a prepay: a code_url for NATIVE, else a prepay_id.
+func (o *simOrder) prepayAnswer() map[string]string {
+	if o.tradeType == "NATIVE" {
+		return map[string]string{"code_url": o.codeURL}
+	}
+	return map[string]string{"prepay_id": o.prepayID}
 }
 
 func (s *Simulator) query(w http.ResponseWriter, r *http.Request) {

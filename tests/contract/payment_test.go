@@ -195,6 +195,27 @@ func TestPaymentGatewayContract(t *testing.T) {
 		payVerifySign(t, merchantPub, p["sign"], p["appid"], p["timestamp"], p["noncestr"], p["prepayid"])
 	})
 
+	t.Run("prepay native returns a code_url, the same on a retry, and is paid like the others", func(t *testing.T) {
+		no := payOutTradeNo()
+		res := env.prepay(t, ports.TradeNative, no, 700)
+		code := res.ClientParams["code_url"]
+		if res.PrepayID != "" || len(res.ClientParams) != 1 || !strings.HasPrefix(code, "weixin://wxpay/bizpayurl?pr=") {
+			t.Fatalf("native: %+v", res)
+		}
+		if again := env.prepay(t, ports.TradeNative, no, 700); again.ClientParams["code_url"] != code {
+			t.Fatalf("native retry: %+v, want code_url %s", again, code)
+		}
+		_, err := gw.Prepay(ctx, payReq(ports.TradeApp, no, 700, env.notify))
+		payWantCode(t, err, kernel.KindConflict, wechatpay.CodeOrderNoReused)
+		if err := env.sim.Pay(ctx, no); err != nil {
+			t.Fatalf("pay: %v", err)
+		}
+		tx, err := gw.Query(ctx, no)
+		if err != nil || tx.TradeState != ports.TradeSuccess || tx.Total != 700 {
+			t.Fatalf("query paid: %+v, %v", tx, err)
+		}
+	})
+
 	t.Run("query, pay, notification, query paid, close paid", func(t *testing.T) {
 		no := payOutTradeNo()
 		env.prepay(t, ports.TradeJSAPI, no, 5800)

@@ -1,0 +1,88 @@
+// Package h5 serves the H5 client (adapters/h5/web, built into dist by `make web`) from the
+// binary: hashed assets with long cache lifetimes, index.html (no-cache) for every client route,
+// and a strict Content-Security-Policy on every HTML answer.
+package h5
+
+import (
+	"embed"
+	"io/fs"
+	"net/http"
+	"path"
+	"strings"
+)
+
+//go:embed all:dist
+var dist embed.FS
+
+// CSP is the Content-Security-Policy of the H5 pages: scripts and styles only from the bundle's
+// own files (Vant's CSS is a file; Vue sets dynamic styles through the CSSOM, which style-src does
+// not govern), images also as data:/blob: URLs (QR codes, drawn signatures, previews), nothing framed.
+const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; " +
+	"font-src 'self' data:; connect-src 'self'; media-src 'self' blob:; object-src 'none'; base-uri 'none'; " +
+	"form-action 'self'; frame-ancestors 'none'"
+
+// Handler serves the embedded bundle. Paths under /api/ are never answered with the client.
+func Handler() http.Handler {
+	sub, err := fs.Sub(dist, "dist")
+	if err != nil {
+		panic(err) // the embed directive guarantees dist exists
+	}
+	return NewHandler(sub)
+}
+
+// NewHandler serves a built bundle from root (index.html and assets/).
+func NewHandler(root fs.FS) http.Handler {
+	index, _ := fs.ReadFile(root, "index.html")
+	files := http.FileServerFS(root)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		p := path.Clean("/" + r.URL.Path)
+		if p == "/api" || strings.HasPrefix(p, "/api/") {
+			http.NotFound(w, r)
+			return
+		}
+		name := strings.TrimPrefix(p, "/")
+		if name != "" && name != "index.html" {
+			if st, err := fs.Stat(root, name); err == nil && !st.IsDir() {
+				if strings.HasPrefix(name, "assets/") {
+					// Vite names every asset by its content hash.
+					w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
+				} else {
+					w.Header().Set("Cache-Control", "public, max-age=3600")
+				}
+				setSecurityHeaders(w)
+				files.ServeHTTP(w, r)
+				return
+			}
+			if strings.HasPrefix(name, "assets/") || path.Ext(name) != "" {
+				// A missing file is a 404, not the client (a stale hashed name must not get HTML).
+				http.NotFound(w, r)
+				return
+			}
+		}
+		if index == nil {
+			http.Error(w, "the H5 bundle is not built: run make web", http.StatusNotFound)
+			return
+		}
+		setSecurityHeaders(w)
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-cache")
+		w.WriteHeader(http.StatusOK)
+		if r.Method == http.MethodGet {
+			_, _ = w.Write(index)
+		}
+	})
+}
+
+func setSecurityHeaders(w http.ResponseWriter) {
+	h := w.Header()
+	h.Set("Content-Security-Policy", CSP)
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Permissions-Policy", "camera=(self), microphone=(), geolocation=()")
+}
