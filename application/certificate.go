@@ -75,18 +75,10 @@ func (a *App) applyForCertificate(ctx context.Context, actor Actor, password str
 		return nil, err
 	}
 	// The slow and external work runs outside any transaction.
-	km, err := a.keys.Generate(personalKeyOwner(uid), password)
+	cert, err := a.newPersonalCertificate(ctx, u, password)
 	if err != nil {
-		return nil, kernel.Internal(err)
+		return nil, err
 	}
-	id := u.Identity()
-	issued, err := a.ca.IssuePersonal(ctx, ports.CertificateRequest{PublicKeyDER: km.PublicKeyDER, CommonName: id.Name,
-		SubjectSerial: a.subjectPseudonym(id.IDNumber), Validity: PersonalCertValidity})
-	if err != nil {
-		return nil, providerError(err, "ca-unavailable", "the certificate authority is unavailable; try again later")
-	}
-	cert := user.Certificate{Serial: issued.SerialHex, Subject: issued.Subject, NotBefore: issued.NotBefore,
-		NotAfter: issued.NotAfter, DER: issued.DER, PublicKeyDER: km.PublicKeyDER, WrappedKey: km.Wrapped}
 	var out *user.Certificate
 	err = a.uow.Do(ctx, func(ctx context.Context, tx ports.Tx) error {
 		return tx.Users().Update(ctx, uid, func(u *user.User) error {
@@ -101,6 +93,23 @@ func (a *App) applyForCertificate(ctx context.Context, actor Actor, password str
 		})
 	})
 	return out, err
+}
+
+// newPersonalCertificate generates a personal key wrapped under password (bound to its holder)
+// and has the CA certify it for the holder's verified identity. It runs outside any transaction.
+func (a *App) newPersonalCertificate(ctx context.Context, u *user.User, password string) (user.Certificate, error) {
+	km, err := a.keys.Generate(personalKeyOwner(u.ID()), password)
+	if err != nil {
+		return user.Certificate{}, kernel.Internal(err)
+	}
+	id := u.Identity()
+	issued, err := a.ca.IssuePersonal(ctx, ports.CertificateRequest{PublicKeyDER: km.PublicKeyDER, CommonName: id.Name,
+		SubjectSerial: a.subjectPseudonym(id.IDNumber), Validity: PersonalCertValidity})
+	if err != nil {
+		return user.Certificate{}, providerError(err, "ca-unavailable", "the certificate authority is unavailable; try again later")
+	}
+	return user.Certificate{Serial: issued.SerialHex, Subject: issued.Subject, NotBefore: issued.NotBefore,
+		NotAfter: issued.NotAfter, DER: issued.DER, PublicKeyDER: km.PublicKeyDER, WrappedKey: km.Wrapped}, nil
 }
 
 // subjectPseudonym identifies a person in certificates without the clear ID number: a keyed

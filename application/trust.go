@@ -218,18 +218,10 @@ func (a *App) ResetSigningPassword(ctx context.Context, actor Actor, in ResetSig
 // transaction installs it and records the old certificate's revocation.
 func (a *App) reissuePersonal(ctx context.Context, u *user.User, password, reason string, code int, now time.Time) (*user.Certificate, error) {
 	uid := u.ID()
-	km, err := a.keys.Generate(personalKeyOwner(uid), password)
+	nc, err := a.newPersonalCertificate(ctx, u, password)
 	if err != nil {
-		return nil, kernel.Internal(err)
+		return nil, err
 	}
-	id := u.Identity()
-	issued, err := a.ca.IssuePersonal(ctx, ports.CertificateRequest{PublicKeyDER: km.PublicKeyDER, CommonName: id.Name,
-		SubjectSerial: a.subjectPseudonym(id.IDNumber), Validity: PersonalCertValidity})
-	if err != nil {
-		return nil, providerError(err, "ca-unavailable", "the certificate authority is unavailable; try again later")
-	}
-	nc := user.Certificate{Serial: issued.SerialHex, Subject: issued.Subject, NotBefore: issued.NotBefore,
-		NotAfter: issued.NotAfter, DER: issued.DER, PublicKeyDER: km.PublicKeyDER, WrappedKey: km.Wrapped}
 	var out *user.Certificate
 	err = a.uow.Do(ctx, func(ctx context.Context, tx ports.Tx) error {
 		var old string

@@ -68,14 +68,27 @@ func NewHandler(root fs.FS) http.Handler {
 			http.Error(w, "the H5 bundle is not built: run make web", http.StatusNotFound)
 			return
 		}
+		status := http.StatusOK
+		if first, _, _ := strings.Cut(name, "/"); !clientSections[first] {
+			// Not a page of the client: the client still renders its 未找到 page, but the status
+			// is honest (no 200 for /debug/pprof/, /metrics or a mistyped path).
+			status = http.StatusNotFound
+		}
 		setSecurityHeaders(w)
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Header().Set("Cache-Control", "no-cache")
-		w.WriteHeader(http.StatusOK)
+		w.WriteHeader(status)
 		if r.Method == http.MethodGet {
 			_, _ = w.Write(index)
 		}
 	})
+}
+
+// clientSections are the first path segments of the client's routes (web/src/router.ts).
+var clientSections = map[string]bool{
+	"": true, "index.html": true, "login": true, "realname": true, "signing-password": true, "certificate": true,
+	"signatures": true, "channels": true, "join": true, "enterprises": true, "verifications": true,
+	"purchase": true, "orders": true, "invoices": true, "me": true, "a": true, "sandbox": true,
 }
 
 func setSecurityHeaders(w http.ResponseWriter) {

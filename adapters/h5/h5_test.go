@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"io/fs"
 	"net/http/httptest"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -32,6 +33,9 @@ func TestHandlerServesClientRoutesAssetsAndNeverTheAPI(t *testing.T) {
 		{"GET", "/favicon.svg", 200, "public, max-age=3600", "<svg/>", false},
 		{"GET", "/assets/index-old.js", 404, "", "", false},
 		{"GET", "/robots.txt", 404, "", "", false},
+		{"GET", "/debug/pprof/", 404, "no-cache", "<!doctype html>", true},
+		{"GET", "/metrics", 404, "no-cache", "<!doctype html>", true},
+		{"GET", "/no/such/page", 404, "no-cache", "<!doctype html>", true},
 		{"GET", "/api/v1/anything", 404, "", "", false},
 		{"GET", "/api", 404, "", "", false},
 		{"POST", "/", 405, "", "", false},
@@ -111,5 +115,28 @@ func TestBundleBudget(t *testing.T) {
 		if bytes.Contains(entry, []byte(pageText)) {
 			t.Errorf("the entry script contains %q: that page is not lazy-loaded", pageText)
 		}
+	}
+}
+
+// Every route of the client (web/src/router.ts) is a section the server answers 200 for.
+func TestClientSectionsMatchTheRouter(t *testing.T) {
+	src, err := os.ReadFile("web/src/router.ts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, m := range regexp.MustCompile(`path: '(/[^']*)'`).FindAllStringSubmatch(string(src), -1) {
+		p := strings.TrimPrefix(m[1], "/")
+		if strings.HasPrefix(p, ":rest") {
+			continue // the client's own 未找到 page
+		}
+		first, _, _ := strings.Cut(p, "/")
+		if !clientSections[first] {
+			t.Errorf("route %s: section %q missing from clientSections", m[1], first)
+		}
+		n++
+	}
+	if n < 20 {
+		t.Fatalf("found only %d routes in router.ts", n)
 	}
 }

@@ -724,7 +724,6 @@ func TestOpenAPIOperationBodies(t *testing.T) {
 
 		"GET /api/v1/channels":                           {status: "200", body: "ChannelList"},
 		"GET /api/v1/channels/{code}":                    {status: "200", body: "ChannelDetail"},
-		"GET /join":                                      {status: "200", body: "JoinAnswer"},
 		"GET /api/v1/channels/{code}/qr.png":             {status: "200", media: []string{"image/png"}},
 		"PUT /api/v1/me/channel":                         {request: "SwitchChannelRequest", status: "200", body: "ChannelDetail"},
 		"POST /api/v1/me/real-name":                      {request: "RealNameRequest", status: "200", body: "RealName", also: []string{"202"}},

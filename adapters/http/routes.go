@@ -23,7 +23,6 @@ func (s *Server) registerRoutes() {
 	s.handle("GET", "/api/v1/channels/{code}", s.getChannel)
 	s.handle("GET", "/api/v1/channels/{code}/qr.png", s.channelQR)
 	s.authed("PUT", "/api/v1/me/channel", s.switchChannel)
-	s.handle("GET", "/join", s.joinPage)
 
 	s.authed("POST", "/api/v1/me/real-name", s.startRealName)
 	s.authed("GET", "/api/v1/me/real-name", s.getRealName)

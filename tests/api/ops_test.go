@@ -66,7 +66,7 @@ func TestMetricsAfterTraffic(t *testing.T) {
 		s.do("GET", "/api/v1/me", "", nil).expect(t, 401, "")
 		// An id in the path: the series must carry the pattern, never the id.
 		s.do("GET", "/api/v1/me/signatures/01JSECRETIDNOTALABEL/image", token, nil)
-		s.do("GET", "/no/such/route/13700137000", "", nil).expect(t, 404, "")
+		s.do("GET", "/api/v1/no/such/route/13700137000", "", nil).expect(t, 404, "")
 
 		// A dead letter and a payment anomaly, written through the same ports the consumers use.
 		poison, err := s.rt.Store.NewPoisonPublisher()

@@ -21,6 +21,21 @@ func TestLegalRepEnterpriseMembersOrdersInvoices(t *testing.T) {
 	b.click("我同意数信签收集并核验我的姓名、身份证号码用于实名认证")
 	b.click("开始认证")
 	b.see("已完成实名认证")
+	// The letter is signed with the legal rep's own personal key: 【设置签署密码】 first. The
+	// platform charges and the person has no channel yet: the page sends him to 切换渠道 (§3.1).
+	b.click("设置签署密码")
+	b.setSigningPassword("Sign2026pass")
+	b.see("当前渠道未开通个人证书服务，请先切换渠道")
+	b.click("切换渠道")
+	b.click("渠道号")
+	b.fill("渠道号", "q86804")
+	b.click("搜索")
+	b.click("切换")
+	b.at("/")
+	b.open("/signing-password")
+	b.setSigningPassword("Sign2026pass")
+	b.at("/certificate")
+	b.see("有效")
 
 	// §5.1: 【去升级】 → 企业列表 → 【添加企业】 → name → details → 【下一步】.
 	b.open("/")
@@ -57,7 +72,7 @@ func TestLegalRepEnterpriseMembersOrdersInvoices(t *testing.T) {
 	b.poll("signature placed", `document.querySelector('img.placed-sig') ? 'ok' : 'wait'`)
 	b.shot("letter-signed-appearance")
 	b.click("签署")
-	b.codeSheet(f.repPhone)
+	b.codeSheet(f.repPhone, "Sign2026pass")
 	b.see("企业认证成功")
 	b.shot("verification-done")
 	b.click("查看企业")
@@ -128,17 +143,6 @@ func TestLegalRepEnterpriseMembersOrdersInvoices(t *testing.T) {
 
 	// §6: the home banner → 订购选择 → quantity → 【结算】 → 【提交订单】 → Native pay QR → 【模拟支付】 → 【完成】.
 	b.open("/")
-	b.clickCSS("img.banner")
-	b.at("/purchase")
-	// No channel yet: the page sends the person to 切换渠道 (§4 is for buying packages).
-	b.see("当前渠道暂无可购买的套餐")
-	b.click("切换渠道")
-	b.click("渠道号")
-	b.fill("渠道号", "q86804")
-	b.click("搜索")
-	b.click("切换")
-	b.at("/")
-	b.see("东莞交易专家评标项目")
 	b.clickCSS("img.banner")
 	b.at("/purchase")
 	b.see("签署套餐（50次）")

@@ -128,13 +128,25 @@ func (b *browser) clickCSS(sel string) {
 	}
 }
 
-// codeSheet gets the SMS code for phone in the 签署验证 pop-up and confirms it.
-func (b *browser) codeSheet(phone string) {
+// codeSheet gets the SMS code for phone in the 签署验证 pop-up and confirms it; a signing
+// password, when given, is typed into the pop-up's 签署密码 field (the signer's own key signs).
+func (b *browser) codeSheet(phone string, signingPassword ...string) {
 	b.t.Helper()
 	b.see("签署验证")
 	n := b.s.smsCount(phone)
 	b.click("获取验证码")
 	b.fill("验证码", b.s.smsCode(phone, n))
+	for _, pw := range signingPassword {
+		b.fill("签署密码", pw)
+	}
 	b.shot("sign-code")
+	b.click("确定")
+}
+
+// setSigningPassword types pw twice on the 设置签署密码 page and confirms it.
+func (b *browser) setSigningPassword(pw string) {
+	b.t.Helper()
+	b.fill("新密码", pw)
+	b.fill("确认密码", pw)
 	b.click("确定")
 }

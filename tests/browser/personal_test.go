@@ -67,10 +67,8 @@ func TestPersonalRealNameAndChannels(t *testing.T) {
 	// 【设置签署密码】 twice → the personal certificate.
 	b.open("/realname")
 	b.click("设置签署密码")
-	b.fill("新密码", "Sign2026pass")
-	b.fill("确认密码", "Sign2026pass")
 	b.shot("signing-password")
-	b.click("确定")
+	b.setSigningPassword("Sign2026pass")
 	b.at("/certificate")
 	b.see("个人证书")
 	b.see("有效")
