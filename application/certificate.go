@@ -121,20 +121,12 @@ func (a *App) subjectPseudonym(id kernel.IDNumber) string {
 func (a *App) changeSigningPassword(ctx context.Context, actor Actor, in SetSigningPassword) (*user.Certificate, error) {
 	now := a.clock.Now()
 	uid := kernel.UserID(actor.UserID)
-	u, err := a.loadUser(ctx, uid)
+	// The old password is a signing-password try: reserved under the row lock before the key is
+	// opened (the reservation also checks that the certificate is active and signing not locked).
+	try, cert, err := a.reserveSigningTry(ctx, uid, now)
 	if err != nil {
 		return nil, err
 	}
-	if err := u.CanUseSigningKey(now); err != nil {
-		return nil, err
-	}
-	cert := u.Certificate()
-	// The old password is a signing-password try: reserved under the row lock before the key is opened.
-	try, c, err := a.reserveSigningTry(ctx, uid, now)
-	if err != nil {
-		return nil, err
-	}
-	cert = c
 	wrapped, err := a.keys.Rewrap(personalKeyOwner(uid), cert.WrappedKey, in.OldPassword, in.Password)
 	if kernel.CodeOf(err) == "signing-password-wrong" {
 		return nil, signingTryWrong(try)
