@@ -277,8 +277,8 @@ func provideTSA(cfg Config, local *tsa.Local) (ports.TimeStampAuthority, error) 
 
 func provideCMS(t ports.TimeStampAuthority) crypto.CMS { return crypto.CMS{TSA: t} }
 
-// providePDFVerifier: no PDF signature verifier yet (the PDF signing issue plugs one in).
-func providePDFVerifier() ports.PDFSignatureVerifier { return nil }
+// providePDFVerifier verifies the signatures of signed PDFs (POST /api/v1/signature-verifications).
+func providePDFVerifier() ports.PDFSignatureVerifier { return document.PDFVerifier{} }
 
 func provideFileStore(cfg Config) (ports.FileStore, error) {
 	if cfg.Ops.FileStore == "s3" {

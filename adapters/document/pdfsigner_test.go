@@ -11,6 +11,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
+	"encoding/pem"
 	"fmt"
 	"image"
 	"io"
@@ -404,3 +405,63 @@ func BenchmarkPDFSign20Pages(b *testing.B) { benchmarkSign(b, 20) }
 
 // BenchmarkPDFSign200Pages: one seal on a 200-page PDF.
 func BenchmarkPDFSign200Pages(b *testing.B) { benchmarkSign(b, 200) }
+
+// The verification service's PDF side: both signatures intact, time-stamped and chained to the CA;
+// the first no longer covers the whole file (a revision came after it), the second does; a changed
+// byte breaks them; a PDF without signatures is refused.
+func TestPDFVerifierReportsEverySignature(t *testing.T) {
+	ctx := context.Background()
+	pki := newTestPKI(t)
+	var s document.PDFSigner
+	rr, _ := document.NewRenderer()
+	sigPNG, _ := rr.RenderSignature("张三")
+	doc := bidPDF(t, 2)
+	once, err := s.Sign(ctx, ports.PDFSignRequest{PDF: doc, Signer: pki.keyA, Chain: pki.leafA, Image: sigPNG,
+		Field: ports.PDFField{Page: 1, X: 72, Y: 72, W: 120, H: 50}, Name: "甲", TSA: &ports.TSAEndpoint{URL: pki.tsaURL}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	twice, err := s.Sign(ctx, ports.PDFSignRequest{PDF: once, Signer: pki.keyB, Chain: pki.leafB, Image: sigPNG,
+		Field: ports.PDFField{Page: 2, X: 72, Y: 72, W: 120, H: 50}, Name: "乙", TSA: &ports.TSAEndpoint{URL: pki.tsaURL}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rootPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: pki.root.Raw})
+	var v document.PDFVerifier
+	reps, err := v.InspectPDF(ctx, twice, rootPEM, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(reps) != 2 {
+		t.Fatalf("%d reports, want 2", len(reps))
+	}
+	for i, r := range reps {
+		if !r.Intact || !r.Timestamped || !r.ChainValid || r.CertificateSerial == "" || r.SignedAt.IsZero() {
+			t.Errorf("signature %d: %+v", i, r)
+		}
+	}
+	if reps[0].CoversWholeDocument || !reps[1].CoversWholeDocument {
+		t.Errorf("covers whole document: %v, %v; want false, true", reps[0].CoversWholeDocument, reps[1].CoversWholeDocument)
+	}
+	// Another CA's chain: intact, but not trusted.
+	other := newTestPKI(t)
+	reps, err = v.InspectPDF(ctx, twice, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: other.root.Raw}), nil)
+	if err != nil || reps[1].ChainValid {
+		t.Fatalf("foreign CA: %+v %v", reps, err)
+	}
+	// One changed byte inside the signed range of both signatures.
+	bad := bytes.Clone(twice)
+	i := bytes.Index(bad, []byte("/Type /Page"))
+	bad[i+1] ^= 0x20
+	reps, err = v.InspectPDF(ctx, bad, rootPEM, nil)
+	if err == nil {
+		for i, r := range reps {
+			if r.Intact {
+				t.Errorf("signature %d intact after a byte changed", i)
+			}
+		}
+	}
+	if _, err := v.InspectPDF(ctx, doc, rootPEM, nil); kernel.CodeOf(err) != "pdf-not-signed" {
+		t.Fatalf("unsigned PDF: %v", err)
+	}
+}

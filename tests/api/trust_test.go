@@ -382,7 +382,7 @@ openssl ts -verify -in token2.der -token_in -data sig2.bin -CAfile chain.pem`
 	if st, _, pemChain := s.get("/api/v1/tsa.pem", "", ""); st != 200 || !bytes.Contains(pemChain, []byte("BEGIN CERTIFICATE")) {
 		t.Fatalf("tsa.pem %d", st)
 	}
-	// A signed PDF is not verifiable yet; nothing at all is a clear 422.
+	// A PDF without signatures (the letter: its signature is detached) and nothing at all are clear 422s.
 	s.verifySignature(nil, nil).expect(t, 422, "verification-input-missing")
 	var body bytes.Buffer
 	mw := multipart.NewWriter(&body)
@@ -391,7 +391,7 @@ openssl ts -verify -in token2.der -token_in -data sig2.bin -CAfile chain.pem`
 	_ = mw.Close()
 	req, _ = http.NewRequest("POST", s.base+"/api/v1/signature-verifications", &body)
 	req.Header.Set("Content-Type", mw.FormDataContentType())
-	s.send(req).expect(t, 422, "pdf-not-supported-yet")
+	s.send(req).expect(t, 422, "pdf-not-signed")
 }
 
 // On a channel that verifies identities by face, resetting a forgotten signing password needs a
