@@ -16,7 +16,9 @@ import (
 
 // Limits of the member management.
 const (
-	MemberListLimit = 1000
+	// MemberListLimit is the largest page of the members list; MemberPageSize the default.
+	MemberListLimit = 200
+	MemberPageSize  = 50
 	BatchLimit      = 1000
 )
 
@@ -86,8 +88,10 @@ func memberView(ctx context.Context, tx ports.Tx, m *membership.Membership) (Mem
 	return MemberView{M: m, Name: u.Identity().Name, PhoneMasked: u.Phone().Masked()}, nil
 }
 
-// Members lists an enterprise's memberships: admins see every state, members the active ones.
-func (a *App) Members(ctx context.Context, actor Actor, eid string, states []string) ([]MemberView, error) {
+// Members lists one page of an enterprise's memberships, newest first: admins see every
+// state, members the active ones. before is the previous page's last id ("" for the first
+// page); limit 0 means MemberPageSize. One query for the caller's membership, one for the page.
+func (a *App) Members(ctx context.Context, actor Actor, eid string, states []string, before string, limit int) ([]MemberView, error) {
 	var filter []membership.Status
 	for _, s := range states {
 		st, err := membership.ParseStatus(s)
@@ -95,6 +99,12 @@ func (a *App) Members(ctx context.Context, actor Actor, eid string, states []str
 			return nil, err
 		}
 		filter = append(filter, st)
+	}
+	if limit == 0 {
+		limit = MemberPageSize
+	}
+	if limit < 1 || limit > MemberListLimit {
+		return nil, kernel.Invalid("limit-invalid", fmt.Sprintf("limit is 1 to %d", MemberListLimit))
 	}
 	var out []MemberView
 	err := a.uow.Read(ctx, func(ctx context.Context, tx ports.Tx) error {
@@ -110,16 +120,13 @@ func (a *App) Members(ctx context.Context, actor Actor, eid string, states []str
 			}
 			filter = []membership.Status{membership.StatusActive}
 		}
-		ms, err := tx.Memberships().List(ctx, kernel.EnterpriseID(eid), filter, MemberListLimit)
+		ls, err := tx.Memberships().Page(ctx, kernel.EnterpriseID(eid), filter, kernel.MembershipID(before), limit)
 		if err != nil {
 			return err
 		}
-		for _, m := range ms {
-			v, err := memberView(ctx, tx, m)
-			if err != nil {
-				return err
-			}
-			out = append(out, v)
+		out = make([]MemberView, len(ls))
+		for i, l := range ls {
+			out[i] = MemberView{M: l.M, Name: l.Name, PhoneMasked: l.Phone.Masked()}
 		}
 		return nil
 	})

@@ -275,21 +275,24 @@ func TestMembers(t *testing.T) {
 			f := newVerificationFixture(t)
 			actorIs(f, mem("me", "u1", tc.role, membership.StatusActive))
 			if tc.code != "" {
-				_, err := f.app.Members(context.Background(), actor, string(memEnt), tc.states)
+				_, err := f.app.Members(context.Background(), actor, string(memEnt), tc.states, "", 0)
 				wantErrCode(t, err, kernel.KindForbidden, tc.code)
 				return
 			}
 			active := mem("m1", "u2", membership.RoleMember, membership.StatusActive)
 			invited := mem("m2", "", membership.RoleAdmin, membership.StatusInvited)
-			f.members.EXPECT().List(gomock.Any(), memEnt, gomock.Any(), application.MemberListLimit).DoAndReturn(
-				func(_ context.Context, _ kernel.EnterpriseID, states []membership.Status, _ int) ([]*membership.Membership, error) {
+			// One page read with the users' display data joined: no user read one by one.
+			f.members.EXPECT().Page(gomock.Any(), memEnt, gomock.Any(), kernel.MembershipID("m9"), 2).DoAndReturn(
+				func(_ context.Context, _ kernel.EnterpriseID, states []membership.Status, _ kernel.MembershipID, _ int) ([]ports.MemberListing, error) {
 					if !reflect.DeepEqual(states, tc.want) {
 						t.Errorf("listed states %v, want %v", states, tc.want)
 					}
-					return []*membership.Membership{active, invited}, nil
+					return []ports.MemberListing{
+						{M: active, Name: inviteeName, Phone: u2Phone, RealNameStatus: user.RealNameVerified},
+						{M: invited, Name: invited.InviteeName, Phone: invited.InviteePhone},
+					}, nil
 				})
-			f.users.EXPECT().Get(gomock.Any(), kernel.UserID("u2")).Return(u2(t, f), nil)
-			got, err := f.app.Members(context.Background(), actor, string(memEnt), tc.states)
+			got, err := f.app.Members(context.Background(), actor, string(memEnt), tc.states, "m9", 2)
 			wantNoErr(t, err)
 			want := []application.MemberView{
 				{M: active, Name: inviteeName, PhoneMasked: "137****2222"},
@@ -302,7 +305,7 @@ func TestMembers(t *testing.T) {
 	}
 	t.Run("an unknown state", func(t *testing.T) {
 		f := newVerificationFixture(t) // refused before any read
-		_, err := f.app.Members(context.Background(), actor, string(memEnt), []string{"active", "deleted"})
+		_, err := f.app.Members(context.Background(), actor, string(memEnt), []string{"active", "deleted"}, "", 0)
 		wantErrCode(t, err, kernel.KindInvalid, "member-status-invalid")
 	})
 	for _, a := range adminAccess {
@@ -312,15 +315,22 @@ func TestMembers(t *testing.T) {
 		t.Run(a.name, func(t *testing.T) {
 			f := newVerificationFixture(t)
 			actorIs(f, a.actor)
-			_, err := f.app.Members(context.Background(), actor, string(memEnt), nil)
+			_, err := f.app.Members(context.Background(), actor, string(memEnt), nil, "", 0)
 			wantErrCode(t, err, a.kind, a.code)
+		})
+	}
+	for _, limit := range []int{-1, application.MemberListLimit + 1} {
+		t.Run(fmt.Sprintf("limit %d", limit), func(t *testing.T) {
+			f := newVerificationFixture(t) // refused before any read
+			_, err := f.app.Members(context.Background(), actor, string(memEnt), nil, "", limit)
+			wantErrCode(t, err, kernel.KindInvalid, "limit-invalid")
 		})
 	}
 	t.Run("a failing list", func(t *testing.T) {
 		f := newVerificationFixture(t)
 		actorIs(f, activeAdmin())
-		f.members.EXPECT().List(gomock.Any(), memEnt, gomock.Any(), gomock.Any()).Return(nil, errDB)
-		if _, err := f.app.Members(context.Background(), actor, string(memEnt), nil); !errors.Is(err, errDB) {
+		f.members.EXPECT().Page(gomock.Any(), memEnt, gomock.Any(), kernel.MembershipID(""), application.MemberPageSize).Return(nil, errDB)
+		if _, err := f.app.Members(context.Background(), actor, string(memEnt), nil, "", 0); !errors.Is(err, errDB) {
 			t.Fatalf("err %v", err)
 		}
 	})

@@ -7,6 +7,7 @@ import (
 	"github.com/shuxinqian/server/domain/enterprise"
 	"github.com/shuxinqian/server/domain/kernel"
 	"github.com/shuxinqian/server/domain/membership"
+	"github.com/shuxinqian/server/domain/user"
 )
 
 // VerificationRepository stores enterprise verifications with their links, transfer and signing.
@@ -57,6 +58,16 @@ type EnterpriseSummary struct {
 	CertNotBefore, CertNotAfter time.Time
 }
 
+// MemberListing is a membership as the members list shows it: the person's name and phone
+// are the user's (the verified real name, "" before it) once the membership has a user, else
+// the invitee's.
+type MemberListing struct {
+	M              *membership.Membership
+	Name           string
+	Phone          kernel.Phone
+	RealNameStatus user.RealNameStatus // the user's; "" for an invitee without an account
+}
+
 // MembershipRepository stores memberships. Invitees' names and phones are kept encrypted.
 type MembershipRepository interface {
 	// Add inserts; a second open membership (pending, invited or active) of one person is the
@@ -72,6 +83,10 @@ type MembershipRepository interface {
 	ListByUser(ctx context.Context, uid kernel.UserID) ([]*membership.Membership, error)
 	// List returns the enterprise's memberships in the given states, oldest first, at most limit.
 	List(ctx context.Context, eid kernel.EnterpriseID, states []membership.Status, limit int) ([]*membership.Membership, error)
+	// Page returns one page of the enterprise's memberships in the given states (all when
+	// none), newest first by id, only ids below before when it is not "", at most limit; each
+	// with its person's display data, all in one query (no certificate, no per-row read).
+	Page(ctx context.Context, eid kernel.EnterpriseID, states []membership.Status, before kernel.MembershipID, limit int) ([]MemberListing, error)
 	// Update loads one membership under a row lock, applies fn and saves it with its events.
 	Update(ctx context.Context, eid kernel.EnterpriseID, id kernel.MembershipID, fn func(m *membership.Membership) error) error
 	// UpdateMany applies fn to many memberships of one enterprise in a bounded number of

@@ -2,7 +2,9 @@ package http
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -66,14 +68,23 @@ func (s *Server) joinRequest(w http.ResponseWriter, r *http.Request, a applicati
 }
 
 func (s *Server) listMembers(w http.ResponseWriter, r *http.Request, a application.Actor) error {
+	q := r.URL.Query()
 	var states []string
-	if v := r.URL.Query().Get("status"); v != "" {
+	if v := q.Get("status"); v != "" {
 		states = strings.Split(v, ",")
 		if len(states) > 5 {
 			return kernel.Invalid("member-status-invalid", "at most 5 statuses")
 		}
 	}
-	vs, err := s.app.Members(r.Context(), a, r.PathValue("enterprise_id"), states)
+	limit := application.MemberPageSize
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > application.MemberListLimit {
+			return kernel.Invalid("limit-invalid", fmt.Sprintf("limit is 1 to %d", application.MemberListLimit))
+		}
+		limit = n
+	}
+	vs, err := s.app.Members(r.Context(), a, r.PathValue("enterprise_id"), states, q.Get("before"), limit)
 	if err != nil {
 		return err
 	}
@@ -81,7 +92,11 @@ func (s *Server) listMembers(w http.ResponseWriter, r *http.Request, a applicati
 	for i, v := range vs {
 		items[i] = toMemberJSON(v)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"items": items})
+	resp := map[string]any{"items": items}
+	if len(vs) == limit {
+		resp["next_before"] = string(vs[len(vs)-1].M.ID)
+	}
+	writeJSON(w, http.StatusOK, resp)
 	return nil
 }
 

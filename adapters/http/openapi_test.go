@@ -615,7 +615,6 @@ func TestOpenAPIDerivedSchemas(t *testing.T) {
 		// The members routes answer maps around their structs.
 		"EnterpriseSearchList": {"items": "EnterpriseSearchResult"},
 		"JoinRequest":          {"id": "", "status": "MembershipStatus", "created_at": ""},
-		"MemberList":           {"items": "Member"},
 		"BatchResult":          {"results": "BatchResultItem"},
 		// The payment routes answer maps.
 		"WeChatPayment":      {"trade_type": "TradeType", "prepay_id": "", "params": ""},
@@ -645,15 +644,17 @@ func TestOpenAPIDerivedSchemas(t *testing.T) {
 		})
 	}
 
-	// The order list: items, and next_before only when the page is full.
-	ol := obj(t, schemas["OrderList"], "OrderList")
-	olp := obj(t, ol["properties"], "OrderList.properties")
-	if ol["type"] != "object" || ol["additionalProperties"] != false || !slices.Equal(keysAny(olp), []string{"items", "next_before"}) ||
-		!slices.Equal(stringList(ol["required"]), []string{"items"}) {
-		t.Errorf("OrderList: want a closed object of items (required) and next_before, got %v", ol)
-	}
-	if ref := obj(t, obj(t, olp["items"], "OrderList.items")["items"], "OrderList.items.items")["$ref"]; ref != "#/components/schemas/Order" {
-		t.Errorf("OrderList.items refers to %v, want Order", ref)
+	// The order and member lists: items, and next_before only when the page is full.
+	for list, item := range map[string]string{"OrderList": "Order", "MemberList": "Member"} {
+		ol := obj(t, schemas[list], list)
+		olp := obj(t, ol["properties"], list+".properties")
+		if ol["type"] != "object" || ol["additionalProperties"] != false || !slices.Equal(keysAny(olp), []string{"items", "next_before"}) ||
+			!slices.Equal(stringList(ol["required"]), []string{"items"}) {
+			t.Errorf("%s: want a closed object of items (required) and next_before, got %v", list, ol)
+		}
+		if ref := obj(t, obj(t, olp["items"], list+".items")["items"], list+".items.items")["$ref"]; ref != "#/components/schemas/"+item {
+			t.Errorf("%s.items refers to %v, want %s", list, ref, item)
+		}
 	}
 
 	// The nullable parts (pointers sent without omitempty) are the struct schemas or null.
@@ -1269,7 +1270,7 @@ func TestOpenAPIMemberErrors(t *testing.T) {
 		"../../adapters/sqlstore/memberships.go", "../../adapters/sqlstore/enterprises.go"}, known, map[string][]string{
 		"GET /api/v1/enterprises/search":               {"enterprise-name-invalid"},
 		"POST " + ent + "/join-requests":               {"real-name-required", notFound, "already-member", "join-request-pending"},
-		"GET " + ent + "/members":                      {admin, notFound, "member-status-invalid"},
+		"GET " + ent + "/members":                      {admin, notFound, "member-status-invalid", "limit-invalid"},
 		"POST " + ent + "/members":                     {admin, notFound, "already-member", "already-invited", "join-request-pending", "role-invalid", "role-not-assignable", "phone-invalid", "real-name-invalid"},
 		"POST " + ent + "/members/batch":               {admin, notFound, "concurrent-update", "decision-invalid", "batch-size-invalid", "batch-duplicate-id"},
 		"GET " + ent + "/members/{member_id}":          {notFound, "member-not-found"},

@@ -28,8 +28,23 @@ const bulkChunk = 500
 // Seed writes the aggregates of b in multi-row INSERTs (bulkChunk rows each) in one transaction,
 // through the repositories' own row mapping (personal data sealed, blind indexes computed). It
 // writes no events: seeded aggregates are history, not news, and their events would only flood
-// the consumers.
+// the consumers. Afterwards it refreshes the planner statistics of the tables it wrote, as
+// autovacuum does for a live database within a minute: a table measured right after a bulk load
+// without them gets plans for an empty table (the members list's first page of 5,000 took
+// 10 ms on Postgres instead of 0.2 ms).
 func (s *Store) Seed(ctx context.Context, b BulkSeed) error {
+	if err := s.seed(ctx, b); err != nil {
+		return err
+	}
+	stmt := "ANALYZE users, sessions, enterprises, memberships, orders"
+	if !s.db.IsPostgres() {
+		stmt = "ANALYZE"
+	}
+	_, err := s.db.ExecContext(ctx, stmt)
+	return err
+}
+
+func (s *Store) seed(ctx context.Context, b BulkSeed) error {
 	return s.db.RunInTx(ctx, nil, func(ctx context.Context, btx bun.Tx) error {
 		t := &txn{store: s, idb: btx, writable: true}
 		us := users{t}

@@ -5022,6 +5022,45 @@ func (c *MockMembershipRepositoryOpenInvitesCall) DoAndReturn(f func(context.Con
 	return c
 }
 
+// Page mocks base method.
+func (m *MockMembershipRepository) Page(ctx context.Context, eid kernel.EnterpriseID, states []membership.Status, before kernel.MembershipID, limit int) ([]ports.MemberListing, error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "Page", ctx, eid, states, before, limit)
+	ret0, _ := ret[0].([]ports.MemberListing)
+	ret1, _ := ret[1].(error)
+	return ret0, ret1
+}
+
+// Page indicates an expected call of Page.
+func (mr *MockMembershipRepositoryMockRecorder) Page(ctx, eid, states, before, limit any) *MockMembershipRepositoryPageCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "Page", reflect.TypeOf((*MockMembershipRepository)(nil).Page), ctx, eid, states, before, limit)
+	return &MockMembershipRepositoryPageCall{Call: call}
+}
+
+// MockMembershipRepositoryPageCall wrap *gomock.Call
+type MockMembershipRepositoryPageCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockMembershipRepositoryPageCall) Return(arg0 []ports.MemberListing, arg1 error) *MockMembershipRepositoryPageCall {
+	c.Call = c.Call.Return(arg0, arg1)
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockMembershipRepositoryPageCall) Do(f func(context.Context, kernel.EnterpriseID, []membership.Status, kernel.MembershipID, int) ([]ports.MemberListing, error)) *MockMembershipRepositoryPageCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockMembershipRepositoryPageCall) DoAndReturn(f func(context.Context, kernel.EnterpriseID, []membership.Status, kernel.MembershipID, int) ([]ports.MemberListing, error)) *MockMembershipRepositoryPageCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
 // Update mocks base method.
 func (m *MockMembershipRepository) Update(ctx context.Context, eid kernel.EnterpriseID, id kernel.MembershipID, fn func(*membership.Membership) error) error {
 	m.ctrl.T.Helper()
