@@ -90,12 +90,18 @@ func TestInvoiceIssuerIssues(t *testing.T) {
 	for _, want := range []string{
 		"电子发票（普通发票）", inv.Number, "2026年01月01日", "深圳市数信招标代理有限公司", "91440300MA5FXXXX1X",
 		"福州数信科技有限公司", "91350100M000100Y43", "电子签名服务", "项目名称", "数量", "单价", "金额",
-		"7.83", "23.49", "100.00", "合计", "价税合计（小写）", "¥123.49", "沙箱测试发票，不具备法律效力", "ord-20251231-0001",
+		"规格型号", "单位", "税率/征收率", "税额", "*信息技术服务*电子签名服务",
+		// 100.00 at 6 %: tax round(5.6604) = 5.66, net 94.34; 23.49: tax round(1.3296) = 1.33, net 22.16,
+		// unit price 22.16 / 3 = 7.38666667 (8 decimals, half up).
+		"94.34", "5.66", "22.16", "1.33", "7.38666667", "6%", "合计", "¥116.50", "¥6.99",
+		"价税合计（大写）", "壹佰贰拾叁元肆角玖分", "（小写）", "¥123.49", "开票人：数信签",
+		"沙箱测试发票，不具备法律效力", "ord-20251231-0001",
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("the PDF text lacks %q:\n%s", want, text)
 		}
 	}
+	checkInvoiceSums(t, text)
 	if strings.Count(text, "\n\f") > 1 || strings.Count(text, "\f") > 1 {
 		t.Errorf("more than one page")
 	}
@@ -287,5 +293,34 @@ func TestNewInvoiceIssuerRefusesBadConfig(t *testing.T) {
 	}
 	if _, err := NewInvoiceIssuer(dir, invSeller, nil); err == nil {
 		t.Error("a nil clock was accepted")
+	}
+}
+
+// checkInvoiceSums reads 合计 (¥net, ¥tax) and （小写） ¥total from the PDF text and checks
+// net + tax = total.
+func checkInvoiceSums(t *testing.T, text string) {
+	t.Helper()
+	yen := regexp.MustCompile(`¥([0-9]+\.[0-9]{2})`)
+	var sums, totals []string
+	for _, line := range strings.Split(text, "\n") {
+		switch {
+		case strings.Contains(line, "合计") && !strings.Contains(line, "价税合计"):
+			for _, m := range yen.FindAllStringSubmatch(line, -1) {
+				sums = append(sums, m[1])
+			}
+		case strings.Contains(line, "（小写）"):
+			for _, m := range yen.FindAllStringSubmatch(line, -1) {
+				totals = append(totals, m[1])
+			}
+		}
+	}
+	if len(sums) != 2 || len(totals) != 1 {
+		t.Fatalf("合计 amounts %v, 小写 %v:\n%s", sums, totals, text)
+	}
+	net, err1 := kernel.ParseYuan(sums[0])
+	tax, err2 := kernel.ParseYuan(sums[1])
+	total, err3 := kernel.ParseYuan(totals[0])
+	if err1 != nil || err2 != nil || err3 != nil || net+tax != total {
+		t.Errorf("net %s + tax %s ≠ total %s", sums[0], sums[1], totals[0])
 	}
 }
