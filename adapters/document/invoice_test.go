@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"image/png"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +14,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/makiuchi-d/gozxing"
+	qrreader "github.com/makiuchi-d/gozxing/qrcode"
 
 	"github.com/shuxinqian/server/domain/kernel"
 	"github.com/shuxinqian/server/ports"
@@ -322,5 +327,55 @@ func checkInvoiceSums(t *testing.T, text string) {
 	total, err3 := kernel.ParseYuan(totals[0])
 	if err1 != nil || err2 != nil || err3 != nil || net+tax != total {
 		t.Errorf("net %s + tax %s ≠ total %s", sums[0], sums[1], totals[0])
+	}
+}
+
+// The QR code printed on the invoice decodes to InvoiceQRText of the invoice.
+func TestInvoiceQRCode(t *testing.T) {
+	if _, err := exec.LookPath("pdftoppm"); err != nil {
+		t.Skip("pdftoppm not installed")
+	}
+	iss := invIssuer(t, t.TempDir())
+	inv, err := iss.Issue(context.Background(), invRequest("order-qr"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	f := filepath.Join(dir, "invoice.pdf")
+	if err := os.WriteFile(f, inv.PDF, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// The QR code is 24 mm square at (12 mm, 10 mm): crop that area at 300 dpi, with a margin.
+	const dpi = 300
+	mm := func(v float64) string { return fmt.Sprint(int(v / 25.4 * dpi)) }
+	out, err := exec.Command("pdftoppm", "-png", "-r", fmt.Sprint(dpi), "-x", mm(6), "-y", mm(4), "-W", mm(36), "-H", mm(36),
+		"-singlefile", f, filepath.Join(dir, "qr")).CombinedOutput()
+	if err != nil {
+		t.Fatalf("pdftoppm: %v: %s", err, out)
+	}
+	pngFile, err := os.Open(filepath.Join(dir, "qr.png"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = pngFile.Close() }()
+	img, err := png.Decode(pngFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bmp, err := gozxing.NewBinaryBitmapFromImage(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := qrreader.NewQRCodeReader().Decode(bmp, nil)
+	if err != nil {
+		t.Fatalf("decode the invoice's QR code: %v", err)
+	}
+	// 100.00 + 23.49 at 6 %: net 94.34 + 22.16 = 116.50.
+	want := InvoiceQRText(inv.Number, kernel.Fen(11650), inv.IssuedAt, "91350100M000100Y43", kernel.Fen(12349))
+	if res.GetText() != want {
+		t.Fatalf("QR %q, want %q", res.GetText(), want)
+	}
+	if !regexp.MustCompile(`^01,32,,[0-9]{20},116\.50,20260101,,[0-9A-F]{4},$`).MatchString(want) {
+		t.Fatalf("QR layout %q", want)
 	}
 }

@@ -519,13 +519,25 @@ func TestNewCatalogTax(t *testing.T) {
 		f    func(*channel.Item)
 		code string
 	}{
-		{"18 digits", func(it *channel.Item) { it.Tax = channel.Tax{Code: "304020100000000000", Category: "信息技术服务", Rate: 600} }, "tax-code-invalid"},
-		{"20 digits", func(it *channel.Item) { it.Tax = channel.Tax{Code: "30402010000000000000", Category: "信息技术服务", Rate: 600} }, "tax-code-invalid"},
-		{"letter", func(it *channel.Item) { it.Tax = channel.Tax{Code: "304020100000000000X", Category: "信息技术服务", Rate: 600} }, "tax-code-invalid"},
-		{"class 0", func(it *channel.Item) { it.Tax = channel.Tax{Code: "0040201000000000000", Category: "信息技术服务", Rate: 600} }, "tax-code-invalid"},
-		{"rate 7%", func(it *channel.Item) { it.Tax = channel.Tax{Code: "3040201000000000000", Category: "信息技术服务", Rate: 700} }, "tax-rate-invalid"},
+		{"18 digits", func(it *channel.Item) {
+			it.Tax = channel.Tax{Code: "304020100000000000", Category: "信息技术服务", Rate: 600}
+		}, "tax-code-invalid"},
+		{"20 digits", func(it *channel.Item) {
+			it.Tax = channel.Tax{Code: "30402010000000000000", Category: "信息技术服务", Rate: 600}
+		}, "tax-code-invalid"},
+		{"letter", func(it *channel.Item) {
+			it.Tax = channel.Tax{Code: "304020100000000000X", Category: "信息技术服务", Rate: 600}
+		}, "tax-code-invalid"},
+		{"class 0", func(it *channel.Item) {
+			it.Tax = channel.Tax{Code: "0040201000000000000", Category: "信息技术服务", Rate: 600}
+		}, "tax-code-invalid"},
+		{"rate 7%", func(it *channel.Item) {
+			it.Tax = channel.Tax{Code: "3040201000000000000", Category: "信息技术服务", Rate: 700}
+		}, "tax-rate-invalid"},
 		{"no category", func(it *channel.Item) { it.Tax = channel.Tax{Code: "3040201000000000000", Rate: 600} }, "catalog-tax-category-invalid"},
-		{"star in category", func(it *channel.Item) { it.Tax = channel.Tax{Code: "3040201000000000000", Category: "*信息*", Rate: 600} }, "catalog-tax-category-invalid"},
+		{"star in category", func(it *channel.Item) {
+			it.Tax = channel.Tax{Code: "3040201000000000000", Category: "*信息*", Rate: 600}
+		}, "catalog-tax-category-invalid"},
 		{"long unit", func(it *channel.Item) { it.Unit = "一二三四五六七八九" }, "catalog-unit-invalid"},
 	} {
 		if _, err := channel.New(withItem(tc.f)); kernel.CodeOf(err) != tc.code {
