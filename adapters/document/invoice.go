@@ -123,8 +123,11 @@ func NewInvoiceIssuer(dir string, seller Seller, clock ports.Clock) (*InvoiceIss
 	if seller.Drawer = strings.TrimSpace(seller.Drawer); seller.Drawer == "" {
 		seller.Drawer = DefaultInvoiceDrawer
 	}
-	if seller.Drawer, err = r.drawable(&buf, seller.Drawer); err != nil || utf8.RuneCountInString(seller.Drawer) > 20 {
-		return nil, fmt.Errorf("document: invoice issuer: drawer: at most 20 printable characters (%v)", err)
+	if utf8.RuneCountInString(seller.Drawer) > 20 {
+		return nil, errors.New("document: invoice issuer: drawer: at most 20 characters")
+	}
+	if seller.Drawer, err = r.drawable(&buf, seller.Drawer); err != nil {
+		return nil, fmt.Errorf("document: invoice issuer: drawer: %w", err)
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("document: invoice issuer: %w", err)

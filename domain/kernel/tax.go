@@ -102,7 +102,8 @@ func SplitTax(total Money, rate TaxRate) (net, tax Money, err error) {
 	if _, err := ParseTaxRate(int(rate)); err != nil {
 		return 0, 0, err
 	}
-	q := mulDivHalfUp(uint64(total), uint64(rate), uint64(basisPoints+int(rate)))
+	r := uint64(rate) //nolint:gosec // a valid rate is 0 to 1300
+	q := mulDivHalfUp(uint64(total), r, basisPoints+r)
 	tax = Money(q) //nolint:gosec // q ≤ total × rate/(10000+rate) + 1 ≤ total ≤ MaxInt64
 	return total - tax, tax, nil
 }
@@ -193,16 +194,15 @@ func upperSection(n uint64) string {
 	zero := false
 	for place := 3; place >= 0; place-- {
 		d := n / pow10[place] % 10
-		switch {
-		case d == 0:
+		if d == 0 {
 			zero = s != ""
-		default:
-			if zero {
-				s += "零"
-				zero = false
-			}
-			s += upperDigits[d] + upperPlaces[place]
+			continue
 		}
+		if zero {
+			s += "零"
+			zero = false
+		}
+		s += upperDigits[d] + upperPlaces[place]
 	}
 	return s
 }

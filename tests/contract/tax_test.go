@@ -35,7 +35,10 @@ func TestTaxClassificationRepositories(t *testing.T) {
 		}
 		do(func(ctx context.Context, tx ports.Tx) error { return tx.Channels().Add(ctx, ch) })
 		var got *channel.Channel
-		do(func(ctx context.Context, tx ports.Tx) error { got, err = tx.Channels().GetByCode(ctx, "q70001"); return err })
+		do(func(ctx context.Context, tx ports.Tx) error {
+			got, err = tx.Channels().GetByCode(ctx, "q70001")
+			return err
+		})
 		if !reflect.DeepEqual(got.Catalog(), ch.Catalog()) {
 			t.Fatalf("catalog round trip %+v, want %+v", got.Catalog(), ch.Catalog())
 		}
@@ -64,7 +67,10 @@ func TestTaxClassificationRepositories(t *testing.T) {
 		}
 		do(func(ctx context.Context, tx ports.Tx) error { return tx.Invoices().Add(ctx, inv) })
 		var back *invoice.Invoice
-		do(func(ctx context.Context, tx ports.Tx) error { back, err = tx.Invoices().Get(ctx, "inv-tax"); return err })
+		do(func(ctx context.Context, tx ports.Tx) error {
+			back, err = tx.Invoices().Get(ctx, "inv-tax")
+			return err
+		})
 		if back.Net != kernel.Fen(25000) || back.Tax != kernel.Fen(900) || !back.MixedRates {
 			t.Fatalf("invoice split %v + %v mixed %v", back.Net, back.Tax, back.MixedRates)
 		}
@@ -80,7 +86,10 @@ func TestTaxClassificationRepositories(t *testing.T) {
 			`[{"sku":"old","name":"旧套餐","kind":"package","unit_price_fen":100,"quantity":1,"subtotal_fen":100,"grants":{}}]`).Exec(ctx); err != nil {
 			t.Fatal(err)
 		}
-		do(func(ctx context.Context, tx ports.Tx) error { got, err = tx.Channels().GetByCode(ctx, "q70002"); return err })
+		do(func(ctx context.Context, tx ports.Tx) error {
+			got, err = tx.Channels().GetByCode(ctx, "q70002")
+			return err
+		})
 		do(func(ctx context.Context, tx ports.Tx) error { placed, err = tx.Orders().Get(ctx, "01tax"); return err })
 		if it := got.Catalog()[0]; it.Tax != channel.DefaultTax || it.Unit != channel.DefaultUnit {
 			t.Fatalf("old catalog item %+v", it)
