@@ -49,6 +49,13 @@ func (a *App) RequestInvoice(ctx context.Context, actor Actor, orderID string, r
 		if inv, err = invoice.New(kernel.InvoiceID(a.ids.NewID()), o.ID, o.EnterpriseID, kernel.UserID(actor.UserID), o.Total, r, now); err != nil {
 			return err
 		}
+		taxLines := make([]invoice.TaxLine, len(o.Items))
+		for n, it := range o.Items {
+			taxLines[n] = invoice.TaxLine{Amount: it.Subtotal, Rate: it.Tax.Rate}
+		}
+		if err := inv.SplitTax(taxLines); err != nil {
+			return err
+		}
 		// The issuer must be able to print the title, or the invoice would fail for good later.
 		if a.invoicer != nil {
 			if err := a.invoicer.Printable("title", inv.Title); err != nil {
@@ -194,7 +201,8 @@ func (a *App) IssueInvoice(ctx context.Context, ev *invoice.Requested) error {
 			return err
 		}
 		for _, it := range o.Items {
-			lines = append(lines, ports.InvoiceLine{Name: it.Name, Quantity: it.Quantity, UnitPrice: it.UnitPrice, Amount: it.Subtotal})
+			lines = append(lines, ports.InvoiceLine{Name: it.Name, Quantity: it.Quantity, UnitPrice: it.UnitPrice, Amount: it.Subtotal,
+				TaxCategory: it.Tax.Category, TaxCode: it.Tax.Code, TaxRate: it.Tax.Rate, Unit: it.Unit, Spec: it.Spec})
 		}
 		return tx.Invoices().Update(ctx, ev.InvoiceID, func(cur *invoice.Invoice) error {
 			inv = cur

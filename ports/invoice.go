@@ -13,7 +13,14 @@ type InvoiceLine struct {
 	Name      string
 	Quantity  int
 	UnitPrice kernel.Money
-	Amount    kernel.Money
+	Amount    kernel.Money // tax-inclusive; the issuer splits it by kernel.SplitTax
+	// The classification printed on the invoice: *TaxCategory*Name, the rate and tax, 单位, 规格型号.
+	// An empty TaxCode means the default (kernel.DefaultTaxCode, 信息技术服务, 6 %).
+	TaxCategory string
+	TaxCode     string
+	TaxRate     kernel.TaxRate
+	Unit        string
+	Spec        string
 }
 
 // IssueRequest asks the invoicing provider for a VAT ordinary digital invoice (数电普票).

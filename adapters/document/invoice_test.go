@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"image/png"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +14,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/makiuchi-d/gozxing"
+	qrreader "github.com/makiuchi-d/gozxing/qrcode"
 
 	"github.com/shuxinqian/server/domain/kernel"
 	"github.com/shuxinqian/server/ports"
@@ -90,12 +95,18 @@ func TestInvoiceIssuerIssues(t *testing.T) {
 	for _, want := range []string{
 		"电子发票（普通发票）", inv.Number, "2026年01月01日", "深圳市数信招标代理有限公司", "91440300MA5FXXXX1X",
 		"福州数信科技有限公司", "91350100M000100Y43", "电子签名服务", "项目名称", "数量", "单价", "金额",
-		"7.83", "23.49", "100.00", "合计", "价税合计（小写）", "¥123.49", "沙箱测试发票，不具备法律效力", "ord-20251231-0001",
+		"规格型号", "单位", "税率/征收率", "税额", "*信息技术服务*电子签名服务",
+		// 100.00 at 6 %: tax round(5.6604) = 5.66, net 94.34; 23.49: tax round(1.3296) = 1.33, net 22.16,
+		// unit price 22.16 / 3 = 7.38666667 (8 decimals, half up).
+		"94.34", "5.66", "22.16", "1.33", "7.38666667", "6%", "合计", "¥116.50", "¥6.99",
+		"价税合计（大写）", "壹佰贰拾叁元肆角玖分", "（小写）", "¥123.49", "开票人：数信签",
+		"沙箱测试发票，不具备法律效力", "ord-20251231-0001",
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("the PDF text lacks %q:\n%s", want, text)
 		}
 	}
+	checkInvoiceSums(t, text)
 	if strings.Count(text, "\n\f") > 1 || strings.Count(text, "\f") > 1 {
 		t.Errorf("more than one page")
 	}
@@ -287,5 +298,84 @@ func TestNewInvoiceIssuerRefusesBadConfig(t *testing.T) {
 	}
 	if _, err := NewInvoiceIssuer(dir, invSeller, nil); err == nil {
 		t.Error("a nil clock was accepted")
+	}
+}
+
+// checkInvoiceSums reads 合计 (¥net, ¥tax) and （小写） ¥total from the PDF text and checks
+// net + tax = total.
+func checkInvoiceSums(t *testing.T, text string) {
+	t.Helper()
+	yen := regexp.MustCompile(`¥([0-9]+\.[0-9]{2})`)
+	var sums, totals []string
+	for _, line := range strings.Split(text, "\n") {
+		switch {
+		case strings.Contains(line, "合计") && !strings.Contains(line, "价税合计"):
+			for _, m := range yen.FindAllStringSubmatch(line, -1) {
+				sums = append(sums, m[1])
+			}
+		case strings.Contains(line, "（小写）"):
+			for _, m := range yen.FindAllStringSubmatch(line, -1) {
+				totals = append(totals, m[1])
+			}
+		}
+	}
+	if len(sums) != 2 || len(totals) != 1 {
+		t.Fatalf("合计 amounts %v, 小写 %v:\n%s", sums, totals, text)
+	}
+	net, err1 := kernel.ParseYuan(sums[0])
+	tax, err2 := kernel.ParseYuan(sums[1])
+	total, err3 := kernel.ParseYuan(totals[0])
+	if err1 != nil || err2 != nil || err3 != nil || net+tax != total {
+		t.Errorf("net %s + tax %s ≠ total %s", sums[0], sums[1], totals[0])
+	}
+}
+
+// The QR code printed on the invoice decodes to InvoiceQRText of the invoice.
+func TestInvoiceQRCode(t *testing.T) {
+	if _, err := exec.LookPath("pdftoppm"); err != nil {
+		t.Skip("pdftoppm not installed")
+	}
+	iss := invIssuer(t, t.TempDir())
+	inv, err := iss.Issue(context.Background(), invRequest("order-qr"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	f := filepath.Join(dir, "invoice.pdf")
+	if err := os.WriteFile(f, inv.PDF, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// The QR code is 24 mm square at (12 mm, 10 mm): crop that area at 300 dpi, with a margin.
+	const dpi = 300
+	mm := func(v float64) string { return fmt.Sprint(int(v / 25.4 * dpi)) }
+	out, err := exec.Command("pdftoppm", "-png", "-r", fmt.Sprint(dpi), "-x", mm(6), "-y", mm(4), "-W", mm(36), "-H", mm(36),
+		"-singlefile", f, filepath.Join(dir, "qr")).CombinedOutput()
+	if err != nil {
+		t.Fatalf("pdftoppm: %v: %s", err, out)
+	}
+	pngFile, err := os.Open(filepath.Join(dir, "qr.png"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = pngFile.Close() }()
+	img, err := png.Decode(pngFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bmp, err := gozxing.NewBinaryBitmapFromImage(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := qrreader.NewQRCodeReader().Decode(bmp, nil)
+	if err != nil {
+		t.Fatalf("decode the invoice's QR code: %v", err)
+	}
+	// 100.00 + 23.49 at 6 %: net 94.34 + 22.16 = 116.50.
+	want := InvoiceQRText(inv.Number, kernel.Fen(11650), inv.IssuedAt, "91350100M000100Y43", kernel.Fen(12349))
+	if res.GetText() != want {
+		t.Fatalf("QR %q, want %q", res.GetText(), want)
+	}
+	if !regexp.MustCompile(`^01,32,,[0-9]{20},116\.50,20260101,,[0-9A-F]{4},$`).MatchString(want) {
+		t.Fatalf("QR layout %q", want)
 	}
 }

@@ -26,6 +26,12 @@ type catalogItemJSON struct {
 	UnitPriceFen int64          `json:"unit_price_fen"`
 	UnitPrice    string         `json:"unit_price"`
 	Grants       channel.Grants `json:"grants"`
+	TaxCode      string         `json:"tax_code"`
+	TaxCategory  string         `json:"tax_category"`
+	TaxRateBP    int            `json:"tax_rate_bp"`
+	TaxRate      string         `json:"tax_rate"`
+	Unit         string         `json:"unit"`
+	Spec         string         `json:"spec,omitempty"`
 }
 
 type channelJSON struct {
@@ -46,7 +52,9 @@ func (s *Server) channelJSON(c *channel.Channel, withCatalog bool) channelJSON {
 		j.Catalog = []catalogItemJSON{}
 		for _, it := range c.Catalog() {
 			j.Catalog = append(j.Catalog, catalogItemJSON{SKU: it.SKU, Name: it.Name, Description: it.Description, Kind: string(it.Kind),
-				UnitPriceFen: it.UnitPrice.Fen(), UnitPrice: it.UnitPrice.String(), Grants: it.Grants})
+				UnitPriceFen: it.UnitPrice.Fen(), UnitPrice: it.UnitPrice.String(), Grants: it.Grants,
+				TaxCode: it.Tax.Code, TaxCategory: it.Tax.Category, TaxRateBP: it.Tax.Rate.BasisPoints(), TaxRate: it.Tax.Rate.String(),
+				Unit: it.Unit, Spec: it.Spec})
 		}
 	}
 	return j

@@ -10,6 +10,7 @@ import (
 
 	"github.com/shuxinqian/server/application"
 	"github.com/shuxinqian/server/domain/invoice"
+	"github.com/shuxinqian/server/domain/kernel"
 )
 
 type invoiceRequest struct {
@@ -30,6 +31,11 @@ type invoiceJSON struct {
 	TaxID          string     `json:"tax_id,omitempty"`
 	AmountFen      int64      `json:"amount_fen"`
 	Amount         string     `json:"amount"`
+	AmountNetFen   int64      `json:"amount_net_fen"`
+	TaxFen         int64      `json:"tax_fen"`
+	TaxRate        string     `json:"tax_rate"`              // "6%", or "mixed" when the lines' rates differ
+	TaxRateBP      *int       `json:"tax_rate_bp,omitempty"` // absent when mixed
+	AmountUpper    string     `json:"amount_upper"`          // 价税合计（大写）
 	Number         string     `json:"number,omitempty"`
 	IssuedAt       *time.Time `json:"issued_at,omitempty"`
 	DownloadURL    string     `json:"download_url,omitempty"`
@@ -42,7 +48,11 @@ type invoiceJSON struct {
 func (s *Server) toInvoiceJSON(inv *invoice.Invoice) invoiceJSON {
 	j := invoiceJSON{ID: string(inv.ID), OrderID: string(inv.OrderID), Status: string(inv.Status), Type: inv.Type, TitleType: inv.TitleType,
 		Title: inv.Title, TaxID: string(inv.TaxID), AmountFen: inv.Amount.Fen(), Amount: inv.Amount.String(), Number: inv.Number,
-		FailureReason: inv.FailureReason, CreatedAt: inv.CreatedAt}
+		FailureReason: inv.FailureReason, CreatedAt: inv.CreatedAt,
+		AmountNetFen: inv.Net.Fen(), TaxFen: inv.Tax.Fen(), TaxRate: "mixed", AmountUpper: kernel.UpperCase(inv.Amount)}
+	if !inv.MixedRates {
+		j.TaxRate, j.TaxRateBP = inv.TaxRate.String(), new(inv.TaxRate.BasisPoints())
+	}
 	if inv.Status == invoice.StatusIssued {
 		t := inv.IssuedAt
 		j.IssuedAt = &t

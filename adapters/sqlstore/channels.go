@@ -35,6 +35,12 @@ type catalogItem struct {
 	Kind        string         `json:"kind"`
 	UnitPrice   int64          `json:"unit_price_fen"`
 	Grants      channel.Grants `json:"grants"`
+	// Since migration 20261204080001 (items stored before read as channel.DefaultTax).
+	TaxCode     string `json:"tax_code,omitempty"`
+	TaxCategory string `json:"tax_category,omitempty"`
+	TaxRateBP   *int   `json:"tax_rate_bp,omitempty"`
+	Unit        string `json:"unit,omitempty"`
+	Spec        string `json:"spec,omitempty"`
 }
 
 type platformRow struct {
@@ -55,7 +61,8 @@ func (r channels) Add(ctx context.Context, c *channel.Channel) error {
 	items := make([]catalogItem, len(s.Catalog))
 	for i, it := range s.Catalog {
 		items[i] = catalogItem{SKU: it.SKU, Name: it.Name, Description: it.Description, Kind: string(it.Kind),
-			UnitPrice: it.UnitPrice.Fen(), Grants: it.Grants}
+			UnitPrice: it.UnitPrice.Fen(), Grants: it.Grants, TaxCode: it.Tax.Code, TaxCategory: it.Tax.Category,
+			TaxRateBP: new(it.Tax.Rate.BasisPoints()), Unit: it.Unit, Spec: it.Spec}
 	}
 	cat, err := json.Marshal(items)
 	if err != nil {
@@ -78,7 +85,17 @@ func channelFromRow(row *channelRow) (*channel.Channel, error) {
 	cat := make([]channel.Item, len(items))
 	for i, it := range items {
 		cat[i] = channel.Item{SKU: it.SKU, Name: it.Name, Description: it.Description, Kind: channel.ItemKind(it.Kind),
-			UnitPrice: kernel.Fen(it.UnitPrice), Grants: it.Grants}
+			UnitPrice: kernel.Fen(it.UnitPrice), Grants: it.Grants, Unit: it.Unit, Spec: it.Spec,
+			Tax: channel.Tax{Code: it.TaxCode, Category: it.TaxCategory}}
+		if it.TaxRateBP != nil {
+			cat[i].Tax.Rate = kernel.TaxRate(*it.TaxRateBP)
+		}
+		if it.TaxCode == "" { // stored before items carried their tax classification
+			cat[i].Tax = channel.DefaultTax
+		}
+		if it.Unit == "" {
+			cat[i].Unit = channel.DefaultUnit
+		}
 	}
 	return channel.FromSnapshot(channel.Snapshot{ID: kernel.ChannelID(row.ID), Code: row.Code, Name: row.Name, QRToken: row.QRToken,
 		Active: row.Active, PersonalCertService: row.PersonalCertService, Method: channel.RealNameMethod(row.RealNameMethod),

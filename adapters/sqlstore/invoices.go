@@ -23,6 +23,9 @@ type invoiceRow struct {
 	TaxID         string    `bun:"tax_id"`
 	EmailEnc      []byte    `bun:"email_enc"`
 	AmountFen     int64     `bun:"amount_fen"`
+	NetFen        int64     `bun:"net_fen"`
+	TaxFen        int64     `bun:"tax_fen"`
+	TaxRateBP     int       `bun:"tax_rate_bp"`
 	Status        string    `bun:"status"`
 	Number        string    `bun:"number"`
 	IssuedAt      time.Time `bun:"issued_at,nullzero"`
@@ -41,8 +44,12 @@ type invoices struct{ t *txn }
 func (r invoices) toRow(i *invoice.Invoice) (*invoiceRow, error) {
 	row := &invoiceRow{ID: string(i.ID), OrderID: string(i.OrderID), EnterpriseID: string(i.EnterpriseID), RequestedBy: string(i.RequestedBy),
 		Type: i.Type, TitleType: i.TitleType, Title: i.Title, TaxID: string(i.TaxID), AmountFen: i.Amount.Fen(), Status: string(i.Status),
+		NetFen: i.Net.Fen(), TaxFen: i.Tax.Fen(), TaxRateBP: i.TaxRate.BasisPoints(),
 		Number: i.Number, IssuedAt: utc(i.IssuedAt), PDFKey: i.PDFKey, Attempts: i.Attempts, FailureReason: i.FailureReason,
 		CreatedAt: utc(i.CreatedAt), UpdatedAt: utc(i.UpdatedAt), Version: i.Version}
+	if i.MixedRates {
+		row.TaxRateBP = -1
+	}
 	if i.Email != "" {
 		enc, err := r.t.store.cipher.Seal([]byte(i.Email), aadInvoiceEmail)
 		if err != nil {
@@ -57,7 +64,8 @@ func (r invoices) fromRow(row *invoiceRow) (*invoice.Invoice, error) {
 	i := &invoice.Invoice{ID: kernel.InvoiceID(row.ID), OrderID: kernel.OrderID(row.OrderID), EnterpriseID: kernel.EnterpriseID(row.EnterpriseID),
 		RequestedBy: kernel.UserID(row.RequestedBy), Type: row.Type, TitleType: row.TitleType, Title: row.Title, TaxID: kernel.CreditCode(row.TaxID),
 		Amount: kernel.Fen(row.AmountFen), Status: invoice.Status(row.Status), Number: row.Number, IssuedAt: utc(row.IssuedAt), PDFKey: row.PDFKey,
-		Attempts: row.Attempts, FailureReason: row.FailureReason, CreatedAt: utc(row.CreatedAt), UpdatedAt: utc(row.UpdatedAt), Version: row.Version}
+		Attempts: row.Attempts, FailureReason: row.FailureReason, CreatedAt: utc(row.CreatedAt), UpdatedAt: utc(row.UpdatedAt), Version: row.Version,
+		Net: kernel.Fen(row.NetFen), Tax: kernel.Fen(row.TaxFen), TaxRate: kernel.TaxRate(row.TaxRateBP), MixedRates: row.TaxRateBP < 0}
 	if len(row.EmailEnc) > 0 {
 		e, err := r.t.store.cipher.Open(row.EmailEnc, aadInvoiceEmail)
 		if err != nil {

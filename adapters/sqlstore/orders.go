@@ -45,6 +45,12 @@ type orderItemJSON struct {
 	Quantity  int            `json:"quantity"`
 	Subtotal  int64          `json:"subtotal_fen"`
 	Grants    channel.Grants `json:"grants"`
+	// Since migration 20261204080001 (lines stored before read as channel.DefaultTax).
+	TaxCode     string `json:"tax_code,omitempty"`
+	TaxCategory string `json:"tax_category,omitempty"`
+	TaxRateBP   *int   `json:"tax_rate_bp,omitempty"`
+	Unit        string `json:"unit,omitempty"`
+	Spec        string `json:"spec,omitempty"`
 }
 
 type orders struct{ t *txn }
@@ -53,7 +59,8 @@ func orderToRow(o *order.Order) (*orderRow, error) {
 	items := make([]orderItemJSON, len(o.Items))
 	for i, it := range o.Items {
 		items[i] = orderItemJSON{SKU: it.SKU, Name: it.Name, Kind: string(it.Kind), UnitPrice: it.UnitPrice.Fen(), Quantity: it.Quantity,
-			Subtotal: it.Subtotal.Fen(), Grants: it.Grants}
+			Subtotal: it.Subtotal.Fen(), Grants: it.Grants, TaxCode: it.Tax.Code, TaxCategory: it.Tax.Category,
+			TaxRateBP: new(it.Tax.Rate.BasisPoints()), Unit: it.Unit, Spec: it.Spec}
 	}
 	b, err := json.Marshal(items)
 	if err != nil {
@@ -77,7 +84,18 @@ func orderFromRow(row *orderRow) (*order.Order, error) {
 		Version: row.Version}
 	for _, it := range items {
 		o.Items = append(o.Items, order.Item{SKU: it.SKU, Name: it.Name, Kind: channel.ItemKind(it.Kind), UnitPrice: kernel.Fen(it.UnitPrice),
-			Quantity: it.Quantity, Subtotal: kernel.Fen(it.Subtotal), Grants: it.Grants})
+			Quantity: it.Quantity, Subtotal: kernel.Fen(it.Subtotal), Grants: it.Grants, Unit: it.Unit, Spec: it.Spec,
+			Tax: channel.Tax{Code: it.TaxCode, Category: it.TaxCategory}})
+		last := &o.Items[len(o.Items)-1]
+		if it.TaxRateBP != nil {
+			last.Tax.Rate = kernel.TaxRate(*it.TaxRateBP)
+		}
+		if it.TaxCode == "" { // placed before lines kept their tax classification
+			last.Tax = channel.DefaultTax
+		}
+		if it.Unit == "" {
+			last.Unit = channel.DefaultUnit
+		}
 	}
 	return o, nil
 }

@@ -55,6 +55,52 @@ type Item struct {
 	Kind        ItemKind
 	UnitPrice   kernel.Money
 	Grants      Grants
+	// Tax is how the item is invoiced (数电普票): classification code, short name and rate.
+	Tax Tax
+	// Unit and Spec are printed in the invoice's 单位 and 规格型号 columns (Spec may be empty).
+	Unit string
+	Spec string
+}
+
+// Tax is the invoicing classification of a catalog item.
+type Tax struct {
+	Code     string         // 税收分类编码: 19 digits, e.g. 3040201000000000000
+	Category string         // its short name printed as *信息技术服务*项目名称
+	Rate     kernel.TaxRate // 税率/征收率 in basis points
+}
+
+// DefaultTax is the classification of items without one (information technology services, 6 %).
+var DefaultTax = Tax{Code: kernel.DefaultTaxCode, Category: kernel.DefaultTaxCategory, Rate: kernel.DefaultTaxRate}
+
+// DefaultUnit is the 单位 of items without one.
+const DefaultUnit = "项"
+
+// normalizeItem fills the defaults of an item stored before it carried its tax classification
+// and validates the classification, unit and specification.
+func normalizeItem(it *Item) error {
+	if it.Tax.Code == "" && it.Tax.Category == "" && it.Tax.Rate == 0 {
+		it.Tax = DefaultTax
+	}
+	it.Tax.Category = strings.TrimSpace(it.Tax.Category)
+	it.Unit, it.Spec = strings.TrimSpace(it.Unit), strings.TrimSpace(it.Spec)
+	if it.Unit == "" {
+		it.Unit = DefaultUnit
+	}
+	if _, err := kernel.ParseTaxCode(it.Tax.Code); err != nil {
+		return err
+	}
+	if _, err := kernel.ParseTaxRate(int(it.Tax.Rate)); err != nil {
+		return err
+	}
+	switch {
+	case it.Tax.Category == "" || utf8.RuneCountInString(it.Tax.Category) > 16 || strings.ContainsRune(it.Tax.Category, '*'):
+		return kernel.Invalid("catalog-tax-category-invalid", "the tax category short name is 1-16 characters without *")
+	case utf8.RuneCountInString(it.Unit) > 8:
+		return kernel.Invalid("catalog-unit-invalid", "the unit is at most 8 characters")
+	case utf8.RuneCountInString(it.Spec) > 40:
+		return kernel.Invalid("catalog-spec-invalid", "the specification is at most 40 characters")
+	}
+	return nil
 }
 
 var (
@@ -106,7 +152,12 @@ func New(s Snapshot) (*Channel, error) {
 		return nil, err
 	}
 	seen := map[string]bool{}
-	for _, it := range s.Catalog {
+	s.Catalog = append([]Item(nil), s.Catalog...)
+	for n := range s.Catalog {
+		if err := normalizeItem(&s.Catalog[n]); err != nil {
+			return nil, err
+		}
+		it := s.Catalog[n]
 		switch {
 		case !skuRe.MatchString(it.SKU):
 			return nil, kernel.Invalid("catalog-sku-invalid", "SKU is 1-40 lower-case letters, digits or hyphens")

@@ -114,7 +114,11 @@ func TestNewValid(t *testing.T) {
 	if snap.CreatedAt != want || snap.CreatedAt.Location() != time.UTC {
 		t.Errorf("CreatedAt = %v, want %v (UTC, µs)", snap.CreatedAt, want)
 	}
-	if !reflect.DeepEqual(c.Catalog(), validSnapshot().Catalog) {
+	wantCat := validSnapshot().Catalog
+	for n := range wantCat { // items without a classification get the default one
+		wantCat[n].Tax, wantCat[n].Unit = channel.DefaultTax, channel.DefaultUnit
+	}
+	if !reflect.DeepEqual(c.Catalog(), wantCat) {
 		t.Errorf("Catalog = %+v", c.Catalog())
 	}
 	if snap.QRToken != qrToken {
@@ -489,6 +493,55 @@ func TestItemKindsAndGrants(t *testing.T) {
 		f, ok := ty.FieldByName(name)
 		if !ok || f.Tag.Get("json") != tag {
 			t.Errorf("Grants.%s json tag = %q, want %q", name, f.Tag.Get("json"), tag)
+		}
+	}
+}
+
+func TestNewCatalogTax(t *testing.T) {
+	withItem := func(f func(*channel.Item)) channel.Snapshot {
+		s := validSnapshot()
+		f(&s.Catalog[0])
+		return s
+	}
+	c, err := channel.New(withItem(func(it *channel.Item) {
+		it.Tax = channel.Tax{Code: "3040205000000000000", Category: " 信息技术服务 ", Rate: kernel.TaxRate6}
+		it.Unit, it.Spec = " 套 ", "50次/年"
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := c.Catalog()[0]
+	if got.Tax != (channel.Tax{Code: "3040205000000000000", Category: "信息技术服务", Rate: 600}) || got.Unit != "套" || got.Spec != "50次/年" {
+		t.Errorf("item %+v", got)
+	}
+	for _, tc := range []struct {
+		name string
+		f    func(*channel.Item)
+		code string
+	}{
+		{"18 digits", func(it *channel.Item) {
+			it.Tax = channel.Tax{Code: "304020100000000000", Category: "信息技术服务", Rate: 600}
+		}, "tax-code-invalid"},
+		{"20 digits", func(it *channel.Item) {
+			it.Tax = channel.Tax{Code: "30402010000000000000", Category: "信息技术服务", Rate: 600}
+		}, "tax-code-invalid"},
+		{"letter", func(it *channel.Item) {
+			it.Tax = channel.Tax{Code: "304020100000000000X", Category: "信息技术服务", Rate: 600}
+		}, "tax-code-invalid"},
+		{"class 0", func(it *channel.Item) {
+			it.Tax = channel.Tax{Code: "0040201000000000000", Category: "信息技术服务", Rate: 600}
+		}, "tax-code-invalid"},
+		{"rate 7%", func(it *channel.Item) {
+			it.Tax = channel.Tax{Code: "3040201000000000000", Category: "信息技术服务", Rate: 700}
+		}, "tax-rate-invalid"},
+		{"no category", func(it *channel.Item) { it.Tax = channel.Tax{Code: "3040201000000000000", Rate: 600} }, "catalog-tax-category-invalid"},
+		{"star in category", func(it *channel.Item) {
+			it.Tax = channel.Tax{Code: "3040201000000000000", Category: "*信息*", Rate: 600}
+		}, "catalog-tax-category-invalid"},
+		{"long unit", func(it *channel.Item) { it.Unit = "一二三四五六七八九" }, "catalog-unit-invalid"},
+	} {
+		if _, err := channel.New(withItem(tc.f)); kernel.CodeOf(err) != tc.code {
+			t.Errorf("%s: %v, want %s", tc.name, err, tc.code)
 		}
 	}
 }

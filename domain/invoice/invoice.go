@@ -55,6 +55,10 @@ type Invoice struct {
 	TaxID         kernel.CreditCode
 	Email         string
 	Amount        kernel.Money
+	Net           kernel.Money   // Amount before tax (金额): Net + Tax == Amount
+	Tax           kernel.Money   // 税额
+	TaxRate       kernel.TaxRate // the lines' rate; meaningless when MixedRates
+	MixedRates    bool
 	Status        Status
 	Number        string
 	IssuedAt      time.Time
@@ -110,6 +114,41 @@ func New(id kernel.InvoiceID, oid kernel.OrderID, eid kernel.EnterpriseID, by ke
 	inv.CreatedAt, inv.UpdatedAt = now, now
 	inv.Record(Requested{InvoiceID: id, OrderID: oid, At: now})
 	return inv, nil
+}
+
+// TaxLine is one line of the invoiced order: its tax-inclusive amount and its rate.
+type TaxLine struct {
+	Amount kernel.Money
+	Rate   kernel.TaxRate
+}
+
+// SplitTax sets the amount before tax and the tax from the order's lines: each line is split by
+// kernel.SplitTax (tax rounded half up per line) and the parts are summed, so Net + Tax equals
+// the invoiced amount exactly. The lines must add up to the amount.
+func (i *Invoice) SplitTax(lines []TaxLine) error {
+	if len(lines) == 0 {
+		return kernel.Invalid("invoice-lines-missing", "an invoice needs the order's lines")
+	}
+	var sum, net, tax kernel.Money
+	i.MixedRates, i.TaxRate = false, lines[0].Rate
+	for _, l := range lines {
+		n, t, err := kernel.SplitTax(l.Amount, l.Rate)
+		if err != nil {
+			return err
+		}
+		if sum, err = sum.Add(l.Amount); err != nil {
+			return err
+		}
+		net, tax = net+n, tax+t // n + t == l.Amount, and the amounts' sum did not overflow
+		if l.Rate != i.TaxRate {
+			i.MixedRates = true
+		}
+	}
+	if sum != i.Amount {
+		return kernel.Invalid("invoice-lines-mismatch", "the lines do not add up to the invoiced amount")
+	}
+	i.Net, i.Tax = net, tax
+	return nil
 }
 
 // RequestAgain re-opens a failed invoice with a new (validated) request: it goes back to

@@ -52,6 +52,16 @@ type Item struct {
 	Quantity  int
 	Subtotal  kernel.Money
 	Grants    channel.Grants
+	// Tax, Unit and Spec are copied from the catalog when the order is placed: a later change of
+	// the catalog's price or tax never alters a placed order.
+	Tax  channel.Tax
+	Unit string
+	Spec string
+}
+
+// Split is the line's subtotal split into the amount before tax and the tax (kernel.SplitTax).
+func (it Item) Split() (net, tax kernel.Money, err error) {
+	return kernel.SplitTax(it.Subtotal, it.Tax.Rate)
 }
 
 // OutTradeNo is the WeChat Pay out_trade_no of an order: fixed at creation, reused when paying again.
@@ -115,7 +125,7 @@ func Place(id kernel.OrderID, eid kernel.EnterpriseID, uid kernel.UserID, ch *ch
 			return nil, err
 		}
 		o.Items = append(o.Items, Item{SKU: it.SKU, Name: it.Name, Kind: it.Kind, UnitPrice: it.UnitPrice, Quantity: l.Quantity,
-			Subtotal: sub, Grants: it.Grants})
+			Subtotal: sub, Grants: it.Grants, Tax: it.Tax, Unit: it.Unit, Spec: it.Spec})
 	}
 	if !outTradeNoRe.MatchString(o.OutTradeNo) {
 		return nil, kernel.Invalid("order-id-invalid", "the order id does not make a valid out_trade_no")

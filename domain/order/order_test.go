@@ -102,8 +102,10 @@ func TestPlacePricesFromTheCatalog(t *testing.T) {
 		t.Fatalf("OccurredAt = %v", at)
 	}
 	want := []order.Item{
-		{SKU: "sig-100", Name: "签名包100", Kind: channel.KindPackage, UnitPrice: 9900, Quantity: 3, Subtotal: 29700, Grants: channel.Grants{Signatures: 100}},
-		{SKU: "cert-1y", Name: "证书一年", Kind: channel.KindService, UnitPrice: 1, Quantity: 999, Subtotal: 999, Grants: channel.Grants{CertificateYears: 1}},
+		{SKU: "sig-100", Name: "签名包100", Kind: channel.KindPackage, UnitPrice: 9900, Quantity: 3, Subtotal: 29700, Grants: channel.Grants{Signatures: 100},
+			Tax: channel.DefaultTax, Unit: channel.DefaultUnit},
+		{SKU: "cert-1y", Name: "证书一年", Kind: channel.KindService, UnitPrice: 1, Quantity: 999, Subtotal: 999, Grants: channel.Grants{CertificateYears: 1},
+			Tax: channel.DefaultTax, Unit: channel.DefaultUnit},
 	}
 	if !reflect.DeepEqual(o.Items, want) {
 		t.Errorf("items %+v", o.Items)
@@ -397,5 +399,28 @@ func TestExpired(t *testing.T) {
 	}
 	if closed(t).Expired(t0.Add(time.Hour)) {
 		t.Error("a closed order expired")
+	}
+}
+
+func TestPlaceKeepsTaxClassification(t *testing.T) {
+	item := channel.Item{SKU: "svc-x", Name: "服务", Kind: channel.KindService, UnitPrice: kernel.Fen(10300),
+		Tax: channel.Tax{Code: "3040203000000000000", Category: "信息技术服务", Rate: kernel.TaxRate3}, Unit: "次", Spec: "A型"}
+	o, err := order.Place(oid, eid, uid, catalogChannel(t, true, item), []order.Line{{SKU: "svc-x", Quantity: 2}}, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := o.Items[0]
+	if got.Tax != item.Tax || got.Unit != "次" || got.Spec != "A型" {
+		t.Fatalf("line %+v", got)
+	}
+	// The catalog changes afterwards (new rate and price): the placed line keeps its own.
+	item.Tax.Rate, item.UnitPrice = kernel.TaxRate6, kernel.Fen(99999)
+	_ = catalogChannel(t, true, item)
+	if o.Items[0].Tax.Rate != kernel.TaxRate3 || o.Items[0].UnitPrice != kernel.Fen(10300) {
+		t.Fatalf("placed line changed: %+v", o.Items[0])
+	}
+	net, tax, err := o.Items[0].Split()
+	if err != nil || net != kernel.Fen(20000) || tax != kernel.Fen(600) {
+		t.Fatalf("split %v + %v, %v; want 200.00 + 6.00", net, tax, err)
 	}
 }

@@ -96,6 +96,9 @@ func TestIdentityFlow(t *testing.T) {
 		ch := s.do("GET", "/api/v1/channels/q86804", "", nil).expect(t, 200, "")
 		if cat, _ := ch.body["catalog"].([]any); len(cat) == 0 {
 			t.Fatalf("catalog %s", ch.raw)
+		} else if it := cat[0].(map[string]any); it["tax_code"] != "3040201000000000000" || it["tax_category"] != "信息技术服务" ||
+			it["tax_rate_bp"] != float64(600) || it["tax_rate"] != "6%" || it["unit"] != "套" {
+			t.Fatalf("catalog item's tax classification %v", it)
 		}
 		if st, h, png := s.get("/api/v1/channels/q86804/qr.png", "", ""); st != 200 || h.Get("Content-Type") != "image/png" || len(png) < 100 {
 			t.Fatalf("qr.png %d %s", st, h.Get("Content-Type"))

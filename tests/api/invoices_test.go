@@ -61,7 +61,13 @@ func TestInvoiceFlow(t *testing.T) {
 		if st != 200 || h.Get("Content-Type") != "application/pdf" {
 			t.Fatalf("pdf %d", st)
 		}
-		pdfText(t, pdf, "佛山市正诚工程咨询有限公司", "270.00", inv.str("number"))
+		// 150.00 + 2 × 60.00 at 6 % (seed): tax per line round(8.4906) = 8.49 and round(6.7925) = 6.79.
+		if inv.body["amount_net_fen"] != float64(25472) || inv.body["tax_fen"] != float64(1528) || inv.str("tax_rate") != "6%" ||
+			inv.body["tax_rate_bp"] != float64(600) || inv.str("amount_upper") != "贰佰柒拾元整" {
+			t.Fatalf("tax figures %s", inv.raw)
+		}
+		pdfText(t, pdf, "佛山市正诚工程咨询有限公司", "270.00", inv.str("number"), "*信息技术服务*签署套餐（50次）", "50次/年", "税额",
+			"141.51", "8.49", "113.21", "6.79", "¥254.72", "¥15.28", "贰佰柒拾元整", "开票人：", "6%")
 		// The share link works without a token.
 		share := inv.str("share_url")
 		path := share[strings.Index(share, "/api/v1/"):]
