@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/shuxinqian/server/application"
 )
 
 // joinedMember makes a verified user an active plain member of eid; it returns the token.
@@ -145,4 +147,22 @@ func TestInvoiceTitleMustBePrintable(t *testing.T) {
 			expect(t, 422, "invoice-text-unprintable")
 	}
 	s.requestInvoice(token, oid, "", map[string]any{"type": "vat_ordinary_digital", "title_type": "personal", "title": "开票甲"}).expect(t, 202, "")
+}
+
+// Issue 11 item 2: uploads are limited per user (UploadsPerUser an hour) in a durable counter:
+// the next one answers 429 upload-rate-limited with Retry-After, and another user is not affected.
+func TestUploadsPerUserAreLimited(t *testing.T) {
+	s := start(t, "")
+	tok := s.login("13700000051")
+	img := pngBytes(t, 320, 120)
+	for i := range application.UploadsPerUser {
+		if r := s.upload(tok, "signature", "s.png", img); r.status != 201 {
+			t.Fatalf("upload %d: %d %s", i+1, r.status, r.raw)
+		}
+	}
+	r := s.upload(tok, "signature", "s.png", img).expect(t, 429, "upload-rate-limited")
+	if r.header.Get("Retry-After") == "" {
+		t.Fatal("429 without Retry-After")
+	}
+	s.upload(s.login("13700000052"), "signature", "s.png", img).expect(t, 201, "")
 }
