@@ -28,7 +28,8 @@ type Retention struct {
 	// SweepClaims: the sweeper's nudge claims (effects rows "sweep/…", which only space the
 	// nudges of one stuck item) go this long after the last nudge.
 	SweepClaims time.Duration
-	// SandboxSMS: the sandbox SMS box (APP_MODE=sandbox) keeps messages this long.
+	// SandboxSMS: the sandbox SMS box and the sandbox bank's transfers (APP_MODE=sandbox) are
+	// kept this long.
 	SandboxSMS time.Duration
 	// Batch is the most rows one DELETE statement removes, so no statement holds locks long.
 	Batch int
@@ -44,12 +45,12 @@ var DefaultRetention = Retention{Codes: 24 * time.Hour, Inbox: 30 * 24 * time.Ho
 // PruneReport counts the deleted rows per table.
 type PruneReport struct {
 	Codes, Inbox, Idempotency, Audit int64
-	Effects, EffectNotes, SweepClaims, SandboxSMS int64
+	Effects, EffectNotes, SweepClaims, SandboxSMS, SandboxBank int64
 }
 
 // Total is the number of rows deleted.
 func (r PruneReport) Total() int64 {
-	return r.Codes + r.Inbox + r.Idempotency + r.Audit + r.Effects + r.EffectNotes + r.SweepClaims + r.SandboxSMS
+	return r.Codes + r.Inbox + r.Idempotency + r.Audit + r.Effects + r.EffectNotes + r.SweepClaims + r.SandboxSMS + r.SandboxBank
 }
 
 // Prune deletes what the retention windows let go, as of now, in batches of at most r.Batch
@@ -89,6 +90,7 @@ func (d *DB) Prune(ctx context.Context, now time.Time, r Retention) (PruneReport
 		// A note lives as long as its effect could still be retried.
 		{"effect_notes", "created_at", now.Add(-r.Effects), &rep.EffectNotes, ""},
 		{"sandbox_sms", "sent_at", now.Add(-r.SandboxSMS), &rep.SandboxSMS, ""},
+		{"sandbox_bank_transfers", "at", now.Add(-r.SandboxSMS), &rep.SandboxBank, ""},
 	}
 	for _, s := range steps {
 		n, err := d.pruneTable(ctx, s.table, s.column, s.before, s.where, r.Batch, r.MaxBatches)

@@ -12,7 +12,8 @@ import (
 )
 
 // Effect claims and notes go after RETENTION_EFFECTS (30 days), the sweeper's nudge claims after
-// RETENTION_SWEEP_CLAIMS (7 days), the sandbox SMS box after RETENTION_SANDBOX_SMS (7 days).
+// RETENTION_SWEEP_CLAIMS (7 days), the sandbox SMS box and
+// the sandbox bank's transfers after RETENTION_SANDBOX_SMS (7 days).
 func TestRetentionPrunesEffectsSweepClaimsAndSandboxSMS(t *testing.T) {
 	for _, b := range testdb.Backends() {
 		t.Run(b.Name, func(t *testing.T) {
@@ -36,12 +37,14 @@ func TestRetentionPrunesEffectsSweepClaimsAndSandboxSMS(t *testing.T) {
 				exec(`INSERT INTO effects (effect_key, claimed_at) VALUES (?, ?)`, fmt.Sprintf("sweep/invoice/%d", i), at)
 				exec(`INSERT INTO effect_notes (effect_key, data_enc, created_at) VALUES (?, ?, ?)`, fmt.Sprintf("org-certificate/%d", i), []byte("x"), at)
 				exec(`INSERT INTO sandbox_sms (phone_idx, phone_enc, template, text_enc, sent_at) VALUES ('p', ?, 't', ?, ?)`, []byte("p"), []byte("t"), at)
+				exec(`INSERT INTO sandbox_bank_transfers (reference, account_masked, bank_name, province, branch, amount, remitted, reason, bank_ref, at)
+					VALUES (?, '****1234', 'b', '', '', 5, ?, '', 'r', ?)`, fmt.Sprintf("v%d/t", i), true, at)
 			}
 			rep, err := db.Prune(ctx, now, sqlstore.DefaultRetention)
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := sqlstore.PruneReport{Effects: 2, EffectNotes: 2, SweepClaims: 4, SandboxSMS: 4}
+			want := sqlstore.PruneReport{Effects: 2, EffectNotes: 2, SweepClaims: 4, SandboxSMS: 4, SandboxBank: 4}
 			if rep != want {
 				t.Fatalf("report %+v, want %+v", rep, want)
 			}
@@ -58,6 +61,9 @@ func TestRetentionPrunesEffectsSweepClaimsAndSandboxSMS(t *testing.T) {
 			}
 			if n := remaining(t, db, "sandbox_sms"); n != 1 {
 				t.Fatalf("%d sandbox messages left", n)
+			}
+			if n := remaining(t, db, "sandbox_bank_transfers"); n != 1 {
+				t.Fatalf("%d sandbox transfers left", n)
 			}
 			if rep, err := db.Prune(ctx, now, sqlstore.DefaultRetention); err != nil || rep.Total() != 0 {
 				t.Fatalf("second run %+v %v", rep, err)
