@@ -98,7 +98,7 @@ func loadOpsConfig(get func(k, def string) string) (OpsConfig, error) {
 	dur("RETENTION_AUDIT", "8760h", &o.Retention.Audit)
 	dur("RETENTION_EFFECTS", "720h", &o.Retention.Effects)
 	dur("RETENTION_SWEEP_CLAIMS", "168h", &o.Retention.SweepClaims)
-	dur("RETENTION_SANDBOX_SMS", "168h", &o.Retention.SandboxSMS)
+	dur("RETENTION_SANDBOX", "168h", &o.Retention.Sandbox)
 	if o.Retention.Effects < o.Retention.Inbox {
 		errs = append(errs, errors.New("RETENTION_EFFECTS must be at least RETENTION_INBOX: a redelivered message must still find its effect claims"))
 	}

@@ -28,9 +28,9 @@ type Retention struct {
 	// SweepClaims: the sweeper's nudge claims (effects rows "sweep/…", which only space the
 	// nudges of one stuck item) go this long after the last nudge.
 	SweepClaims time.Duration
-	// SandboxSMS: the sandbox SMS box and the sandbox bank's transfers (APP_MODE=sandbox) are
+	// Sandbox: the sandbox SMS box and the sandbox bank's transfers (APP_MODE=sandbox) are
 	// kept this long.
-	SandboxSMS time.Duration
+	Sandbox time.Duration
 	// Batch is the most rows one DELETE statement removes, so no statement holds locks long.
 	Batch int
 	// MaxBatches bounds the statements of one Prune per table; the rest waits for the next run.
@@ -39,12 +39,12 @@ type Retention struct {
 
 // DefaultRetention is the documented default.
 var DefaultRetention = Retention{Codes: 24 * time.Hour, Inbox: 30 * 24 * time.Hour, Idempotency: 0,
-	Audit: 365 * 24 * time.Hour, Effects: 30 * 24 * time.Hour, SweepClaims: 7 * 24 * time.Hour, SandboxSMS: 7 * 24 * time.Hour,
+	Audit: 365 * 24 * time.Hour, Effects: 30 * 24 * time.Hour, SweepClaims: 7 * 24 * time.Hour, Sandbox: 7 * 24 * time.Hour,
 	Batch: 500, MaxBatches: 200}
 
 // PruneReport counts the deleted rows per table.
 type PruneReport struct {
-	Codes, Inbox, Idempotency, Audit int64
+	Codes, Inbox, Idempotency, Audit                           int64
 	Effects, EffectNotes, SweepClaims, SandboxSMS, SandboxBank int64
 }
 
@@ -70,8 +70,8 @@ func (d *DB) Prune(ctx context.Context, now time.Time, r Retention) (PruneReport
 	if r.SweepClaims <= 0 {
 		r.SweepClaims = DefaultRetention.SweepClaims
 	}
-	if r.SandboxSMS <= 0 {
-		r.SandboxSMS = DefaultRetention.SandboxSMS
+	if r.Sandbox <= 0 {
+		r.Sandbox = DefaultRetention.Sandbox
 	}
 	steps := []struct {
 		table, column string
@@ -89,8 +89,8 @@ func (d *DB) Prune(ctx context.Context, now time.Time, r Retention) (PruneReport
 		{"effects", "claimed_at", now.Add(-r.SweepClaims), &rep.SweepClaims, "effect_key LIKE 'sweep/%'"},
 		// A note lives as long as its effect could still be retried.
 		{"effect_notes", "created_at", now.Add(-r.Effects), &rep.EffectNotes, ""},
-		{"sandbox_sms", "sent_at", now.Add(-r.SandboxSMS), &rep.SandboxSMS, ""},
-		{"sandbox_bank_transfers", "at", now.Add(-r.SandboxSMS), &rep.SandboxBank, ""},
+		{"sandbox_sms", "sent_at", now.Add(-r.Sandbox), &rep.SandboxSMS, ""},
+		{"sandbox_bank_transfers", "at", now.Add(-r.Sandbox), &rep.SandboxBank, ""},
 	}
 	for _, s := range steps {
 		n, err := d.pruneTable(ctx, s.table, s.column, s.before, s.where, r.Batch, r.MaxBatches)

@@ -13,7 +13,7 @@ import (
 
 // Effect claims and notes go after RETENTION_EFFECTS (30 days), the sweeper's nudge claims after
 // RETENTION_SWEEP_CLAIMS (7 days), the sandbox SMS box and
-// the sandbox bank's transfers after RETENTION_SANDBOX_SMS (7 days).
+// the sandbox bank's transfers after RETENTION_SANDBOX (7 days).
 func TestRetentionPrunesEffectsSweepClaimsAndSandboxSMS(t *testing.T) {
 	for _, b := range testdb.Backends() {
 		t.Run(b.Name, func(t *testing.T) {
