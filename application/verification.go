@@ -701,9 +701,18 @@ func (a *App) RemitTransfer(ctx context.Context, ev *enterprise.BankTransferRequ
 // organisation certificate (name + credit code). An enterprise that has one is left alone.
 func (a *App) IssueOrgCertificate(ctx context.Context, ev *enterprise.EnterpriseVerified) error {
 	var e *enterprise.Enterprise
+	revoked := 0
 	if err := a.uow.Read(ctx, func(ctx context.Context, tx ports.Tx) error {
 		var err error
-		e, err = tx.Enterprises().Get(ctx, ev.EnterpriseID)
+		if e, err = tx.Enterprises().Get(ctx, ev.EnterpriseID); err != nil || e.Certificate() != nil {
+			return err
+		}
+		revs, err := tx.Revocations().List(ctx)
+		for _, r := range revs {
+			if r.Kind == "organization" && r.Owner == string(ev.EnterpriseID) {
+				revoked++
+			}
+		}
 		return err
 	}); err != nil {
 		return err
@@ -711,7 +720,12 @@ func (a *App) IssueOrgCertificate(ctx context.Context, ev *enterprise.Enterprise
 	if e.Certificate() != nil {
 		return nil
 	}
+	// One certificate per enterprise and generation: after a revocation the next one is issued
+	// under a new effect key.
 	effect := "org-certificate/" + string(e.ID())
+	if revoked > 0 {
+		effect += fmt.Sprintf("/%d", revoked)
+	}
 	return a.once(ctx, effect, func(ctx context.Context) error {
 		req, err := a.orgCertRequest(ctx, effect, e)
 		if err != nil {

@@ -48,6 +48,8 @@ type vfixture struct {
 	ents     *mocks.MockEnterpriseRepository
 	members  *mocks.MockMembershipRepository
 	seals    *mocks.MockSealRepository
+	revs     *mocks.MockRevocationRepository
+	revoked  []ports.Revocation
 }
 
 func newVerificationFixture(t *testing.T) *vfixture {
@@ -58,6 +60,9 @@ func newVerificationFixture(t *testing.T) *vfixture {
 		verifs: mocks.NewMockVerificationRepository(f.ctrl), ents: mocks.NewMockEnterpriseRepository(f.ctrl),
 		members: mocks.NewMockMembershipRepository(f.ctrl), seals: mocks.NewMockSealRepository(f.ctrl)}
 	f.tx.EXPECT().Seals().Return(vf.seals).AnyTimes()
+	vf.revs = mocks.NewMockRevocationRepository(f.ctrl)
+	vf.revs.EXPECT().List(gomock.Any()).DoAndReturn(func(context.Context) ([]ports.Revocation, error) { return vf.revoked, nil }).AnyTimes()
+	f.tx.EXPECT().Revocations().Return(vf.revs).AnyTimes()
 	f.tx.EXPECT().Verifications().Return(vf.verifs).AnyTimes()
 	f.tx.EXPECT().Enterprises().Return(vf.ents).AnyTimes()
 	f.tx.EXPECT().Memberships().Return(vf.members).AnyTimes()
@@ -667,6 +672,28 @@ func TestIssueOrgCertificate(t *testing.T) {
 		if len(reqs) != 2 || !bytes.Equal(reqs[0].PublicKeyDER, reqs[1].PublicKeyDER) || reqs[0].RequestID != reqs[1].RequestID ||
 			!reqs[0].RequestedAt.Equal(reqs[1].RequestedAt) {
 			t.Fatalf("the retry changed the request: %+v", reqs)
+		}
+	})
+	t.Run("after a revocation the next certificate is another request", func(t *testing.T) {
+		f := newVerificationFixture(t)
+		f.revoked = []ports.Revocation{{SerialHex: "5e01", Kind: "organization", Owner: "e1"}, {SerialHex: "77", Kind: "organization", Owner: "e2"}}
+		f.effects.claims["org-certificate/e1"] = &fakeEffect{claimed: f.now, done: true} // the first, revoked since
+		stored := enterprise.EnterpriseFromSnapshot(snap)
+		keys(t, f)
+		f.ents.EXPECT().Get(gomock.Any(), kernel.EnterpriseID("e1")).Return(enterprise.EnterpriseFromSnapshot(snap), nil)
+		f.ca.EXPECT().IssueOrganization(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, r ports.CertificateRequest) (ports.IssuedCertificate, error) {
+			if r.RequestID != "org-certificate/e1/1" {
+				t.Errorf("request id %q", r.RequestID)
+			}
+			return ports.IssuedCertificate{SerialHex: "5e02", DER: []byte("DER")}, nil
+		})
+		f.ents.EXPECT().Update(gomock.Any(), kernel.EnterpriseID("e1"), gomock.Any()).DoAndReturn(
+			func(_ context.Context, _ kernel.EnterpriseID, fn func(*enterprise.Enterprise) error) error { return fn(stored) })
+		if err := f.app.IssueOrgCertificate(context.Background(), ev); err != nil {
+			t.Fatal(err)
+		}
+		if c := stored.Certificate(); c == nil || c.Serial != "5e02" {
+			t.Fatalf("certificate %+v", c)
 		}
 	})
 	t.Run("an enterprise with a certificate calls no CA", func(t *testing.T) {
