@@ -688,7 +688,9 @@ func TestIssueOrgCertificate(t *testing.T) {
 			return ports.IssuedCertificate{SerialHex: "5e02", DER: []byte("DER")}, nil
 		})
 		f.ents.EXPECT().Update(gomock.Any(), kernel.EnterpriseID("e1"), gomock.Any()).DoAndReturn(
-			func(_ context.Context, _ kernel.EnterpriseID, fn func(*enterprise.Enterprise) error) error { return fn(stored) })
+			func(_ context.Context, _ kernel.EnterpriseID, fn func(*enterprise.Enterprise) error) error {
+				return fn(stored)
+			})
 		if err := f.app.IssueOrgCertificate(context.Background(), ev); err != nil {
 			t.Fatal(err)
 		}
