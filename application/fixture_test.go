@@ -109,7 +109,21 @@ func newFixture(t *testing.T) *fixture {
 
 // fakeEffects is an in-memory ports.EffectLog with the adapter's rules (the contract suite
 // checks the SQL one).
-type fakeEffects struct{ claims map[string]*fakeEffect }
+type fakeEffects struct {
+	claims map[string]*fakeEffect
+	notes  map[string][]byte
+}
+
+func (e *fakeEffects) Note(_ context.Context, key string, data []byte, _ time.Time) ([]byte, error) {
+	if e.notes == nil {
+		e.notes = map[string][]byte{}
+	}
+	if n, ok := e.notes[key]; ok {
+		return n, nil
+	}
+	e.notes[key] = data
+	return data, nil
+}
 
 type fakeEffect struct {
 	claimed time.Time

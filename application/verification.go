@@ -3,7 +3,9 @@ package application
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -699,9 +701,18 @@ func (a *App) RemitTransfer(ctx context.Context, ev *enterprise.BankTransferRequ
 // organisation certificate (name + credit code). An enterprise that has one is left alone.
 func (a *App) IssueOrgCertificate(ctx context.Context, ev *enterprise.EnterpriseVerified) error {
 	var e *enterprise.Enterprise
+	revoked := 0
 	if err := a.uow.Read(ctx, func(ctx context.Context, tx ports.Tx) error {
 		var err error
-		e, err = tx.Enterprises().Get(ctx, ev.EnterpriseID)
+		if e, err = tx.Enterprises().Get(ctx, ev.EnterpriseID); err != nil || e.Certificate() != nil {
+			return err
+		}
+		revs, err := tx.Revocations().List(ctx)
+		for _, r := range revs {
+			if r.Kind == "organization" && r.Owner == string(ev.EnterpriseID) {
+				revoked++
+			}
+		}
 		return err
 	}); err != nil {
 		return err
@@ -709,27 +720,79 @@ func (a *App) IssueOrgCertificate(ctx context.Context, ev *enterprise.Enterprise
 	if e.Certificate() != nil {
 		return nil
 	}
-	key, pub, err := a.keygen.NewKey()
-	if err != nil {
-		return err
+	// One certificate per enterprise and generation: after a revocation the next one is issued
+	// under a new effect key.
+	effect := "org-certificate/" + string(e.ID())
+	if revoked > 0 {
+		effect += fmt.Sprintf("/%d", revoked)
 	}
-	cert, err := a.ca.IssueOrganization(ctx, ports.CertificateRequest{PublicKeyDER: pub, CommonName: e.Name(),
-		Organization: e.Name(), SubjectSerial: string(e.CreditCode())})
+	return a.once(ctx, effect, func(ctx context.Context) error {
+		req, err := a.orgCertRequest(ctx, effect, e)
+		if err != nil {
+			return err
+		}
+		cert, err := a.ca.IssueOrganization(ctx, req.request)
+		if err != nil {
+			return err
+		}
+		now := a.clock.Now()
+		return a.uow.Do(ctx, func(ctx context.Context, tx ports.Tx) error {
+			return tx.Enterprises().Update(ctx, e.ID(), func(e *enterprise.Enterprise) error {
+				if e.Certificate() != nil { // issued meanwhile by a concurrent delivery
+					return nil
+				}
+				return e.IssueCertificate(enterprise.OrgCertificate{Serial: cert.SerialHex, Subject: cert.Subject, NotBefore: cert.NotBefore,
+					NotAfter: cert.NotAfter, DER: cert.DER, KeyPKCS8: req.keyPKCS8}, now)
+			})
+		})
+	})
+}
+
+// orgCertNote is what an organisation certificate request records before the CA is called.
+type orgCertNote struct {
+	KeyPKCS8    []byte    `json:"key"`
+	RequestedAt time.Time `json:"requested_at"`
+}
+
+type orgCertRequest struct {
+	request  ports.CertificateRequest
+	keyPKCS8 []byte
+}
+
+// orgCertRequest makes the enterprise's certificate request, or reads back the one a run that
+// died made: the key and request time are noted durably (sealed) before the CA is called, and
+// the request ID is the effect key, so the CA answers a retry with the same certificate.
+func (a *App) orgCertRequest(ctx context.Context, effect string, e *enterprise.Enterprise) (orgCertRequest, error) {
+	key, _, err := a.keygen.NewKey()
 	if err != nil {
-		return err
+		return orgCertRequest{}, err
 	}
 	der, err := a.keygen.MarshalKey(key)
 	if err != nil {
-		return err
+		return orgCertRequest{}, err
 	}
-	now := a.clock.Now()
-	return a.uow.Do(ctx, func(ctx context.Context, tx ports.Tx) error {
-		return tx.Enterprises().Update(ctx, e.ID(), func(e *enterprise.Enterprise) error {
-			if e.Certificate() != nil { // issued meanwhile by a concurrent delivery
-				return nil
-			}
-			return e.IssueCertificate(enterprise.OrgCertificate{Serial: cert.SerialHex, Subject: cert.Subject, NotBefore: cert.NotBefore,
-				NotAfter: cert.NotAfter, DER: cert.DER, KeyPKCS8: der}, now)
-		})
-	})
+	data, err := json.Marshal(orgCertNote{KeyPKCS8: der, RequestedAt: a.clock.Now().UTC()})
+	if err != nil {
+		return orgCertRequest{}, err
+	}
+	if err := a.uow.Do(ctx, func(ctx context.Context, tx ports.Tx) error {
+		data, err = tx.Effects().Note(ctx, effect, data, a.clock.Now())
+		return err
+	}); err != nil {
+		return orgCertRequest{}, err
+	}
+	var n orgCertNote
+	if err := json.Unmarshal(data, &n); err != nil {
+		return orgCertRequest{}, fmt.Errorf("org certificate note %s: %w", effect, err)
+	}
+	k, err := a.keygen.UnmarshalKey(n.KeyPKCS8)
+	if err != nil {
+		return orgCertRequest{}, err
+	}
+	pub, err := x509.MarshalPKIXPublicKey(k.Public())
+	if err != nil {
+		return orgCertRequest{}, err
+	}
+	return orgCertRequest{keyPKCS8: n.KeyPKCS8, request: ports.CertificateRequest{PublicKeyDER: pub, CommonName: e.Name(),
+		Organization: e.Name(), SubjectSerial: string(e.CreditCode()), RequestID: effect, RequestedAt: n.RequestedAt}}, nil
 }

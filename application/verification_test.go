@@ -1,10 +1,12 @@
 package application_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/x509"
 	"errors"
 	"strings"
 	"testing"
@@ -46,6 +48,8 @@ type vfixture struct {
 	ents     *mocks.MockEnterpriseRepository
 	members  *mocks.MockMembershipRepository
 	seals    *mocks.MockSealRepository
+	revs     *mocks.MockRevocationRepository
+	revoked  []ports.Revocation
 }
 
 func newVerificationFixture(t *testing.T) *vfixture {
@@ -56,6 +60,9 @@ func newVerificationFixture(t *testing.T) *vfixture {
 		verifs: mocks.NewMockVerificationRepository(f.ctrl), ents: mocks.NewMockEnterpriseRepository(f.ctrl),
 		members: mocks.NewMockMembershipRepository(f.ctrl), seals: mocks.NewMockSealRepository(f.ctrl)}
 	f.tx.EXPECT().Seals().Return(vf.seals).AnyTimes()
+	vf.revs = mocks.NewMockRevocationRepository(f.ctrl)
+	vf.revs.EXPECT().List(gomock.Any()).DoAndReturn(func(context.Context) ([]ports.Revocation, error) { return vf.revoked, nil }).AnyTimes()
+	f.tx.EXPECT().Revocations().Return(vf.revs).AnyTimes()
 	f.tx.EXPECT().Verifications().Return(vf.verifs).AnyTimes()
 	f.tx.EXPECT().Enterprises().Return(vf.ents).AnyTimes()
 	f.tx.EXPECT().Memberships().Return(vf.members).AnyTimes()
@@ -593,23 +600,34 @@ func TestIssueOrgCertificate(t *testing.T) {
 	withCert := snap
 	withCert.Certificate = &enterprise.OrgCertificate{Serial: "old", DER: []byte("D"), KeyPKCS8: []byte("K")}
 
-	t.Run("issued once", func(t *testing.T) {
-		f := newVerificationFixture(t)
-		stored := enterprise.EnterpriseFromSnapshot(snap)
+	// keys makes the key generator answer with one real key (its PKCS#8 "PKCS8").
+	keys := func(t *testing.T, f *vfixture) []byte {
 		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 		if err != nil {
 			t.Fatal(err)
 		}
+		pub, err := x509.MarshalPKIXPublicKey(key.Public())
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.keygen.EXPECT().NewKey().Return(key, pub, nil).AnyTimes()
+		f.keygen.EXPECT().MarshalKey(key).Return([]byte("PKCS8"), nil).AnyTimes()
+		f.keygen.EXPECT().UnmarshalKey([]byte("PKCS8")).Return(key, nil).AnyTimes()
+		return pub
+	}
+	t.Run("issued once", func(t *testing.T) {
+		f := newVerificationFixture(t)
+		stored := enterprise.EnterpriseFromSnapshot(snap)
+		pub := keys(t, f)
 		gomock.InOrder(
 			f.ents.EXPECT().Get(gomock.Any(), kernel.EnterpriseID("e1")).Return(enterprise.EnterpriseFromSnapshot(snap), nil),
-			f.keygen.EXPECT().NewKey().Return(key, []byte("PUB"), nil),
 			f.ca.EXPECT().IssueOrganization(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, r ports.CertificateRequest) (ports.IssuedCertificate, error) {
-				if r.CommonName != entName || r.Organization != entName || r.SubjectSerial != string(entCredit) || string(r.PublicKeyDER) != "PUB" {
+				if r.CommonName != entName || r.Organization != entName || r.SubjectSerial != string(entCredit) || !bytes.Equal(r.PublicKeyDER, pub) ||
+					r.RequestID != "org-certificate/e1" || !r.RequestedAt.Equal(f.now) {
 					t.Errorf("request %+v", r)
 				}
 				return ports.IssuedCertificate{SerialHex: "5e01", Subject: "O=" + entName, NotBefore: f.now, NotAfter: f.now.Add(time.Hour), DER: []byte("DER")}, nil
 			}),
-			f.keygen.EXPECT().MarshalKey(key).Return([]byte("PKCS8"), nil),
 			f.ents.EXPECT().Update(gomock.Any(), kernel.EnterpriseID("e1"), gomock.Any()).DoAndReturn(
 				func(_ context.Context, _ kernel.EnterpriseID, fn func(*enterprise.Enterprise) error) error {
 					return fn(stored)
@@ -619,8 +637,65 @@ func TestIssueOrgCertificate(t *testing.T) {
 			t.Fatal(err)
 		}
 		c := stored.Certificate()
-		if c == nil || c.Serial != "5e01" || string(c.DER) != "DER" || string(c.KeyPKCS8) != "PKCS8" || !c.IssuedAt.Equal(f.now) || f.commits != 1 {
-			t.Fatalf("certificate %+v commits %d", c, f.commits)
+		if c == nil || c.Serial != "5e01" || string(c.DER) != "DER" || string(c.KeyPKCS8) != "PKCS8" || !c.IssuedAt.Equal(f.now) {
+			t.Fatalf("certificate %+v", c)
+		}
+		if e := f.effects.claims["org-certificate/e1"]; e == nil || !e.done {
+			t.Fatalf("effect %+v", e)
+		}
+	})
+	t.Run("a retry after a crash between issuing and saving repeats the same request", func(t *testing.T) {
+		f := newVerificationFixture(t)
+		stored := enterprise.EnterpriseFromSnapshot(snap)
+		keys(t, f)
+		f.ents.EXPECT().Get(gomock.Any(), kernel.EnterpriseID("e1")).Return(enterprise.EnterpriseFromSnapshot(snap), nil).Times(2)
+		var reqs []ports.CertificateRequest
+		f.ca.EXPECT().IssueOrganization(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, r ports.CertificateRequest) (ports.IssuedCertificate, error) {
+			reqs = append(reqs, r)
+			return ports.IssuedCertificate{SerialHex: "5e01", DER: []byte("DER")}, nil
+		}).Times(2)
+		saves := 0
+		f.ents.EXPECT().Update(gomock.Any(), kernel.EnterpriseID("e1"), gomock.Any()).DoAndReturn(
+			func(_ context.Context, _ kernel.EnterpriseID, fn func(*enterprise.Enterprise) error) error {
+				if saves++; saves == 1 {
+					return errors.New("crash before saving")
+				}
+				return fn(stored)
+			}).Times(2)
+		if err := f.app.IssueOrgCertificate(context.Background(), ev); err == nil {
+			t.Fatal("the crash did not fail the first delivery")
+		}
+		f.now = f.now.Add(time.Minute)
+		if err := f.app.IssueOrgCertificate(context.Background(), ev); err != nil {
+			t.Fatal(err)
+		}
+		if len(reqs) != 2 || !bytes.Equal(reqs[0].PublicKeyDER, reqs[1].PublicKeyDER) || reqs[0].RequestID != reqs[1].RequestID ||
+			!reqs[0].RequestedAt.Equal(reqs[1].RequestedAt) {
+			t.Fatalf("the retry changed the request: %+v", reqs)
+		}
+	})
+	t.Run("after a revocation the next certificate is another request", func(t *testing.T) {
+		f := newVerificationFixture(t)
+		f.revoked = []ports.Revocation{{SerialHex: "5e01", Kind: "organization", Owner: "e1"}, {SerialHex: "77", Kind: "organization", Owner: "e2"}}
+		f.effects.claims["org-certificate/e1"] = &fakeEffect{claimed: f.now, done: true} // the first, revoked since
+		stored := enterprise.EnterpriseFromSnapshot(snap)
+		keys(t, f)
+		f.ents.EXPECT().Get(gomock.Any(), kernel.EnterpriseID("e1")).Return(enterprise.EnterpriseFromSnapshot(snap), nil)
+		f.ca.EXPECT().IssueOrganization(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, r ports.CertificateRequest) (ports.IssuedCertificate, error) {
+			if r.RequestID != "org-certificate/e1/1" {
+				t.Errorf("request id %q", r.RequestID)
+			}
+			return ports.IssuedCertificate{SerialHex: "5e02", DER: []byte("DER")}, nil
+		})
+		f.ents.EXPECT().Update(gomock.Any(), kernel.EnterpriseID("e1"), gomock.Any()).DoAndReturn(
+			func(_ context.Context, _ kernel.EnterpriseID, fn func(*enterprise.Enterprise) error) error {
+				return fn(stored)
+			})
+		if err := f.app.IssueOrgCertificate(context.Background(), ev); err != nil {
+			t.Fatal(err)
+		}
+		if c := stored.Certificate(); c == nil || c.Serial != "5e02" {
+			t.Fatalf("certificate %+v", c)
 		}
 	})
 	t.Run("an enterprise with a certificate calls no CA", func(t *testing.T) {
@@ -638,9 +713,8 @@ func TestIssueOrgCertificate(t *testing.T) {
 		f := newVerificationFixture(t)
 		stored := enterprise.EnterpriseFromSnapshot(withCert)
 		f.ents.EXPECT().Get(gomock.Any(), kernel.EnterpriseID("e1")).Return(enterprise.EnterpriseFromSnapshot(snap), nil)
-		f.keygen.EXPECT().NewKey().Return(nil, []byte("PUB"), nil)
+		keys(t, f)
 		f.ca.EXPECT().IssueOrganization(gomock.Any(), gomock.Any()).Return(ports.IssuedCertificate{SerialHex: "5e02", DER: []byte("DER")}, nil)
-		f.keygen.EXPECT().MarshalKey(gomock.Any()).Return([]byte("PKCS8"), nil)
 		f.ents.EXPECT().Update(gomock.Any(), kernel.EnterpriseID("e1"), gomock.Any()).DoAndReturn(
 			func(_ context.Context, _ kernel.EnterpriseID, fn func(*enterprise.Enterprise) error) error {
 				return fn(stored)
@@ -655,10 +729,11 @@ func TestIssueOrgCertificate(t *testing.T) {
 	t.Run("CA down: the error is returned, nothing saved", func(t *testing.T) {
 		f := newVerificationFixture(t)
 		f.ents.EXPECT().Get(gomock.Any(), kernel.EnterpriseID("e1")).Return(enterprise.EnterpriseFromSnapshot(snap), nil)
-		f.keygen.EXPECT().NewKey().Return(nil, []byte("PUB"), nil)
+		keys(t, f)
 		f.ca.EXPECT().IssueOrganization(gomock.Any(), gomock.Any()).Return(ports.IssuedCertificate{}, errors.New("hsm offline"))
-		if err := f.app.IssueOrgCertificate(context.Background(), ev); err == nil || f.commits != 0 {
-			t.Fatalf("err %v commits %d", err, f.commits)
+		// No Update expected: nothing is saved; the claim is released for the retry.
+		if err := f.app.IssueOrgCertificate(context.Background(), ev); err == nil || f.effects.claims["org-certificate/e1"] != nil {
+			t.Fatalf("err %v claims %+v", err, f.effects.claims)
 		}
 	})
 }

@@ -96,6 +96,15 @@ func loadOpsConfig(get func(k, def string) string) (OpsConfig, error) {
 	dur("RETENTION_INBOX", "720h", &o.Retention.Inbox)
 	dur("RETENTION_IDEMPOTENCY_KEYS", "0s", &o.Retention.Idempotency)
 	dur("RETENTION_AUDIT", "8760h", &o.Retention.Audit)
+	dur("RETENTION_EFFECTS", "720h", &o.Retention.Effects)
+	dur("RETENTION_SWEEP_CLAIMS", "168h", &o.Retention.SweepClaims)
+	dur("RETENTION_SANDBOX", "168h", &o.Retention.Sandbox)
+	if o.Retention.Effects < o.Retention.Inbox {
+		errs = append(errs, errors.New("RETENTION_EFFECTS must be at least RETENTION_INBOX: a redelivered message must still find its effect claims"))
+	}
+	if o.Retention.SweepClaims < 24*time.Hour {
+		errs = append(errs, errors.New("RETENTION_SWEEP_CLAIMS must be at least 24h"))
+	}
 	dur("PRUNE_INTERVAL", "1h", &o.PruneInterval)
 	if o.Retention.Codes < 24*time.Hour {
 		errs = append(errs, errors.New("RETENTION_SMS_CODES must be at least 24h: the daily sending limits count the codes of the last day"))

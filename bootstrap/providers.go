@@ -63,7 +63,7 @@ var ProviderSet = wire.NewSet(
 	document.NewRenderer, wire.Bind(new(ports.SignatureRenderer), new(*document.Renderer)),
 	wire.Bind(new(ports.DocumentRenderer), new(*document.Renderer)),
 	registry.NewSandbox, provideRegistry,
-	bank.NewSandbox, provideBank,
+	provideSandboxBank, provideBank,
 	wire.InterfaceValue(new(ports.KeyGenerator), crypto.KeyGen{}),
 	wire.InterfaceValue(new(ports.QRCoder), qrcode.Coder{}),
 	provideSettings, providePayments, provideGateway, provideSimulator, provideInvoicer,
@@ -210,6 +210,12 @@ func (t TencentConfig) adapterConfig(clock ports.Clock) tencentcloud.Config {
 // every instance and a separate consume process, kept across restarts).
 func provideSandboxSMS(clock ports.Clock, store *sqlstore.Store) *sms.Sandbox {
 	return sms.NewDurableSandbox(clock, store.SandboxSMS())
+}
+
+// provideSandboxBank is the sandbox bank, keeping its transfers in the database (shared by
+// every instance and a separate consume process, kept across restarts).
+func provideSandboxBank(clock ports.Clock, store *sqlstore.Store) *bank.Sandbox {
+	return bank.NewDurableSandbox(clock, store.SandboxBank())
 }
 
 func provideSMS(cfg Config, clock ports.Clock, box *sms.Sandbox, m *metrics.Metrics) (ports.SMSSender, error) {

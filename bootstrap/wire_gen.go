@@ -7,7 +7,6 @@
 package bootstrap
 
 import (
-	"github.com/shuxinqian/server/adapters/bank"
 	"github.com/shuxinqian/server/adapters/crypto"
 	"github.com/shuxinqian/server/adapters/document"
 	"github.com/shuxinqian/server/adapters/qrcode"
@@ -77,7 +76,7 @@ func NewRuntime(cfg Config, clock ports.Clock) (*Runtime, func(), error) {
 	settings := provideSettings(cfg)
 	registrySandbox := registry.NewSandbox()
 	businessRegistry := provideRegistry(cfg, registrySandbox)
-	bankSandbox := bank.NewSandbox(clock)
+	bankSandbox := provideSandboxBank(clock, store)
 	bankRemitter := provideBank(cfg, bankSandbox)
 	local, err := provideSandboxTSA(cfg, ca, clock)
 	if err != nil {

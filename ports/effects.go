@@ -30,4 +30,9 @@ type EffectLog interface {
 	Done(ctx context.Context, key string, now time.Time) error
 	// Release gives up a claim after a failed attempt, so that the retry may claim it at once.
 	Release(ctx context.Context, key string) error
+	// Note records data for key's effect unless a note is already recorded, and returns the
+	// recorded note (the first one wins). An effect retried after a crash reads back what it
+	// chose before calling the provider (a key, a request time), so the provider answers the
+	// retry as the first call. Notes are sealed at rest; they outlive Release.
+	Note(ctx context.Context, key string, data []byte, now time.Time) ([]byte, error)
 }

@@ -80,6 +80,14 @@ type CertificateRequest struct {
 	// Organization is set for organisation certificates.
 	Organization string
 	Validity     time.Duration
+	// RequestID, when set, makes the request idempotent: the CA answers a repeated request ID
+	// (with the same key, subject and RequestedAt) with the same certificate (the same serial
+	// number and validity), so a retry after a crash between issuance and saving does not
+	// certify the holder twice. The caller records the key and RequestedAt durably before
+	// the first call (ports.EffectLog.Note).
+	RequestID string
+	// RequestedAt is when the request was first made (with RequestID): the validity starts there.
+	RequestedAt time.Time
 }
 
 // IssuedCertificate is a certificate issued by the CA.

@@ -24,3 +24,30 @@ type SandboxSMSBox interface {
 	// List returns up to limit messages to phone (every phone when empty), newest first.
 	List(ctx context.Context, phone kernel.Phone, limit int) ([]SentSMS, error)
 }
+
+// SandboxTransfer is a remittance the sandbox bank recorded, successful or not. It never holds
+// the full account number.
+type SandboxTransfer struct {
+	Reference     string
+	AccountMasked string // "****1234"
+	BankName      string
+	Province      string
+	Branch        string
+	Amount        kernel.Money
+	Remitted      bool
+	Reason        string
+	BankRef       string
+	At            time.Time
+}
+
+// SandboxBankLedger keeps what the sandbox bank remitted, durably (sandbox mode only), so every
+// instance and a separate consume process share it, a restart keeps it, and the sandbox bank
+// stays idempotent by reference across both.
+type SandboxBankLedger interface {
+	// Record stores t unless a transfer with its reference is stored, and returns the stored one
+	// (the first wins).
+	Record(ctx context.Context, t SandboxTransfer) (SandboxTransfer, error)
+	// List returns up to limit transfers whose reference starts with prefix (all when empty),
+	// newest first.
+	List(ctx context.Context, prefix string, limit int) ([]SandboxTransfer, error)
+}

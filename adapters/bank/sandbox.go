@@ -6,6 +6,7 @@ package bank
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"strings"
 	"sync"
@@ -78,6 +79,18 @@ type Sandbox struct {
 	start int
 	n     int
 	byRef map[string]ports.RemitResult
+	// ledger keeps the transfers durably (shared by every instance, kept across restarts);
+	// nil: memory.
+	ledger ports.SandboxBankLedger
+}
+
+// NewDurableSandbox makes a sandbox remitter that keeps its transfers in ledger: every instance
+// and a separate consume process share them, a restart keeps them, and a repeated reference
+// returns the first result there too.
+func NewDurableSandbox(clock ports.Clock, ledger ports.SandboxBankLedger) *Sandbox {
+	s := newSandbox(clock, 0)
+	s.ledger = ledger
+	return s
 }
 
 // NewSandbox makes a sandbox remitter.
@@ -111,6 +124,18 @@ func (s *Sandbox) Remit(ctx context.Context, req ports.RemitRequest) (ports.Remi
 		return ports.RemitResult{}, kernel.Invalid(CodeBankNameInvalid, "a remittance needs the bank's name")
 	}
 
+	if s.ledger != nil {
+		now := s.clock.Now().UTC()
+		// The bank's reference is derived from ours: unique without a shared counter.
+		sum := sha256.Sum256([]byte(ref))
+		res := ports.RemitResult{BankRef: fmt.Sprintf("SBX%s%x", now.Format("20060102"), sum[:6]), At: now}
+		t := transfer(ref, req, &res, now)
+		got, err := s.ledger.Record(ctx, ports.SandboxTransfer(t))
+		if err != nil {
+			return ports.RemitResult{}, err
+		}
+		return ports.RemitResult{Remitted: got.Remitted, Reason: got.Reason, BankRef: got.BankRef, At: got.At}, nil
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if res, ok := s.byRef[ref]; ok {
@@ -119,6 +144,13 @@ func (s *Sandbox) Remit(ctx context.Context, req ports.RemitRequest) (ports.Remi
 	s.seq++
 	now := s.clock.Now().UTC()
 	res := ports.RemitResult{BankRef: fmt.Sprintf("SBX%s%08d", now.Format("20060102"), s.seq), At: now}
+	s.record(ref, res, transfer(ref, req, &res, now))
+	return res, nil
+}
+
+// transfer decides the sandbox's answer to a well-formed request (res.Remitted, res.Reason) and
+// returns the transfer to record.
+func transfer(ref string, req ports.RemitRequest, res *ports.RemitResult, now time.Time) Transfer {
 	acct, ok := accountDigits(req.AccountNumber)
 	masked := kernel.MaskBankAccount(acct)
 	switch {
@@ -130,7 +162,7 @@ func (s *Sandbox) Remit(ctx context.Context, req ports.RemitRequest) (ports.Remi
 	default:
 		res.Remitted = true
 	}
-	s.record(ref, res, Transfer{
+	return Transfer{
 		Reference:     ref,
 		AccountMasked: masked,
 		BankName:      strings.TrimSpace(req.BankName),
@@ -141,8 +173,7 @@ func (s *Sandbox) Remit(ctx context.Context, req ports.RemitRequest) (ports.Remi
 		Reason:        res.Reason,
 		BankRef:       res.BankRef,
 		At:            now,
-	})
-	return res, nil
+	}
 }
 
 // record stores a transfer and its result, evicting the oldest one when full. Callers hold mu.
@@ -174,6 +205,19 @@ func (s *Sandbox) All() []Transfer {
 }
 
 func (s *Sandbox) list(keep func(*Transfer) bool) []Transfer {
+	if s.ledger != nil {
+		ts, err := s.ledger.List(context.Background(), "", DefaultCapacity)
+		if err != nil {
+			return nil
+		}
+		var out []Transfer
+		for _, t := range ts {
+			if t := Transfer(t); keep(&t) {
+				out = append(out, t)
+			}
+		}
+		return out
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []Transfer

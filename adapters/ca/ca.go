@@ -337,7 +337,11 @@ func (ca *CA) issue(req ports.CertificateRequest, org string, extra []pkix.Exten
 		validity = MaxValidity
 	}
 
-	notBefore := ca.clock.Now().UTC().Add(-backdate).Truncate(time.Second)
+	issueAt := ca.clock.Now().UTC()
+	if req.RequestID != "" && !req.RequestedAt.IsZero() {
+		issueAt = req.RequestedAt.UTC() // the same validity for a retried request
+	}
+	notBefore := issueAt.Add(-backdate).Truncate(time.Second)
 	notAfter := notBefore.Add(validity)
 	if notAfter.After(ca.cert.NotAfter) {
 		notAfter = ca.cert.NotAfter // a certificate never outlives its issuer
@@ -346,6 +350,9 @@ func (ca *CA) issue(req ports.CertificateRequest, org string, extra []pkix.Exten
 		return ports.IssuedCertificate{}, errors.New("ca: the CA certificate has expired or is about to")
 	}
 	serial, err := randomSerial()
+	if req.RequestID != "" {
+		serial = ca.requestSerial(req)
+	}
 	if err != nil {
 		return ports.IssuedCertificate{}, err
 	}
@@ -390,6 +397,24 @@ func (ca *CA) issue(req ports.CertificateRequest, org string, extra []pkix.Exten
 		NotAfter:  cert.NotAfter.UTC(),
 		DER:       der,
 	}, nil
+}
+
+// requestSerial derives the serial number of an idempotent request from the CA certificate,
+// the request ID and the key to certify: a retried request gets the serial of the first
+// answer (one certificate identity, issuer + serial, so a revocation covers both), distinct
+// requests distinct serials. Positive, non-zero, 127 bits.
+func (ca *CA) requestSerial(req ports.CertificateRequest) *big.Int {
+	h := sha256.New()
+	h.Write([]byte("shuxinqian-ca-request-serial\x00"))
+	h.Write(ca.cert.Raw)
+	h.Write([]byte{0})
+	h.Write([]byte(req.RequestID))
+	h.Write([]byte{0})
+	h.Write(req.PublicKeyDER)
+	b := h.Sum(nil)[:16]
+	b[0] &= 0x7f
+	b[0] |= 0x40 // non-zero and of a fixed length
+	return new(big.Int).SetBytes(b)
 }
 
 // randomSerial returns a positive, non-zero 128-bit random serial number.

@@ -71,3 +71,32 @@ func (r effects) Release(ctx context.Context, key string) error {
 	_, err := r.t.idb.NewDelete().Model((*effectRow)(nil)).Where("effect_key = ?", key).Where("done_at IS NULL").Exec(ctx)
 	return err
 }
+
+type effectNoteRow struct {
+	bun.BaseModel `bun:"table:effect_notes"`
+
+	Key       string    `bun:"effect_key,pk"`
+	DataEnc   []byte    `bun:"data_enc"`
+	CreatedAt time.Time `bun:"created_at"`
+}
+
+const aadEffectNote = "effect_notes.data:"
+
+func (r effects) Note(ctx context.Context, key string, data []byte, now time.Time) ([]byte, error) {
+	if err := r.t.mustWrite(); err != nil {
+		return nil, err
+	}
+	enc, err := r.t.store.cipher.Seal(data, aadEffectNote+key)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := r.t.idb.NewInsert().Model(&effectNoteRow{Key: key, DataEnc: enc, CreatedAt: now.UTC()}).
+		On("CONFLICT DO NOTHING").Exec(ctx); err != nil {
+		return nil, err
+	}
+	var row effectNoteRow
+	if err := r.t.idb.NewSelect().Model(&row).Where("effect_key = ?", key).Scan(ctx); err != nil {
+		return nil, err
+	}
+	return r.t.store.cipher.Open(row.DataEnc, aadEffectNote+key)
+}

@@ -6905,6 +6905,45 @@ func (c *MockEffectLogDoneCall) DoAndReturn(f func(context.Context, string, time
 	return c
 }
 
+// Note mocks base method.
+func (m *MockEffectLog) Note(ctx context.Context, key string, data []byte, now time.Time) ([]byte, error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "Note", ctx, key, data, now)
+	ret0, _ := ret[0].([]byte)
+	ret1, _ := ret[1].(error)
+	return ret0, ret1
+}
+
+// Note indicates an expected call of Note.
+func (mr *MockEffectLogMockRecorder) Note(ctx, key, data, now any) *MockEffectLogNoteCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "Note", reflect.TypeOf((*MockEffectLog)(nil).Note), ctx, key, data, now)
+	return &MockEffectLogNoteCall{Call: call}
+}
+
+// MockEffectLogNoteCall wrap *gomock.Call
+type MockEffectLogNoteCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockEffectLogNoteCall) Return(arg0 []byte, arg1 error) *MockEffectLogNoteCall {
+	c.Call = c.Call.Return(arg0, arg1)
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockEffectLogNoteCall) Do(f func(context.Context, string, []byte, time.Time) ([]byte, error)) *MockEffectLogNoteCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockEffectLogNoteCall) DoAndReturn(f func(context.Context, string, []byte, time.Time) ([]byte, error)) *MockEffectLogNoteCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
 // Release mocks base method.
 func (m *MockEffectLog) Release(ctx context.Context, key string) error {
 	m.ctrl.T.Helper()

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shuxinqian/server/adapters/sqlstore"
 	"github.com/shuxinqian/server/tests/testdb"
 )
 
@@ -203,6 +204,16 @@ func runFaultMode(t *testing.T, bin, dbURL, broker string, mode faultMode) {
 		tenants[i] = tn
 	}
 
+	// Verifications completed DURING the kill rounds (the remittance by the consumer, the amount
+	// read from the durable sandbox bank, the confirmation, the certificate by the consumer).
+	var pending []*pendingVerification
+	for i, f := range s.fixtures()[len(fx):min(len(fx)+2, len(s.fixtures()))] {
+		op := s.verifiedUser(fmt.Sprintf("1350000%04d", i), "经办"+string([]rune("甲乙")[i]), idNumber(t, "440106", "19860101", fmt.Sprintf("%03d", 600+i)))
+		pv := &pendingVerification{op: op, id: s.startVerification(op, f, f.repPhone).expect(t, 201, "").str("id"),
+			scan: s.upload(op, "authorization_letter_scan", "l.gif", gifBytes(t)).expect(t, 201, "").str("file_id")}
+		pending = append(pending, pv)
+	}
+
 	tally := &faultTally{paid: map[string]string{}, invoices: map[string]string{}, approved: map[string]string{}}
 	var attempts atomic.Int64
 	// More instances and a consumer on the same database (and broker), after the first one
@@ -266,6 +277,16 @@ func runFaultMode(t *testing.T, bin, dbURL, broker string, mode faultMode) {
 			wg.Add(1)
 			go func() { defer wg.Done(); client(ctx, c) }()
 		}
+		for i, pv := range pending {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				baseMu.RLock()
+				cs := &server{t: t, base: bases[i%len(bases)]}
+				baseMu.RUnlock()
+				pv.advance(ctx, cs)
+			}()
+		}
 		time.Sleep(time.Duration(800+rand.IntN(1500)) * time.Millisecond) // the random moment of the crash
 		if mode.kills == 0 {
 			cancel()
@@ -284,6 +305,19 @@ func runFaultMode(t *testing.T, bin, dbURL, broker string, mode faultMode) {
 	}
 	p = procs[0]
 	s = &server{t: t, base: p.base}
+	verifiedDuringKills := 0
+	for _, pv := range pending {
+		if pv.eid != "" {
+			verifiedDuringKills++
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second) // finish on the healthy server
+		pv.advance(ctx, s)
+		cancel()
+		if pv.eid == "" {
+			t.Errorf("verification %s did not complete", pv.id)
+		}
+	}
 
 	// Wait for the consumers (and the sweeper) to finish everything, then check against what the
 	// server holds: a payment or invoice may have been accepted without its answer reaching the
@@ -371,9 +405,48 @@ func runFaultMode(t *testing.T, bin, dbURL, broker string, mode faultMode) {
 			certs++
 		}
 	}
+	// The enterprises verified during the kills get their certificate (the consumer may still be
+	// at it: poll with a deadline).
+	for _, pv := range pending {
+		if pv.eid == "" {
+			continue
+		}
+		var pemBytes []byte
+		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+			var st int
+			if st, _, pemBytes = s.get("/api/v1/enterprises/"+pv.eid+"/certificate", pv.op, "application/x-pem-file"); st == 200 {
+				break
+			}
+			pemBytes = nil
+		}
+		if pemBytes == nil {
+			t.Errorf("enterprise %s verified during the kills has no organisation certificate", pv.eid)
+			continue
+		}
+		certs++
+	}
+	t.Logf("verifications: %d pending, %d completed during the kill rounds", len(pending), verifiedDuringKills)
+	// Exactly one certificate request per enterprise verified during the kills: its effect is done
+	// and one request (key and time) was noted, which the CA answers with one certificate.
+	if db, err := sqlstore.Open(dbURL, dataDir); err != nil {
+		t.Error(err)
+	} else {
+		for _, pv := range pending {
+			if pv.eid == "" {
+				continue
+			}
+			key := "org-certificate/" + pv.eid
+			done, err1 := db.NewSelect().Table("effects").Where("effect_key = ? AND done_at IS NOT NULL", key).Count(context.Background())
+			notes, err2 := db.NewSelect().Table("effect_notes").Where("effect_key = ?", key).Count(context.Background())
+			if err1 != nil || err2 != nil || done != 1 || notes != 1 {
+				t.Errorf("enterprise %s: certificate effect done %d, requests noted %d (%v %v)", pv.eid, done, notes, err1, err2)
+			}
+		}
+		_ = db.Close()
+	}
 	t.Logf("%s/%s: %d client iterations; acknowledged payments %d, paid %d, granted %d; invoices acknowledged %d, requested %d, issued %d (issuer records %d); approvals %d texted once %d, texted twice %d; enterprises %d with certificate %d",
 		map[bool]string{true: "postgres", false: "sqlite"}[dbURL != ""], broker, attempts.Load(), len(tally.paid), st.paid, granted,
-		len(tally.invoices), st.invoices, issued, len(files), len(tally.approved), approvedTexted, smsTwice, len(tenants), certs)
+		len(tally.invoices), st.invoices, issued, len(files), len(tally.approved), approvedTexted, smsTwice, len(tenants)+len(pending), certs)
 	if granted != st.paid {
 		t.Errorf("%d paid orders, %d granted", st.paid, granted)
 	}
@@ -383,8 +456,63 @@ func runFaultMode(t *testing.T, bin, dbURL, broker string, mode faultMode) {
 	if smsTwice != 0 || approvedTexted != len(tally.approved) {
 		t.Errorf("approval SMS: %d phones texted twice, %d approvals texted of %d", smsTwice, approvedTexted, len(tally.approved))
 	}
-	if certs != len(tenants) {
-		t.Errorf("%d of %d enterprises have their organisation certificate", certs, len(tenants))
+	if certs != len(tenants)+len(pending) {
+		t.Errorf("%d of %d enterprises have their organisation certificate", certs, len(tenants)+len(pending))
+	}
+}
+
+// pendingVerification is an enterprise verification by bank transfer that the fault test drives
+// on through the kills: request the transfer, wait for the consumer's remittance, read the amount
+// from the sandbox bank, confirm. Every step is retried until the server answers; the state is
+// read back from the server, so an answer lost to a kill is not repeated blindly.
+type pendingVerification struct {
+	op, id, scan string
+	eid          string // set once verified
+}
+
+func (pv *pendingVerification) advance(ctx context.Context, s *server) {
+	for ctx.Err() == nil && pv.eid == "" {
+		st, _, raw := s.try("GET", "/api/v1/enterprise-verifications/"+pv.id, pv.op, nil)
+		if st != 200 {
+			time.Sleep(20 * time.Millisecond) // the server is down: retry shortly
+			continue
+		}
+		var v struct {
+			Status       string `json:"status"`
+			EnterpriseID string `json:"enterprise_id"`
+			Transfer     *struct {
+				Status string `json:"status"`
+			} `json:"transfer"`
+		}
+		if err := jsonUnmarshal(raw, &v); err != nil {
+			s.t.Errorf("verification %s: %v", pv.id, err)
+			return
+		}
+		switch {
+		case v.Status == "verified":
+			pv.eid = v.EnterpriseID
+		case v.Transfer == nil: // requested once: a lost answer shows as the transfer here
+			s.try("POST", "/api/v1/enterprise-verifications/"+pv.id+"/bank-transfer", pv.op, map[string]string{
+				"account_number": "6222021234567890", "bank_name": "中国银行", "bank_province": "广东省"})
+		case v.Transfer.Status != "remitted":
+			time.Sleep(50 * time.Millisecond) // polling the consumer's remittance
+		default:
+			st, _, raw := s.try("GET", "/api/v1/sandbox/bank-transfers?verification_id="+pv.id, "", nil)
+			var list struct {
+				Items []struct {
+					AmountFen int64 `json:"amount_fen"`
+				} `json:"items"`
+			}
+			if st != 200 || jsonUnmarshal(raw, &list) != nil || len(list.Items) == 0 {
+				if st == 200 {
+					s.t.Errorf("verification %s: remitted, but the sandbox bank has no transfer: %s", pv.id, raw)
+					return
+				}
+				continue
+			}
+			s.try("POST", "/api/v1/enterprise-verifications/"+pv.id+"/bank-transfer/confirm", pv.op,
+				map[string]any{"amount_fen": list.Items[0].AmountFen, "authorization_letter_file_id": pv.scan})
+		}
 	}
 }
 
