@@ -27,7 +27,7 @@ func TestLegalRepEnterpriseMembersOrdersInvoices(t *testing.T) {
 	b.setSigningPassword("Sign2026pass")
 	b.see("当前渠道未开通个人证书服务，请先切换渠道")
 	b.click("切换渠道")
-	b.click("渠道号")
+	b.tab("渠道号")
 	b.fill("渠道号", "q86804")
 	b.click("搜索")
 	b.click("切换")

@@ -437,6 +437,30 @@ func (b *browser) upload(label, path string) {
 	b.run(chromedp.SetUploadFiles(`input[data-upload="1"]`, []string{path}, chromedp.ByQuery))
 }
 
+// tab selects the Vant tab labelled label and waits until it is the active one. A tap that lands
+// while the page is still settling (a fresh navigation replacing the previous document) is not
+// seen by the tabs, so the tap is repeated until the tab reports itself active.
+func (b *browser) tab(label string) {
+	b.t.Helper()
+	active := `(function(){ const t=[...document.querySelectorAll('.van-tab--active')].find(e=>e.innerText.replace(/\s+/g,'')===` + jsString(strings.Join(strings.Fields(label), "")) + `); return t ? 'ok' : 'wait'; })()`
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		b.click(label)
+		for settle := time.Now().Add(time.Second); time.Now().Before(settle); time.Sleep(50 * time.Millisecond) {
+			var r string
+			ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
+			err := chromedp.Run(ctx, chromedp.Evaluate(active, &r))
+			cancel()
+			if err == nil && r == "ok" {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			b.poll("tab "+label+" active", active)
+			return
+		}
+	}
+}
+
 // see waits until the page shows text.
 func (b *browser) see(text string) {
 	b.t.Helper()

@@ -49,13 +49,13 @@ func TestPersonalRealNameAndChannels(t *testing.T) {
 
 	// §4 by code, then by a photo of the channel's QR code (q86804 offers the personal certificate).
 	b.open("/channels")
-	b.click("渠道号")
+	b.tab("渠道号")
 	b.fill("渠道号", "q86804")
 	b.click("搜索")
 	b.see("东莞交易专家评标项目")
 	b.shot("channel-by-code")
 	b.open("/channels")
-	b.click("扫码加入")
+	b.tab("扫码加入")
 	qr := filepath.Join(t.TempDir(), "qr.png")
 	download(t, s.base+"/api/v1/channels/q86804/qr.png", qr)
 	b.shot("channel-scan")
