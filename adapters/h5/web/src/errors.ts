@@ -109,6 +109,36 @@ const messages: Record<string, string> = {
   'invoice-already-issued': '该订单已开过发票',
   'invoice-not-issued': '发票尚未开具',
   'file-purpose-invalid': '文件类型不正确',
+  'quota-exhausted': '企业的签署次数已用完，请购买签署套餐',
+  'seal-grant-required': '您没有该印章的使用授权，请联系企业管理员',
+  'flow-not-your-turn': '还没有轮到您签署',
+  'flow-already-signed': '您已签署',
+  'flow-signing-in-progress': '正在签署，请稍候',
+  'flow-expired': '签署已过期',
+  'flow-ended': '签署已结束',
+  'flow-not-signing': '该签署尚未开始或已结束',
+  'flow-not-draft': '签署已发起',
+  'flow-initiator-only': '只有发起人可以操作',
+  'signer-not-verified': '请先完成实名认证',
+  'flow-title-invalid': '请输入签署主题',
+  'flow-documents-invalid': '请添加PDF文件',
+  'flow-signers-invalid': '请添加签署方',
+  'flow-signer-invalid': '签署方信息不完整',
+  'flow-signer-kind-invalid': '请选择签署方类型',
+  'flow-fields-invalid': '请指定签署位置',
+  'flow-field-invalid': '签署位置不正确',
+  'flow-field-document-invalid': '签署位置所在文件不正确',
+  'flow-deadline-invalid': '签署期限不正确',
+  'flow-signer-duplicate': '签署方重复',
+  'flow-not-found': '未找到该签署',
+  'pdf-field-outside-page': '签署位置超出页面范围，请重新放置',
+  'pdf-page-out-of-range': '签署位置所在页不存在',
+  'pdf-keyword-not-found': '文件中未找到该关键字',
+  'pdf-encrypted': '不支持加密的PDF文件',
+  'pdf-too-many-pages': 'PDF文件不能超过500页',
+  'pdf-already-signed': '该PDF已被签署，不能再修改',
+  'file-type-not-allowed': '请选择PDF文件',
+  'file-too-large': '文件不能超过20MB',
   'seal-not-found': '未找到该印章',
   'seal-deleted': '该印章已删除',
   'seal-in-use': '已用于签署的印章不能删除，可以停用',
@@ -151,6 +181,9 @@ export class ApiError extends Error {
 // zh turns any error into a sentence for a person.
 export function zh(e: unknown): string {
   if (e instanceof ApiError) {
+    if (e.code === 'signing-password-wrong' && typeof e.details?.attempts_left === 'number') {
+      return `签署密码错误，还可尝试${e.details.attempts_left}次`
+    }
     if (messages[e.code]) return messages[e.code]
     if (e.status === 429) return '操作太频繁，请稍后再试'
     if (e.status >= 500) return '服务暂时不可用，请稍后再试'
