@@ -4,9 +4,9 @@ import (
 	"context"
 	"crypto/sha256"
 	"database/sql"
-	"errors"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -156,7 +156,9 @@ type signFlows struct{ t *txn }
 
 func (t *txn) SignFlows() ports.SignFlowRepository { return signFlows{t} }
 
-func (r signFlows) phoneIdx(p kernel.Phone) string { return r.t.store.secrets.Digest("phone", string(p)) }
+func (r signFlows) phoneIdx(p kernel.Phone) string {
+	return r.t.store.secrets.Digest("phone", string(p))
+}
 
 func flowRowOf(f *signflow.Flow) *signFlowRow {
 	p := f.Snapshot()

@@ -44,7 +44,7 @@ const (
 	PurposeBusinessLicence         Purpose = "business_licence"
 	PurposeAuthorizationLetterScan Purpose = "authorization_letter_scan"
 	PurposeSignature               Purpose = "signature"
-	PurposeSeal                    Purpose = "seal" // an enterprise's seal image (seal.CheckImage checks it further)
+	PurposeSeal                    Purpose = "seal"     // an enterprise's seal image (seal.CheckImage checks it further)
 	PurposeDocument                Purpose = "document" // a PDF to sign (sign flows), at most MaxDocumentSize
 )
 
