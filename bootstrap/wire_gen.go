@@ -147,20 +147,22 @@ func NewRuntime(cfg Config, clock ports.Clock) (*Runtime, func(), error) {
 		Logger:   logger,
 	}
 	service := seals.New(sealsDeps)
+	pdfSigner := _wirePDFSignerValue
+	signingService := provideSigning(cfg, store, clock, iDs, fileStore, smsSender, timeStampAuthority, pdfSigner, app, logger)
 	simulator := provideSimulator(bootstrapPayments)
-	server := provideHTTP(cfg, app, service, db, sandbox, sandboxLiveness, registrySandbox, bankSandbox, simulator, local, logger)
-	delivery, cleanup2, err := provideDelivery(cfg, store, app, service, loggerAdapter)
+	server := provideHTTP(cfg, app, service, signingService, db, sandbox, sandboxLiveness, registrySandbox, bankSandbox, simulator, local, logger)
+	delivery, cleanup2, err := provideDelivery(cfg, store, app, service, signingService, loggerAdapter)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
 	}
-	router, err := provideRouter(delivery, store, app, service, loggerAdapter)
+	router, err := provideRouter(delivery, store, app, service, signingService, loggerAdapter)
 	if err != nil {
 		cleanup2()
 		cleanup()
 		return nil, nil, err
 	}
-	forwarder, err := provideForwarder(cfg, store, delivery, app, service, loggerAdapter)
+	forwarder, err := provideForwarder(cfg, store, delivery, app, service, signingService, loggerAdapter)
 	if err != nil {
 		cleanup2()
 		cleanup()
@@ -194,8 +196,9 @@ func NewRuntime(cfg Config, clock ports.Clock) (*Runtime, func(), error) {
 }
 
 var (
-	_wireRandomValue   = crypto.Random{}
-	_wireArgon2idValue = crypto.Argon2id{}
-	_wireCoderValue    = qrcode.Coder{}
-	_wireKeyGenValue   = crypto.KeyGen{}
+	_wireRandomValue    = crypto.Random{}
+	_wireArgon2idValue  = crypto.Argon2id{}
+	_wireCoderValue     = qrcode.Coder{}
+	_wireKeyGenValue    = crypto.KeyGen{}
+	_wirePDFSignerValue = document.PDFSigner{}
 )
