@@ -536,7 +536,7 @@ func (r signFlows) ListBySigner(ctx context.Context, phone kernel.Phone, enterpr
 		eids = append(eids, string(e))
 	}
 	if len(eids) == 0 {
-		eids = append(eids, "\x00none")
+		eids = append(eids, "-")
 	}
 	sub := r.t.idb.NewSelect().Table("sign_flow_signers").Column("flow_id").
 		Where("(kind = 'person' AND phone_idx = ?) OR (kind = 'organization' AND enterprise_id IN (?))", r.phoneIdx(phone), bun.List(eids))

@@ -71,6 +71,7 @@ func New(d Deps) *Service {
 // Errors.
 var (
 	ErrFlowNotFound  = kernel.NotFound("flow-not-found", "no such sign flow")
+	ErrMemberRemoved = kernel.Forbidden("enterprise-member-removed", "you are no longer a member of the signing enterprise")
 	ErrNotSigner     = kernel.Forbidden("flow-not-signer", "you are not a signer of this flow who may act now")
 	ErrSignerUnknown = kernel.Precondition("signer-not-verified", "sign with the account of the signer's phone after real-name verification with the signer's name")
 )
@@ -124,6 +125,8 @@ type caller struct {
 	verified    bool
 	name        string
 	enterprises map[kernel.EnterpriseID]bool
+	// former are enterprises the caller was a member of (removed, left).
+	former map[kernel.EnterpriseID]bool
 }
 
 func (s *Service) whoIs(ctx context.Context, tx ports.Tx, uid kernel.UserID) (caller, error) {
@@ -132,7 +135,7 @@ func (s *Service) whoIs(ctx context.Context, tx ports.Tx, uid kernel.UserID) (ca
 		return caller{}, err
 	}
 	c := caller{uid: uid, phone: u.Phone(), verified: u.RealNameStatus() == user.RealNameVerified, name: u.Identity().Name,
-		enterprises: map[kernel.EnterpriseID]bool{}}
+		enterprises: map[kernel.EnterpriseID]bool{}, former: map[kernel.EnterpriseID]bool{}}
 	ms, err := tx.Memberships().ListByUser(ctx, uid)
 	if err != nil {
 		return caller{}, err
@@ -140,6 +143,8 @@ func (s *Service) whoIs(ctx context.Context, tx ports.Tx, uid kernel.UserID) (ca
 	for _, m := range ms {
 		if m.Status == membership.StatusActive {
 			c.enterprises[m.EnterpriseID] = true
+		} else if m.Status == membership.StatusRemoved {
+			c.former[m.EnterpriseID] = true
 		}
 	}
 	return c, nil
@@ -356,6 +361,13 @@ func (s *Service) load(ctx context.Context, uid kernel.UserID, id string) (calle
 		return c, nil, err
 	}
 	if len(c.roles(v.Flow)) == 0 {
+		if v.Flow.Status() != signflow.StatusDraft {
+			for _, sg := range v.Flow.Signers() {
+				if sg.Kind == signflow.KindOrganization && c.former[sg.EnterpriseID] {
+					return c, nil, ErrMemberRemoved
+				}
+			}
+		}
 		return c, nil, ErrFlowNotFound
 	}
 	return c, v, nil
