@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"math"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/shuxinqian/server/domain/file"
@@ -55,7 +56,13 @@ type Deps struct {
 }
 
 // Service runs the sign flow use cases.
-type Service struct{ d Deps }
+type Service struct {
+	d Deps
+	// keyLocks serialise one user's key openings in this process: each opening reserves a
+	// signing-password try (counted as a failure until accepted), so a burst of one member's
+	// parallel signings must not look like password guessing and lock signing.
+	keyLocks keyedMutex
+}
 
 // New builds the service.
 func New(d Deps) *Service {
@@ -65,7 +72,38 @@ func New(d Deps) *Service {
 	if d.Settings.TurnTimeout <= 0 {
 		d.Settings.TurnTimeout = 2 * time.Minute
 	}
-	return &Service{d: d}
+	return &Service{d: d, keyLocks: keyedMutex{m: map[kernel.UserID]*keyedEntry{}}}
+}
+
+type keyedEntry struct {
+	mu   sync.Mutex
+	refs int
+}
+
+// keyedMutex is a mutex per user id, dropped when nobody holds or waits for it.
+type keyedMutex struct {
+	mu sync.Mutex
+	m  map[kernel.UserID]*keyedEntry
+}
+
+func (k *keyedMutex) lock(uid kernel.UserID) func() {
+	k.mu.Lock()
+	e := k.m[uid]
+	if e == nil {
+		e = &keyedEntry{}
+		k.m[uid] = e
+	}
+	e.refs++
+	k.mu.Unlock()
+	e.mu.Lock()
+	return func() {
+		e.mu.Unlock()
+		k.mu.Lock()
+		if e.refs--; e.refs == 0 {
+			delete(k.m, uid)
+		}
+		k.mu.Unlock()
+	}
 }
 
 // Errors.

@@ -351,7 +351,7 @@ func TestSignFlowQuotaConcurrent(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, s *server) {
 		ent := s.signingEnterprise(2, "13720000001", "13720000002", "73")
 		// 50 bought; leave 10 (the test sets the package down to 10 in the ledger).
-		if _, err := s.rt.DB.NewUpdate().Table("quota_grants").Set("signatures = 10").Where("enterprise_id = ?", ent.eid).
+		if _, err := s.rt.DB.NewUpdate().Table("quota_grants").Set("signatures = CASE WHEN sku = ? THEN 10 ELSE 0 END", "pkg-sign-50").Where("enterprise_id = ?", ent.eid).
 			Exec(context.Background()); err != nil {
 			t.Fatal(err)
 		}
@@ -379,7 +379,11 @@ func TestSignFlowQuotaConcurrent(t *testing.T) {
 				st, _, raw := s.try("POST", "/api/v1/sign-flows/"+id+"/sign", ent.member, map[string]any{"seal_id": ent.seal, "signing_password": "Sign1234x"})
 				key := fmt.Sprint(st)
 				if st != 200 {
-					key += " " + jsonField(raw, "code")
+					var e struct {
+						Error struct{ Code string } `json:"error"`
+					}
+					_ = jsonUnmarshal(raw, &e)
+					key += " " + e.Error.Code
 				}
 				mu.Lock()
 				codes[key]++
