@@ -163,10 +163,14 @@ func TestSignFlowRepository(t *testing.T) {
 		if err := do(func(ctx context.Context, tx ports.Tx) error { return tx.SignFlows().TakeTurn(ctx, turn, t0) }); kernel.CodeOf(err) != "flow-signing-in-progress" {
 			t.Fatalf("second turn: %v", err)
 		}
-		if err := do(func(ctx context.Context, tx ports.Tx) error { return tx.SignFlows().TakeTurn(ctx, turn, t0.Add(2*time.Minute)) }); err != nil {
+		if err := do(func(ctx context.Context, tx ports.Tx) error {
+			return tx.SignFlows().TakeTurn(ctx, turn, t0.Add(2*time.Minute))
+		}); err != nil {
 			t.Fatalf("stale turn taken over: %v", err)
 		}
-		if err := do(func(ctx context.Context, tx ports.Tx) error { return tx.SignFlows().EndTurn(ctx, "flow-0", "flow-0-p", false) }); err != nil {
+		if err := do(func(ctx context.Context, tx ports.Tx) error {
+			return tx.SignFlows().EndTurn(ctx, "flow-0", "flow-0-p", false)
+		}); err != nil {
 			t.Fatal(err)
 		}
 		paid := ports.SigningTurn{FlowID: "flow-1", SignerID: "flow-1-org", UserID: "u00000", EnterpriseID: kernel.EnterpriseID(eid), Until: t0.Add(time.Minute)}
