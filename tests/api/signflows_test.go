@@ -403,3 +403,46 @@ func TestSignFlowQuotaConcurrent(t *testing.T) {
 		}
 	})
 }
+
+// TestSignFlowBenchmark measures signings with Go's benchmark loop (testing.Benchmark): one
+// seal on a 20-page PDF per flow, on SQLite and Postgres, and one signing of a 200-page PDF.
+// It reports, never asserts; run it with SIGNFLOW_BENCH=1.
+func TestSignFlowBenchmark(t *testing.T) {
+	if os.Getenv("SIGNFLOW_BENCH") == "" {
+		t.Skip("set SIGNFLOW_BENCH=1 to measure signings")
+	}
+	forEachBackend(t, func(t *testing.T, s *server) {
+		ent := s.signingEnterprise(0, "13730000001", "13730000002", "74")
+		if _, err := s.rt.DB.NewUpdate().Table("quota_grants").Set("signatures = 1000000").Where("enterprise_id = ? AND sku = ?", ent.eid, "pkg-sign-50").
+			Exec(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		expires := s.clock.Now().Add(24 * time.Hour).UTC().Format(time.RFC3339)
+		newFlow := func(fileID string) string {
+			r := s.do("POST", "/api/v1/sign-flows", ent.admin, map[string]any{"title": "基准", "documents": []map[string]any{{"file_id": fileID}},
+				"expires_at": expires, "signers": []any{map[string]any{"kind": "organization", "name": "本单位", "enterprise_id": ent.eid,
+					"fields": []any{map[string]any{"document": 0, "page": 1, "x": 300, "y": 300}}}}}).expect(t, 201, "")
+			s.do("POST", "/api/v1/sign-flows/"+r.str("id")+"/start", ent.admin, nil).expect(t, 200, "")
+			return r.str("id")
+		}
+		sign := func(id string) {
+			st, _, raw := s.try("POST", "/api/v1/sign-flows/"+id+"/sign", ent.member, map[string]any{"seal_id": ent.seal, "signing_password": "Sign1234x"})
+			if st != 200 {
+				t.Errorf("sign: %d %s", st, raw)
+			}
+		}
+		for _, pages := range []int{20, 200} {
+			fileID := s.uploadDocument(ent.admin, bidDocument(t, pages))
+			r := testing.Benchmark(func(b *testing.B) {
+				for i := 0; i < b.N; i++ {
+					b.StopTimer()
+					id := newFlow(fileID)
+					b.StartTimer()
+					sign(id)
+				}
+			})
+			t.Logf("%s: %d-page PDF, one seal: %d signings, %v per signing, %.2f signings/s",
+				t.Name(), pages, r.N, time.Duration(r.NsPerOp()), 1e9/float64(r.NsPerOp()))
+		}
+	})
+}
