@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"fmt"
 	"image"
 	_ "image/png"
@@ -15,9 +16,12 @@ import (
 	"time"
 
 	"github.com/digitorus/pdfsign/verify"
+	"github.com/digitorus/timestamp"
 	"github.com/go-pdf/fpdf"
 
 	"github.com/shuxinqian/server/adapters/document"
+	"github.com/shuxinqian/server/adapters/sqlstore"
+	"github.com/shuxinqian/server/domain/kernel"
 )
 
 // bidDocument is an A4 bid document of n pages; page 2 carries the keyword 甲方（盖章）.
@@ -261,6 +265,37 @@ func TestSignFlowBidDocument(t *testing.T) {
 		d0 := got.body["documents"].([]any)[0].(map[string]any)
 		if d0["version"] != float64(3) || d0["current_sha256"] == d0["original_sha256"] {
 			t.Fatalf("document %v", d0)
+		}
+		// The evidence: the report (rendered once the renderer is wired; 503 evidence-unavailable
+		// until then) and what it shows: each signer's IP and hashes, a hash chain that verifies,
+		// its head timestamped by the TSA.
+		if st, _, raw := s.try("GET", base+"/evidence.pdf", ent.admin, nil); st != 200 && !strings.Contains(string(raw), "evidence-unavailable") ||
+			st == 200 && !bytes.HasPrefix(raw, []byte("%PDF-")) {
+			t.Fatalf("evidence.pdf: %d %.200s", st, raw)
+		}
+		uid := s.do("GET", "/api/v1/me", ent.admin, nil).str("id")
+		rep, err := s.rt.Signing.EvidenceReport(context.Background(), kernel.UserID(uid), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rep.Signers) != 2 || rep.Signers[0].IP == "" || rep.Signers[0].Seal == "" || rep.Signers[0].Member == "" ||
+			rep.Signers[0].HashBefore != d0["original_sha256"] || rep.Signers[1].HashBefore != rep.Signers[0].HashAfter ||
+			rep.Signers[1].HashAfter != d0["current_sha256"] || rep.Signers[1].CertificateSerial == "" || rep.Status != "completed" {
+			t.Fatalf("evidence signers %+v", rep.Signers)
+		}
+		prev := ""
+		for _, e := range rep.Events {
+			if e.PrevHash != prev || e.Hash != sqlstore.ChainHash(prev, e.Seq, e.Type, e.Actor, e.Detail, e.At) {
+				t.Fatalf("chain link %+v", e)
+			}
+			prev = e.Hash
+		}
+		if len(rep.Events) < 7 || rep.HeadHash != prev { // created, started, signed, signature_made ×2, signed, completed
+			t.Fatalf("chain of %d, head %s", len(rep.Events), rep.HeadHash)
+		}
+		tst, err := timestamp.Parse(rep.HeadTimestamp)
+		if err != nil || hex.EncodeToString(tst.HashedMessage) != rep.HeadHash {
+			t.Fatalf("head timestamp: %v", err)
 		}
 		// A stranger sees nothing.
 		stranger := s.login("13700000009")
