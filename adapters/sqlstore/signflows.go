@@ -619,7 +619,7 @@ func (r signFlows) reserveSignature(ctx context.Context, t ports.SigningTurn, no
 		Scan(ctx, &locked); err != nil {
 		return err
 	}
-	q, err := quota{r.t}.Totals(ctx, t.EnterpriseID)
+	q, err := quota(r).Totals(ctx, t.EnterpriseID)
 	if err != nil {
 		return err
 	}

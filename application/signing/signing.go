@@ -179,9 +179,10 @@ func (s *Service) whoIs(ctx context.Context, tx ports.Tx, uid kernel.UserID) (ca
 		return caller{}, err
 	}
 	for _, m := range ms {
-		if m.Status == membership.StatusActive {
+		switch m.Status {
+		case membership.StatusActive:
 			c.enterprises[m.EnterpriseID] = true
-		} else if m.Status == membership.StatusRemoved {
+		case membership.StatusRemoved:
 			c.former[m.EnterpriseID] = true
 		}
 	}
