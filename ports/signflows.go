@@ -98,7 +98,10 @@ type SignFlowRepository interface {
 	// the same signer still running is the conflict "flow-signing-in-progress"; a stale one
 	// (Until passed) is replaced and its reservation released.
 	TakeTurn(ctx context.Context, t SigningTurn, now time.Time) error
-	// EndTurn removes the turn; used=false also gives the reserved signature back.
+	// EndTurn removes the turn; used=false also gives the reserved signature back. used=true
+	// needs the turn to be still there (a stale turn taken over answers the conflict
+	// "flow-signing-expired"). Reserving a signature first gives back the enterprise's
+	// signatures reserved by stale turns (runs that died).
 	EndTurn(ctx context.Context, flow signflow.ID, signer signflow.SignerID, used bool) error
 	// SignaturesUsed counts the enterprise's signatures used or reserved.
 	SignaturesUsed(ctx context.Context, eid kernel.EnterpriseID) (int, error)

@@ -124,23 +124,27 @@ func toFlowJSON(v *signing.FlowView) flowJSON {
 	return j
 }
 
+type flowDocumentInput struct {
+	FileID string `json:"file_id"`
+	Name   string `json:"name,omitempty"`
+}
+
+type flowSignerInput struct {
+	Kind         string          `json:"kind"`
+	Name         string          `json:"name"`
+	Phone        string          `json:"phone,omitempty"`
+	EnterpriseID string          `json:"enterprise_id,omitempty"`
+	Fields       []flowFieldJSON `json:"fields"`
+}
+
 type createFlowRequest struct {
-	Title        string `json:"title"`
-	EnterpriseID string `json:"enterprise_id,omitempty"`
-	Documents    []struct {
-		FileID string `json:"file_id"`
-		Name   string `json:"name,omitempty"`
-	} `json:"documents"`
-	Signers []struct {
-		Kind         string          `json:"kind"`
-		Name         string          `json:"name"`
-		Phone        string          `json:"phone,omitempty"`
-		EnterpriseID string          `json:"enterprise_id,omitempty"`
-		Fields       []flowFieldJSON `json:"fields"`
-	} `json:"signers"`
-	Ordered   bool       `json:"ordered"`
-	Certify   bool       `json:"certify,omitempty"`
-	ExpiresAt *time.Time `json:"expires_at"`
+	Title        string              `json:"title"`
+	EnterpriseID string              `json:"enterprise_id,omitempty"`
+	Documents    []flowDocumentInput `json:"documents"`
+	Signers      []flowSignerInput   `json:"signers"`
+	Ordered      bool                `json:"ordered,omitempty"`
+	Certify      bool                `json:"certify,omitempty"`
+	ExpiresAt    *time.Time          `json:"expires_at"`
 }
 
 func (s *Server) createSignFlow(w http.ResponseWriter, r *http.Request, a application.Actor) error {

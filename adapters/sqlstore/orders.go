@@ -234,7 +234,7 @@ func (r quota) Totals(ctx context.Context, eid kernel.EnterpriseID) (ports.Quota
 		return q, err
 	}
 	// Signatures left: bought minus used or reserved by signings (signature_usage).
-	used, err := signFlows{r.t}.SignaturesUsed(ctx, eid)
+	used, err := signFlows(r).SignaturesUsed(ctx, eid)
 	q.Signatures -= used
 	return q, err
 }

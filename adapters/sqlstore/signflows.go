@@ -536,7 +536,7 @@ func (r signFlows) ListBySigner(ctx context.Context, phone kernel.Phone, enterpr
 		eids = append(eids, string(e))
 	}
 	if len(eids) == 0 {
-		eids = append(eids, "\x00none")
+		eids = append(eids, "-")
 	}
 	sub := r.t.idb.NewSelect().Table("sign_flow_signers").Column("flow_id").
 		Where("(kind = 'person' AND phone_idx = ?) OR (kind = 'organization' AND enterprise_id IN (?))", r.phoneIdx(phone), bun.List(eids))
@@ -619,7 +619,17 @@ func (r signFlows) reserveSignature(ctx context.Context, t ports.SigningTurn, no
 		Scan(ctx, &locked); err != nil {
 		return err
 	}
-	q, err := quota{r.t}.Totals(ctx, t.EnterpriseID)
+	// Turns of runs that died (past their Until) give their reserved signature back.
+	var stale []signFlowTurnRow
+	if err := r.t.idb.NewSelect().Model(&stale).Where("enterprise_id = ? AND until <= ?", eid, now.UTC()).Scan(ctx); err != nil {
+		return err
+	}
+	for _, st := range stale {
+		if err := r.release(ctx, signflow.ID(st.FlowID), signflow.SignerID(st.SignerID)); err != nil {
+			return err
+		}
+	}
+	q, err := quota(r).Totals(ctx, t.EnterpriseID)
 	if err != nil {
 		return err
 	}
@@ -636,17 +646,29 @@ func (r signFlows) EndTurn(ctx context.Context, flow signflow.ID, signer signflo
 	if err := r.t.mustWrite(); err != nil {
 		return err
 	}
+	if !used {
+		return r.release(ctx, flow, signer)
+	}
+	// The turn must still be this run's: a turn taken over as stale has given its signature back.
+	res, err := r.t.idb.NewDelete().Table("sign_flow_turns").Where("flow_id = ? AND signer_id = ?", string(flow), string(signer)).Exec(ctx)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return kernel.Conflict("flow-signing-expired", "the signing took too long and was given up; sign again")
+	}
+	_, err = r.t.idb.NewUpdate().Table("signature_usage").Set("used = ?", true).
+		Where("flow_id = ? AND signer_id = ?", string(flow), string(signer)).Exec(ctx)
+	return err
+}
+
+// release removes a turn and gives its reserved (not used) signature back.
+func (r signFlows) release(ctx context.Context, flow signflow.ID, signer signflow.SignerID) error {
 	if _, err := r.t.idb.NewDelete().Table("sign_flow_turns").Where("flow_id = ? AND signer_id = ?", string(flow), string(signer)).Exec(ctx); err != nil {
 		return err
 	}
-	var err error
-	if used {
-		_, err = r.t.idb.NewUpdate().Table("signature_usage").Set("used = ?", true).
-			Where("flow_id = ? AND signer_id = ?", string(flow), string(signer)).Exec(ctx)
-	} else {
-		_, err = r.t.idb.NewDelete().Table("signature_usage").
-			Where("flow_id = ? AND signer_id = ? AND NOT used", string(flow), string(signer)).Exec(ctx)
-	}
+	_, err := r.t.idb.NewDelete().Table("signature_usage").
+		Where("flow_id = ? AND signer_id = ? AND NOT used", string(flow), string(signer)).Exec(ctx)
 	return err
 }
 

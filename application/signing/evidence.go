@@ -39,6 +39,9 @@ func (s *Service) Document(ctx context.Context, uid kernel.UserID, id string, in
 // document hashes before and after each signature, and the hash chain of the flow's events
 // whose head is timestamped now.
 func (s *Service) Evidence(ctx context.Context, uid kernel.UserID, id string) ([]byte, error) {
+	if _, _, err := s.load(ctx, uid, id); err != nil {
+		return nil, err
+	}
 	if s.d.Evidence == nil {
 		return nil, kernel.Unavailable("evidence-unavailable", "the evidence report renderer is not configured", nil)
 	}

@@ -296,6 +296,8 @@ func (s *Service) signPDFs(ctx context.Context, uid kernel.UserID, p prepared, p
 		}
 		return nil
 	}
+	unlock := s.keyLocks.lock(uid)
+	defer unlock()
 	if p.signer.Kind == signflow.KindOrganization {
 		err = s.d.Keys.WithOrganisationKey(ctx, uid, p.signer.EnterpriseID, password, sign)
 	} else {

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"math"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/shuxinqian/server/domain/file"
@@ -55,7 +56,13 @@ type Deps struct {
 }
 
 // Service runs the sign flow use cases.
-type Service struct{ d Deps }
+type Service struct {
+	d Deps
+	// keyLocks serialise one user's key openings in this process: each opening reserves a
+	// signing-password try (counted as a failure until accepted), so a burst of one member's
+	// parallel signings must not look like password guessing and lock signing.
+	keyLocks keyedMutex
+}
 
 // New builds the service.
 func New(d Deps) *Service {
@@ -65,12 +72,44 @@ func New(d Deps) *Service {
 	if d.Settings.TurnTimeout <= 0 {
 		d.Settings.TurnTimeout = 2 * time.Minute
 	}
-	return &Service{d: d}
+	return &Service{d: d, keyLocks: keyedMutex{m: map[kernel.UserID]*keyedEntry{}}}
+}
+
+type keyedEntry struct {
+	mu   sync.Mutex
+	refs int
+}
+
+// keyedMutex is a mutex per user id, dropped when nobody holds or waits for it.
+type keyedMutex struct {
+	mu sync.Mutex
+	m  map[kernel.UserID]*keyedEntry
+}
+
+func (k *keyedMutex) lock(uid kernel.UserID) func() {
+	k.mu.Lock()
+	e := k.m[uid]
+	if e == nil {
+		e = &keyedEntry{}
+		k.m[uid] = e
+	}
+	e.refs++
+	k.mu.Unlock()
+	e.mu.Lock()
+	return func() {
+		e.mu.Unlock()
+		k.mu.Lock()
+		if e.refs--; e.refs == 0 {
+			delete(k.m, uid)
+		}
+		k.mu.Unlock()
+	}
 }
 
 // Errors.
 var (
 	ErrFlowNotFound  = kernel.NotFound("flow-not-found", "no such sign flow")
+	ErrMemberRemoved = kernel.Forbidden("enterprise-member-removed", "you are no longer a member of the signing enterprise")
 	ErrNotSigner     = kernel.Forbidden("flow-not-signer", "you are not a signer of this flow who may act now")
 	ErrSignerUnknown = kernel.Precondition("signer-not-verified", "sign with the account of the signer's phone after real-name verification with the signer's name")
 )
@@ -124,6 +163,8 @@ type caller struct {
 	verified    bool
 	name        string
 	enterprises map[kernel.EnterpriseID]bool
+	// former are enterprises the caller was a member of (removed, left).
+	former map[kernel.EnterpriseID]bool
 }
 
 func (s *Service) whoIs(ctx context.Context, tx ports.Tx, uid kernel.UserID) (caller, error) {
@@ -132,14 +173,17 @@ func (s *Service) whoIs(ctx context.Context, tx ports.Tx, uid kernel.UserID) (ca
 		return caller{}, err
 	}
 	c := caller{uid: uid, phone: u.Phone(), verified: u.RealNameStatus() == user.RealNameVerified, name: u.Identity().Name,
-		enterprises: map[kernel.EnterpriseID]bool{}}
+		enterprises: map[kernel.EnterpriseID]bool{}, former: map[kernel.EnterpriseID]bool{}}
 	ms, err := tx.Memberships().ListByUser(ctx, uid)
 	if err != nil {
 		return caller{}, err
 	}
 	for _, m := range ms {
-		if m.Status == membership.StatusActive {
+		switch m.Status {
+		case membership.StatusActive:
 			c.enterprises[m.EnterpriseID] = true
+		case membership.StatusRemoved:
+			c.former[m.EnterpriseID] = true
 		}
 	}
 	return c, nil
@@ -356,6 +400,13 @@ func (s *Service) load(ctx context.Context, uid kernel.UserID, id string) (calle
 		return c, nil, err
 	}
 	if len(c.roles(v.Flow)) == 0 {
+		if v.Flow.Status() != signflow.StatusDraft {
+			for _, sg := range v.Flow.Signers() {
+				if sg.Kind == signflow.KindOrganization && c.former[sg.EnterpriseID] {
+					return c, nil, ErrMemberRemoved
+				}
+			}
+		}
 		return c, nil, ErrFlowNotFound
 	}
 	return c, v, nil

@@ -115,6 +115,8 @@ CREATE TABLE sign_flow_turns (
   PRIMARY KEY (flow_id, signer_id)
 );
 --bun:split
+CREATE INDEX sign_flow_turns_enterprise ON sign_flow_turns (enterprise_id, until);
+--bun:split
 CREATE TABLE signature_usage (
   flow_id TEXT NOT NULL REFERENCES sign_flows (id),
   signer_id TEXT NOT NULL,
