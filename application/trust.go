@@ -11,7 +11,6 @@ import (
 	"github.com/shuxinqian/server/domain/channel"
 	"github.com/shuxinqian/server/domain/enterprise"
 	"github.com/shuxinqian/server/domain/kernel"
-	"github.com/shuxinqian/server/domain/membership"
 	"github.com/shuxinqian/server/domain/otp"
 	"github.com/shuxinqian/server/domain/user"
 	"github.com/shuxinqian/server/ports"
@@ -109,35 +108,7 @@ func (a *App) SignWithPersonalKey(ctx context.Context, actor Actor, signingPassw
 // key for one operation, after proving the member's own signing password (counted towards the
 // member's lock). Seal grants (issue 15) are checked by the caller.
 func (a *App) SignWithOrganisationKey(ctx context.Context, actor Actor, enterpriseID, signingPassword string, sign func(ports.OneTimeSigner) error) error {
-	now := a.clock.Now()
-	uid := kernel.UserID(actor.UserID)
-	var e *enterprise.Enterprise
-	if err := a.uow.Read(ctx, func(ctx context.Context, tx ports.Tx) error {
-		m, err := tx.Memberships().Current(ctx, kernel.EnterpriseID(enterpriseID), uid)
-		if err != nil || m.Status != membership.StatusActive {
-			return kernel.NotFound("enterprise-not-found", "no such enterprise")
-		}
-		if !m.CertAuthorized {
-			return kernel.Forbidden("org-certificate-not-authorized", "you are not authorized to use the organisation certificate")
-		}
-		e, err = tx.Enterprises().Get(ctx, kernel.EnterpriseID(enterpriseID))
-		return err
-	}); err != nil {
-		return err
-	}
-	c := e.Certificate()
-	if c == nil {
-		return kernel.Precondition("org-certificate-missing", "the enterprise has no organisation certificate")
-	}
-	if _, err := a.openPersonalKey(ctx, uid, signingPassword, now); err != nil {
-		return err
-	}
-	key, err := a.keygen.UnmarshalKey(c.KeyPKCS8)
-	clear(c.KeyPKCS8)
-	if err != nil {
-		return kernel.Internal(err)
-	}
-	return sign(ports.OneTimeSigner{Signer: key, CertificateDER: c.DER, ChainPEM: a.ca.ChainPEM()})
+	return a.withOrganisationKey(ctx, kernel.UserID(actor.UserID), kernel.EnterpriseID(enterpriseID), signingPassword, true, sign)
 }
 
 // ResetSigningPassword is a forgotten signing password: the old certificate is revoked and a new

@@ -38,6 +38,7 @@ import (
 	"github.com/shuxinqian/server/adapters/wechatpay"
 	"github.com/shuxinqian/server/application"
 	"github.com/shuxinqian/server/application/seals"
+	"github.com/shuxinqian/server/application/signing"
 	"github.com/shuxinqian/server/domain/kernel"
 	"github.com/shuxinqian/server/ports"
 )
@@ -71,6 +72,8 @@ var ProviderSet = wire.NewSet(
 	application.New,
 	document.NewSealRenderer, wire.Bind(new(ports.SealRenderer), new(*document.SealRenderer)),
 	wire.Struct(new(seals.Deps), "*"), seals.New,
+	wire.InterfaceValue(new(ports.PDFSigner), document.PDFSigner{}),
+	provideSigning,
 	provideHTTP,
 	provideDelivery,
 	provideRouter,
@@ -283,6 +286,20 @@ func provideTSA(cfg Config, local *tsa.Local) (ports.TimeStampAuthority, error) 
 
 func provideCMS(t ports.TimeStampAuthority) crypto.CMS { return crypto.CMS{TSA: t} }
 
+// provideSigning runs the sign flows. The PDF signer reaches the TSA by URL: TSA_URL, or the
+// sandbox TSA this server answers at PUBLIC_BASE_URL/api/v1/tsa.
+// TODO(lead, at the merge of k15b): set Deps.Evidence to k15b's ports.EvidenceRenderer from
+// adapters/document; until then evidence.pdf answers 503 evidence-unavailable.
+func provideSigning(cfg Config, uow ports.UnitOfWork, clock ports.Clock, ids ports.IDs, files ports.FileStore, sms ports.SMSSender,
+	stamps ports.TimeStampAuthority, pdf ports.PDFSigner, app *application.App, log *slog.Logger) *signing.Service {
+	endpoint := &ports.TSAEndpoint{URL: cfg.TSAURL}
+	if cfg.TSAURL == "" {
+		endpoint.URL = cfg.PublicBaseURL + "/api/v1/tsa"
+	}
+	return signing.New(signing.Deps{UoW: uow, Clock: clock, IDs: ids, Files: files, PDF: pdf, SMS: sms, Stamps: stamps, Keys: app,
+		Settings: signing.Settings{PublicBaseURL: cfg.PublicBaseURL, TSA: endpoint}, Logger: log})
+}
+
 // providePDFVerifier verifies the signatures of signed PDFs (POST /api/v1/signature-verifications).
 func providePDFVerifier() ports.PDFSignatureVerifier { return document.PDFVerifier{} }
 
@@ -293,7 +310,7 @@ func provideFileStore(cfg Config) (ports.FileStore, error) {
 	return filestore.NewLocal(filepath.Join(cfg.DataDir, "files"))
 }
 
-func provideHTTP(cfg Config, app *application.App, sl *seals.Service, db *sqlstore.DB, box *sms.Sandbox, live *identity.SandboxLiveness,
+func provideHTTP(cfg Config, app *application.App, sl *seals.Service, sg *signing.Service, db *sqlstore.DB, box *sms.Sandbox, live *identity.SandboxLiveness,
 	reg *registry.Sandbox, bk *bank.Sandbox, sim *wechatpay.Simulator, sandboxTSA *tsa.Local, log *slog.Logger) *adhttp.Server {
 	opts := adhttp.Options{
 		Sandbox:        cfg.Sandbox(),
@@ -302,6 +319,7 @@ func provideHTTP(cfg Config, app *application.App, sl *seals.Service, db *sqlsto
 		PublicBaseURL:  cfg.PublicBaseURL,
 		Logger:         log,
 		Seals:          sl,
+		Signing:        sg,
 		H5:             h5.Handler(),
 	}
 	if sandboxTSA != nil {
@@ -357,10 +375,10 @@ type Delivery struct {
 	NATS   *natsq.Broker
 }
 
-func provideDelivery(cfg Config, store *sqlstore.Store, app *application.App, sl *seals.Service, logger watermill.LoggerAdapter) (*Delivery, func(), error) {
+func provideDelivery(cfg Config, store *sqlstore.Store, app *application.App, sl *seals.Service, sg *signing.Service, logger watermill.LoggerAdapter) (*Delivery, func(), error) {
 	if cfg.Events.Broker == "nats" {
 		var topics []string
-		for _, h := range allHandlers(app, sl) {
+		for _, h := range allHandlers(app, sl, sg) {
 			topics = append(topics, consumer.ConsumerTopic(cfg.Events.TopicPrefix, h.HandlerName()))
 		}
 		b, err := natsq.Open(natsq.Config{URL: cfg.Events.NATSURL, AckWait: cfg.Events.DeliveryLease, MaxDeliver: cfg.Events.MaxDeliver},
@@ -374,20 +392,20 @@ func provideDelivery(cfg Config, store *sqlstore.Store, app *application.App, sl
 	return &Delivery{Pub: q, Sub: q, Queue: q}, func() { _ = q.Close() }, nil
 }
 
-func provideRouter(d *Delivery, store *sqlstore.Store, app *application.App, sl *seals.Service, logger watermill.LoggerAdapter) (*message.Router, error) {
+func provideRouter(d *Delivery, store *sqlstore.Store, app *application.App, sl *seals.Service, sg *signing.Service, logger watermill.LoggerAdapter) (*message.Router, error) {
 	poison, err := store.NewPoisonPublisher()
 	if err != nil {
 		return nil, err
 	}
 	cfg := consumer.DefaultConfig
 	cfg.TopicPrefix = d.Prefix
-	return consumer.NewRouter(cfg, d.Sub, poison, allHandlers(app, sl), logger)
+	return consumer.NewRouter(cfg, d.Sub, poison, allHandlers(app, sl, sg), logger)
 }
 
 // provideForwarder moves the outbox to the consumers' queues: each event is copied to the
 // queue of each of its handlers, and its outbox row is deleted only once every copy is stored.
-func provideForwarder(cfg Config, store *sqlstore.Store, d *Delivery, app *application.App, sl *seals.Service, logger watermill.LoggerAdapter) (*forwarder.Forwarder, error) {
-	fan := consumer.NewFanOut(consumer.RoutesOf(allHandlers(app, sl)), d.Pub, d.Prefix, logger)
+func provideForwarder(cfg Config, store *sqlstore.Store, d *Delivery, app *application.App, sl *seals.Service, sg *signing.Service, logger watermill.LoggerAdapter) (*forwarder.Forwarder, error) {
+	fan := consumer.NewFanOut(consumer.RoutesOf(allHandlers(app, sl, sg)), d.Pub, d.Prefix, logger)
 	f, err := store.NewForwarder(fan, wmsql.SubscriberOptions{PollInterval: cfg.ForwarderPoll, DeleteOnAck: true})
 	if err != nil {
 		return nil, fmt.Errorf("outbox forwarder: %w", err)
@@ -397,8 +415,8 @@ func provideForwarder(cfg Config, store *sqlstore.Store, d *Delivery, app *appli
 
 // allHandlers is every event handler: the application's and the seals context's. The router, the
 // fan-out routes and the NATS consumers are all built from this one list.
-func allHandlers(app *application.App, sl *seals.Service) []consumer.Handler {
-	return append(consumer.Handlers(app), consumer.SealHandlers(sl)...)
+func allHandlers(app *application.App, sl *seals.Service, sg *signing.Service) []consumer.Handler {
+	return append(append(consumer.Handlers(app), consumer.SealHandlers(sl)...), consumer.SignFlowHandlers(sg)...)
 }
 
 // provideRegistry is the sandbox registry, or none (REGISTRY_PROVIDER=off; no real provider yet).

@@ -133,6 +133,8 @@ func NewRuntime(cfg Config, clock ports.Clock) (*Runtime, func(), error) {
 		PDFVerifier: pdfSignatureVerifier,
 	}
 	app := application.New(deps)
+	pdfSigner := _wirePDFSignerValue
+	service := provideSigning(cfg, store, clock, iDs, fileStore, smsSender, timeStampAuthority, pdfSigner, app, logger)
 	sealRenderer, err := document.NewSealRenderer()
 	if err != nil {
 		cleanup()
@@ -146,21 +148,21 @@ func NewRuntime(cfg Config, clock ports.Clock) (*Runtime, func(), error) {
 		Renderer: sealRenderer,
 		Logger:   logger,
 	}
-	service := seals.New(sealsDeps)
+	sealsService := seals.New(sealsDeps)
 	simulator := provideSimulator(bootstrapPayments)
-	server := provideHTTP(cfg, app, service, db, sandbox, sandboxLiveness, registrySandbox, bankSandbox, simulator, local, logger)
-	delivery, cleanup2, err := provideDelivery(cfg, store, app, service, loggerAdapter)
+	server := provideHTTP(cfg, app, sealsService, service, db, sandbox, sandboxLiveness, registrySandbox, bankSandbox, simulator, local, logger)
+	delivery, cleanup2, err := provideDelivery(cfg, store, app, sealsService, service, loggerAdapter)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
 	}
-	router, err := provideRouter(delivery, store, app, service, loggerAdapter)
+	router, err := provideRouter(delivery, store, app, sealsService, service, loggerAdapter)
 	if err != nil {
 		cleanup2()
 		cleanup()
 		return nil, nil, err
 	}
-	forwarder, err := provideForwarder(cfg, store, delivery, app, service, loggerAdapter)
+	forwarder, err := provideForwarder(cfg, store, delivery, app, sealsService, service, loggerAdapter)
 	if err != nil {
 		cleanup2()
 		cleanup()
@@ -178,6 +180,7 @@ func NewRuntime(cfg Config, clock ports.Clock) (*Runtime, func(), error) {
 		DB:        db,
 		Store:     store,
 		App:       app,
+		Signing:   service,
 		HTTP:      server,
 		Delivery:  delivery,
 		Router:    router,
@@ -194,8 +197,9 @@ func NewRuntime(cfg Config, clock ports.Clock) (*Runtime, func(), error) {
 }
 
 var (
-	_wireRandomValue   = crypto.Random{}
-	_wireArgon2idValue = crypto.Argon2id{}
-	_wireCoderValue    = qrcode.Coder{}
-	_wireKeyGenValue   = crypto.KeyGen{}
+	_wireRandomValue    = crypto.Random{}
+	_wireArgon2idValue  = crypto.Argon2id{}
+	_wireCoderValue     = qrcode.Coder{}
+	_wireKeyGenValue    = crypto.KeyGen{}
+	_wirePDFSignerValue = document.PDFSigner{}
 )

@@ -46,7 +46,7 @@ type Grant struct {
 	At               time.Time
 }
 
-// Quota is an enterprise's totals.
+// Quota is an enterprise's totals: Signatures is what is left (bought minus used by signings).
 type Quota struct {
 	Signatures       int
 	CertificateYears int

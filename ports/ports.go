@@ -104,6 +104,7 @@ type Tx interface {
 	Invoices() InvoiceRepository
 	Revocations() RevocationRepository
 	Seals() SealRepository
+	SignFlows() SignFlowRepository
 	Effects() EffectLog
 	Attempts() AttemptCounter
 }

@@ -88,7 +88,7 @@ func NewHandler(root fs.FS) http.Handler {
 var clientSections = map[string]bool{
 	"": true, "index.html": true, "login": true, "realname": true, "signing-password": true, "certificate": true,
 	"signatures": true, "channels": true, "join": true, "enterprises": true, "verifications": true,
-	"purchase": true, "orders": true, "invoices": true, "me": true, "a": true, "sandbox": true,
+	"purchase": true, "orders": true, "invoices": true, "me": true, "a": true, "sandbox": true, "verify": true, "flows": true,
 }
 
 func setSecurityHeaders(w http.ResponseWriter) {

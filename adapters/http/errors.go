@@ -39,6 +39,8 @@ func statusOf(k kernel.Kind) int {
 		return http.StatusTooManyRequests
 	case kernel.KindUnavailable:
 		return http.StatusServiceUnavailable
+	case kernel.KindPaymentRequired:
+		return http.StatusPaymentRequired
 	case kernel.KindGone:
 		return http.StatusGone
 	default:

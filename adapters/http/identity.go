@@ -3,6 +3,7 @@ package http
 import (
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"net/http"
@@ -371,7 +372,7 @@ func (s *Server) signatureImage(w http.ResponseWriter, r *http.Request, a applic
 }
 
 // MaxUploadBody bounds a multipart upload: the file limit plus room for the form.
-const MaxUploadBody = file.MaxSize + 64<<10
+const MaxUploadBody = file.MaxDocumentSize + 64<<10
 
 type fileJSON struct {
 	FileID      string `json:"file_id"`
@@ -436,11 +437,15 @@ func (s *Server) readUpload(w http.ResponseWriter, r *http.Request, field string
 				return "", nil, badRequest("multipart-invalid", "send exactly one file")
 			}
 			gotFile = true
-			if data, err = io.ReadAll(io.LimitReader(part, file.MaxSize+1)); err != nil {
+			limit := file.MaxSize
+			if field == "purpose" && value == string(file.PurposeDocument) {
+				limit = file.MaxDocumentSize // a PDF to sign (the purpose field comes first)
+			}
+			if data, err = io.ReadAll(io.LimitReader(part, int64(limit)+1)); err != nil {
 				return "", nil, multipartError(err)
 			}
-			if len(data) > file.MaxSize {
-				return "", nil, &httpError{http.StatusRequestEntityTooLarge, "file-too-large", "the file exceeds 10 MiB"}
+			if len(data) > limit {
+				return "", nil, &httpError{http.StatusRequestEntityTooLarge, "file-too-large", fmt.Sprintf("the file exceeds %d MiB", limit>>20)}
 			}
 		}
 		_ = part.Close()
@@ -454,7 +459,7 @@ func (s *Server) readUpload(w http.ResponseWriter, r *http.Request, field string
 func multipartError(err error) error {
 	var maxErr *http.MaxBytesError
 	if errors.As(err, &maxErr) {
-		return &httpError{http.StatusRequestEntityTooLarge, "file-too-large", "the upload exceeds 10 MiB"}
+		return &httpError{http.StatusRequestEntityTooLarge, "file-too-large", "the upload exceeds its size limit (10 MiB; 20 MiB for a document)"}
 	}
 	return badRequest("multipart-invalid", "the multipart body could not be read")
 }

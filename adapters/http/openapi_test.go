@@ -31,6 +31,7 @@ import (
 	"github.com/shuxinqian/server/domain/order"
 	"github.com/shuxinqian/server/domain/otp"
 	"github.com/shuxinqian/server/domain/signature"
+	"github.com/shuxinqian/server/domain/signflow"
 	"github.com/shuxinqian/server/domain/user"
 	"github.com/shuxinqian/server/ports"
 )
@@ -522,11 +523,20 @@ func TestOpenAPISchemasMatchGoStructs(t *testing.T) {
 		"InvoiceRequest": reflect.TypeFor[invoiceRequest](),
 		"Invoice":        reflect.TypeFor[invoiceJSON](),
 
-		"Seal":              reflect.TypeFor[sealJSON](),
-		"CreateSealRequest": reflect.TypeFor[createSealRequest](),
-		"UpdateSealRequest": reflect.TypeFor[updateSealRequest](),
-		"SealGrant":         reflect.TypeFor[sealGrantJSON](),
-		"GrantSealRequest":  reflect.TypeFor[grantSealRequest](),
+		"Seal":                  reflect.TypeFor[sealJSON](),
+		"SignFlow":              reflect.TypeFor[flowJSON](),
+		"SignFlowDocument":      reflect.TypeFor[flowDocumentJSON](),
+		"SignFlowSigner":        reflect.TypeFor[flowSignerJSON](),
+		"SignFlowField":         reflect.TypeFor[flowFieldJSON](),
+		"CreateSignFlowRequest": reflect.TypeFor[createFlowRequest](),
+		"SignFlowDocumentInput": reflect.TypeFor[flowDocumentInput](),
+		"SignFlowSignerInput":   reflect.TypeFor[flowSignerInput](),
+		"SignFlowReasonRequest": reflect.TypeFor[reasonRequest](),
+		"SignFlowSignRequest":   reflect.TypeFor[signFlowRequest](),
+		"CreateSealRequest":     reflect.TypeFor[createSealRequest](),
+		"UpdateSealRequest":     reflect.TypeFor[updateSealRequest](),
+		"SealGrant":             reflect.TypeFor[sealGrantJSON](),
+		"GrantSealRequest":      reflect.TypeFor[grantSealRequest](),
 	} {
 		t.Run(name, func(t *testing.T) {
 			s := obj(t, schemas[name], "schemas."+name)
@@ -786,6 +796,15 @@ func TestOpenAPIOperationBodies(t *testing.T) {
 		"GET /api/v1/enterprises/{enterprise_id}/seals/{seal_id}/grants":               {status: "200", body: "SealGrantList"},
 		"POST /api/v1/enterprises/{enterprise_id}/seals/{seal_id}/grants":              {request: "GrantSealRequest", status: "201", body: "SealGrant"},
 		"DELETE /api/v1/enterprises/{enterprise_id}/seals/{seal_id}/grants/{grant_id}": {status: "204"},
+		"POST /api/v1/sign-flows":                                                      {request: "CreateSignFlowRequest", status: "201", body: "SignFlow"},
+		"GET /api/v1/sign-flows":                                                       {status: "200", body: "SignFlowList"},
+		"GET /api/v1/sign-flows/{flow_id}":                                             {status: "200", body: "SignFlow"},
+		"POST /api/v1/sign-flows/{flow_id}/start":                                      {status: "200", body: "SignFlow"},
+		"POST /api/v1/sign-flows/{flow_id}/revoke":                                     {request: "SignFlowReasonRequest", status: "200", body: "SignFlow"},
+		"POST /api/v1/sign-flows/{flow_id}/sign":                                       {request: "SignFlowSignRequest", status: "200", body: "SignFlow"},
+		"POST /api/v1/sign-flows/{flow_id}/reject":                                     {request: "SignFlowReasonRequest", status: "200", body: "SignFlow"},
+		"GET /api/v1/sign-flows/{flow_id}/documents/{document}/pdf":                    {status: "200", media: []string{"application/pdf"}},
+		"GET /api/v1/sign-flows/{flow_id}/evidence.pdf":                                {status: "200", media: []string{"application/pdf"}},
 
 		"GET /api/v1/enterprises/{enterprise_id}/catalog":       {status: "200", body: "ChannelDetail"},
 		"POST /api/v1/enterprises/{enterprise_id}/orders":       {request: "PlaceOrderRequest", status: "201", body: "Order"},
@@ -1163,6 +1182,12 @@ func TestOpenAPIEnterpriseErrors(t *testing.T) {
 		case o.key() == "GET /api/v1/invoice-links/{token}":
 			if !ok || g["$ref"] != "#/components/responses/InvoiceLinkExpired" {
 				t.Errorf("%s: want 410 $ref InvoiceLinkExpired, got %v", o.key(), g)
+			}
+		case ok && strings.HasPrefix(o.path, "/api/v1/sign-flows/"):
+			// A sign flow past its deadline: flow-expired (signflow.ErrExpired).
+			if g["$ref"] != "#/components/responses/Gone" || !strings.Contains(fmt.Sprint(g["description"]), "`"+signflow.ErrExpired.Code+"`") ||
+				statusOf(signflow.ErrExpired.Kind) != http.StatusGone {
+				t.Errorf("%s: want 410 $ref Gone naming `%s`, got %v", o.key(), signflow.ErrExpired.Code, g)
 			}
 		case ok && !strings.HasPrefix(o.path, "/api/v1/authorization-links/"):
 			t.Errorf("%s documents a 410", o.key())

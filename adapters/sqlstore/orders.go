@@ -230,6 +230,12 @@ func (r quota) Totals(ctx context.Context, eid kernel.EnterpriseID) (ports.Quota
 	var q ports.Quota
 	err := r.t.idb.NewSelect().Table("quota_grants").ColumnExpr("COALESCE(SUM(signatures), 0), COALESCE(SUM(certificate_years), 0)").
 		Where("enterprise_id = ?", string(eid)).Scan(ctx, &q.Signatures, &q.CertificateYears)
+	if err != nil {
+		return q, err
+	}
+	// Signatures left: bought minus used or reserved by signings (signature_usage).
+	used, err := signFlows(r).SignaturesUsed(ctx, eid)
+	q.Signatures -= used
 	return q, err
 }
 

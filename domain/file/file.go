@@ -44,11 +44,23 @@ const (
 	PurposeBusinessLicence         Purpose = "business_licence"
 	PurposeAuthorizationLetterScan Purpose = "authorization_letter_scan"
 	PurposeSignature               Purpose = "signature"
-	PurposeSeal                    Purpose = "seal" // an enterprise's seal image (seal.CheckImage checks it further)
+	PurposeSeal                    Purpose = "seal"     // an enterprise's seal image (seal.CheckImage checks it further)
+	PurposeDocument                Purpose = "document" // a PDF to sign (sign flows), at most MaxDocumentSize
 )
 
+// MaxDocumentSize is the largest PDF accepted for signing (20 MiB).
+const MaxDocumentSize = 20 << 20
+
+// MaxSizeOf is the largest upload a purpose accepts.
+func MaxSizeOf(p Purpose) int {
+	if p == PurposeDocument {
+		return MaxDocumentSize
+	}
+	return MaxSize
+}
+
 // Purposes lists every purpose, in a stable order.
-var Purposes = []Purpose{PurposeBusinessLicence, PurposeAuthorizationLetterScan, PurposeSignature, PurposeSeal}
+var Purposes = []Purpose{PurposeBusinessLicence, PurposeAuthorizationLetterScan, PurposeSignature, PurposeSeal, PurposeDocument}
 
 // ParsePurpose validates a purpose.
 func ParsePurpose(s string) (Purpose, error) {
@@ -58,7 +70,7 @@ func ParsePurpose(s string) (Purpose, error) {
 		}
 	}
 	return "", kernel.Invalid("file-purpose-invalid",
-		"purpose must be one of business_licence, authorization_letter_scan, signature, seal")
+		"purpose must be one of business_licence, authorization_letter_scan, signature, seal, document")
 }
 
 // Content types told apart by Inspect.
@@ -120,6 +132,7 @@ var allowed = map[Purpose][]string{
 	PurposeAuthorizationLetterScan: {TypeJPEG, TypeGIF},
 	PurposeSignature:               {TypePNG},
 	PurposeSeal:                    {TypePNG},
+	PurposeDocument:                {TypePDF},
 }
 
 // Inspect checks an upload for a purpose and describes it. The checks run from the cheapest to the
@@ -142,9 +155,9 @@ func InspectWithin(purpose Purpose, data []byte, reserve Reserve) (Info, error) 
 	if len(data) == 0 {
 		return Info{}, kernel.Invalid(CodeEmpty, "the file is empty")
 	}
-	if len(data) > MaxSize {
-		return Info{}, kernel.Invalid(CodeTooLarge, "the file is larger than 10 MiB").
-			WithDetail("max_bytes", MaxSize)
+	if max := MaxSizeOf(purpose); len(data) > max {
+		return Info{}, kernel.Invalid(CodeTooLarge, fmt.Sprintf("the file is larger than %d MiB", max>>20)).
+			WithDetail("max_bytes", max)
 	}
 	ct := Sniff(data)
 	if ct == "" {
@@ -155,7 +168,11 @@ func InspectWithin(purpose Purpose, data []byte, reserve Reserve) (Info, error) 
 	}
 	sum := sha256.Sum256(data)
 	info := Info{ContentType: ct, Size: int64(len(data)), SHA256: hex.EncodeToString(sum[:])}
-	if ct == TypePDF { // unreachable with today's table: no purpose accepts PDF
+	if ct == TypePDF { // a document: a basic check here; the PDF signer inspects it fully
+		tail := data[max(0, len(data)-2048):]
+		if !bytes.Contains(tail, []byte("%%EOF")) {
+			return Info{}, kernel.Invalid("pdf-invalid", "the file is not a complete PDF (no %%EOF trailer)")
+		}
 		return info, nil
 	}
 	c := codecs[ct]
@@ -248,6 +265,8 @@ func checkAllowed(purpose Purpose, ct string) error {
 		return kernel.Invalid(CodeTypeNotAllowed, "a signature must be a PNG image")
 	case PurposeSeal:
 		return kernel.Invalid(CodeTypeNotAllowed, "a seal must be a PNG image with a transparent background")
+	case PurposeDocument:
+		return kernel.Invalid(CodeTypeNotAllowed, "a document to sign must be a PDF")
 	default:
 		return kernel.Invalid(CodeTypeNotAllowed, "a business licence must be a PNG, JPG or GIF image")
 	}

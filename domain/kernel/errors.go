@@ -23,6 +23,7 @@ const (
 	KindPrecondition                // a rule of the current state forbids it (422)
 	KindUnavailable                 // a dependency is down (503)
 	KindGone                        // existed, but is no longer usable: an expired or used link (410)
+	KindPaymentRequired             // the paid quota is used up (402)
 )
 
 var kindNames = map[Kind]string{
@@ -36,6 +37,7 @@ var kindNames = map[Kind]string{
 	KindPrecondition:    "precondition_failed",
 	KindUnavailable:     "unavailable",
 	KindGone:            "gone",
+	KindPaymentRequired: "payment_required",
 }
 
 func (k Kind) String() string {
@@ -120,6 +122,9 @@ func RateLimited(code, message string, d time.Duration) *Error {
 
 // Precondition means a rule of the current state forbids the request.
 func Precondition(code, message string) *Error { return newErr(KindPrecondition, code, message) }
+
+// PaymentRequired is a use of a paid quota with none left.
+func PaymentRequired(code, message string) *Error { return newErr(KindPaymentRequired, code, message) }
 
 // Gone means the thing existed but can no longer be used (an expired or used link).
 func Gone(code, message string) *Error { return newErr(KindGone, code, message) }

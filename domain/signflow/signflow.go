@@ -78,8 +78,22 @@ type Field struct {
 	Document int // index into the flow's documents
 	Page     int
 	X, Y     float64
-	Keyword  string
+	// W and H size the field (points); zero takes the kind's default (DefaultFieldSize).
+	W, H    float64
+	Keyword string
 }
+
+// DefaultFieldSize is the size of a signer's field in points: a seal 42 mm square, a
+// handwritten signature 120 × 60.
+func DefaultFieldSize(k Kind) (w, h float64) {
+	if k == KindOrganization {
+		return 119.06, 119.06
+	}
+	return 120, 60
+}
+
+// Placed reports whether the field has its page and point (a keyword field once resolved).
+func (f Field) Placed() bool { return f.Page >= 1 }
 
 // Signer is one party of the flow.
 type Signer struct {
@@ -106,6 +120,7 @@ type Flow struct {
 	documents    []Document
 	signers      []Signer
 	ordered      bool
+	certify      bool
 	expiresAt    time.Time
 	status       Status
 	createdAt    time.Time
@@ -137,7 +152,9 @@ type NewParams struct {
 	Documents    []Document
 	Signers      []Signer // ID, Kind, Name, Phone, EnterpriseID, Fields
 	Ordered      bool
-	ExpiresAt    time.Time
+	// Certify asks the first signature to certify the document (DocMDP).
+	Certify   bool
+	ExpiresAt time.Time
 }
 
 // New creates a draft flow.
@@ -200,12 +217,18 @@ func New(p NewParams, now time.Time) (*Flow, error) {
 			case f.Keyword == "" && (f.Page < 1 || f.X < 0 || f.Y < 0):
 				return nil, invalid("flow-field-invalid", "a field needs a page (from 1) and coordinates ≥ 0, or a keyword").WithDetail("signer", i).WithDetail("field", j)
 			}
+			if f.W == 0 || f.H == 0 {
+				f.W, f.H = DefaultFieldSize(s.Kind)
+			}
+			if f.W < 8 || f.H < 8 || f.W > 600 || f.H > 600 {
+				return nil, invalid("flow-field-invalid", "a field is 8 to 600 points wide and high").WithDetail("signer", i).WithDetail("field", j)
+			}
 			fields[j] = f
 		}
 		signers[i] = Signer{ID: s.ID, Kind: s.Kind, Name: s.Name, Phone: s.Phone, EnterpriseID: s.EnterpriseID, Fields: fields, State: SignerWaiting}
 	}
 	f := &Flow{id: p.ID, initiatorID: p.InitiatorID, enterpriseID: p.EnterpriseID, title: title, documents: docs, signers: signers,
-		ordered: p.Ordered, expiresAt: kernel.OccurredAt(p.ExpiresAt), status: StatusDraft, createdAt: now}
+		ordered: p.Ordered, certify: p.Certify, expiresAt: kernel.OccurredAt(p.ExpiresAt), status: StatusDraft, createdAt: now}
 	f.Record(Created{FlowID: f.id, InitiatorID: f.initiatorID, EnterpriseID: f.enterpriseID, Signers: len(signers), Ordered: f.ordered, At: now})
 	return f, nil
 }
@@ -216,6 +239,7 @@ func (f *Flow) InitiatorID() kernel.UserID        { return f.initiatorID }
 func (f *Flow) EnterpriseID() kernel.EnterpriseID { return f.enterpriseID }
 func (f *Flow) Title() string                     { return f.title }
 func (f *Flow) Ordered() bool                     { return f.ordered }
+func (f *Flow) Certify() bool                     { return f.certify }
 func (f *Flow) ExpiresAt() time.Time              { return f.expiresAt }
 func (f *Flow) Status() Status                    { return f.status }
 func (f *Flow) CreatedAt() time.Time              { return f.createdAt }
@@ -389,4 +413,40 @@ func (f *Flow) Expire(now time.Time) error {
 	f.status, f.endedAt = StatusExpired, now
 	f.Record(Expired{FlowID: f.id, At: now})
 	return nil
+}
+
+// PlaceKeywords resolves the keyword fields of a draft: locate returns the page and lower-left
+// point where the field goes for a keyword of a document.
+func (f *Flow) PlaceKeywords(locate func(document int, keyword string, w, h float64) (page int, x, y float64, err error)) error {
+	if f.status != StatusDraft {
+		return ErrNotDraft
+	}
+	for i := range f.signers {
+		for j := range f.signers[i].Fields {
+			fd := &f.signers[i].Fields[j]
+			if fd.Keyword == "" || fd.Placed() {
+				continue
+			}
+			page, x, y, err := locate(fd.Document, fd.Keyword, fd.W, fd.H)
+			if err != nil {
+				return err
+			}
+			if page < 1 || x < 0 || y < 0 {
+				return invalid("flow-field-invalid", "the keyword's place is not on a page")
+			}
+			fd.Page, fd.X, fd.Y = page, x, y
+		}
+	}
+	return nil
+}
+
+// SignerFor returns the signer with id.
+func (f *Flow) SignerFor(id SignerID) (Signer, error) {
+	s, err := f.signer(id)
+	if err != nil {
+		return Signer{}, err
+	}
+	out := *s
+	out.Fields = append([]Field(nil), s.Fields...)
+	return out, nil
 }

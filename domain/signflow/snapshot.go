@@ -15,6 +15,7 @@ type Snapshot struct {
 	Documents    []Document
 	Signers      []Signer
 	Ordered      bool
+	Certify      bool
 	ExpiresAt    time.Time
 	Status       Status
 	CreatedAt    time.Time
@@ -27,14 +28,14 @@ type Snapshot struct {
 // Snapshot returns the persisted form.
 func (f *Flow) Snapshot() Snapshot {
 	return Snapshot{ID: f.id, InitiatorID: f.initiatorID, EnterpriseID: f.enterpriseID, Title: f.title, Documents: f.Documents(),
-		Signers: f.Signers(), Ordered: f.ordered, ExpiresAt: f.expiresAt, Status: f.status, CreatedAt: f.createdAt,
+		Signers: f.Signers(), Ordered: f.ordered, Certify: f.certify, ExpiresAt: f.expiresAt, Status: f.status, CreatedAt: f.createdAt,
 		StartedAt: f.startedAt, EndedAt: f.endedAt, EndReason: f.endReason, Version: f.version}
 }
 
 // FromSnapshot rehydrates a Flow (adapters only).
 func FromSnapshot(s Snapshot) *Flow {
 	f := &Flow{id: s.ID, initiatorID: s.InitiatorID, enterpriseID: s.EnterpriseID, title: s.Title,
-		documents: append([]Document(nil), s.Documents...), ordered: s.Ordered, expiresAt: s.ExpiresAt, status: s.Status,
+		documents: append([]Document(nil), s.Documents...), ordered: s.Ordered, certify: s.Certify, expiresAt: s.ExpiresAt, status: s.Status,
 		createdAt: s.CreatedAt, startedAt: s.StartedAt, endedAt: s.EndedAt, endReason: s.EndReason, version: s.Version}
 	f.signers = make([]Signer, len(s.Signers))
 	for i, sg := range s.Signers {

@@ -1430,6 +1430,44 @@ func (c *MockTxSessionsCall) DoAndReturn(f func() ports.SessionRepository) *Mock
 	return c
 }
 
+// SignFlows mocks base method.
+func (m *MockTx) SignFlows() ports.SignFlowRepository {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "SignFlows")
+	ret0, _ := ret[0].(ports.SignFlowRepository)
+	return ret0
+}
+
+// SignFlows indicates an expected call of SignFlows.
+func (mr *MockTxMockRecorder) SignFlows() *MockTxSignFlowsCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "SignFlows", reflect.TypeOf((*MockTx)(nil).SignFlows))
+	return &MockTxSignFlowsCall{Call: call}
+}
+
+// MockTxSignFlowsCall wrap *gomock.Call
+type MockTxSignFlowsCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockTxSignFlowsCall) Return(arg0 ports.SignFlowRepository) *MockTxSignFlowsCall {
+	c.Call = c.Call.Return(arg0)
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockTxSignFlowsCall) Do(f func() ports.SignFlowRepository) *MockTxSignFlowsCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockTxSignFlowsCall) DoAndReturn(f func() ports.SignFlowRepository) *MockTxSignFlowsCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
 // Signatures mocks base method.
 func (m *MockTx) Signatures() ports.SignatureRepository {
 	m.ctrl.T.Helper()

@@ -18,6 +18,14 @@ const routes: RouteRecordRaw[] = [
   { path: '/enterprises/:id/members', component: () => import('./pages/Members.vue') },
   { path: '/enterprises/:id/members/new', component: () => import('./pages/MemberAdd.vue') },
   { path: '/enterprises/:id/members/:mid', component: () => import('./pages/MemberDetail.vue') },
+  { path: '/enterprises/:id/seals', component: () => import('./pages/Seals.vue') },
+  { path: '/enterprises/:id/seals/new', component: () => import('./pages/SealNew.vue') },
+  { path: '/enterprises/:id/seals/:sid', component: () => import('./pages/SealDetail.vue') },
+  { path: '/flows', component: () => import('./pages/Flows.vue') },
+  { path: '/flows/new', component: () => import('./pages/FlowNew.vue') },
+  { path: '/flows/:id', component: () => import('./pages/FlowDetail.vue') },
+  { path: '/flows/:id/sign', component: () => import('./pages/FlowSign.vue') },
+  { path: '/verify', component: () => import('./pages/VerifyPdf.vue'), meta: { public: true } },
   { path: '/verifications/:id', component: () => import('./pages/Verification.vue') },
   { path: '/verifications/:id/sign', component: () => import('./pages/VerificationSign.vue') },
   { path: '/verifications/:id/bank-transfer', component: () => import('./pages/BankTransfer.vue') },
@@ -32,6 +40,9 @@ const routes: RouteRecordRaw[] = [
   { path: '/sandbox/liveness/:session', component: () => import('./pages/SandboxLiveness.vue'), meta: { public: true } },
   { path: '/:rest(.*)*', component: () => import('./pages/NotFound.vue'), meta: { public: true } },
 ]
+
+// Links in texts may be written as /#/flows/…: they open the same page.
+if (location.hash.startsWith('#/')) history.replaceState(null, '', location.hash.slice(1))
 
 export const router = createRouter({ history: createWebHistory(), routes })
 
