@@ -173,6 +173,12 @@ func TestSignFlowRepository(t *testing.T) {
 		}); err != nil {
 			t.Fatal(err)
 		}
+		// A run whose turn is gone (taken over or given back) cannot record its signing.
+		if err := do(func(ctx context.Context, tx ports.Tx) error {
+			return tx.SignFlows().EndTurn(ctx, "flow-0", "flow-0-p", true)
+		}); kernel.CodeOf(err) != "flow-signing-expired" {
+			t.Fatalf("ending a lost turn: %v", err)
+		}
 		paid := ports.SigningTurn{FlowID: "flow-1", SignerID: "flow-1-org", UserID: "u00000", EnterpriseID: kernel.EnterpriseID(eid), Until: t0.Add(time.Minute)}
 		err := do(func(ctx context.Context, tx ports.Tx) error { return tx.SignFlows().TakeTurn(ctx, paid, t0) })
 		if kernel.CodeOf(err) != "quota-exhausted" || kernel.KindOf(err) != kernel.KindPaymentRequired {
