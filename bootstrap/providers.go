@@ -57,7 +57,7 @@ var ProviderSet = wire.NewSet(
 	wire.Bind(new(ports.CertificateAuthority), new(*ca.CA)),
 	wire.Bind(new(ports.RevocationSigner), new(*ca.CA)),
 	wire.Bind(new(ports.EventCertificateAuthority), new(*ca.CA)),
-	provideSandboxTSA, provideTSA, provideCMS, providePDFVerifier,
+	provideSandboxTSA, provideTSA, provideCMS, providePDFVerifier, providePDFIntake,
 	wire.Bind(new(ports.DocumentSigner), new(crypto.CMS)),
 	wire.Bind(new(ports.SignatureInspector), new(crypto.CMS)),
 	document.NewRenderer, wire.Bind(new(ports.SignatureRenderer), new(*document.Renderer)),
@@ -285,6 +285,9 @@ func provideCMS(t ports.TimeStampAuthority) crypto.CMS { return crypto.CMS{TSA: 
 
 // providePDFVerifier verifies the signatures of signed PDFs (POST /api/v1/signature-verifications).
 func providePDFVerifier() ports.PDFSignatureVerifier { return document.PDFVerifier{} }
+
+// providePDFIntake checks the PDFs uploaded as documents to sign (purpose "document").
+func providePDFIntake() ports.PDFIntake { return document.PDFIntake{} }
 
 func provideFileStore(cfg Config) (ports.FileStore, error) {
 	if cfg.Ops.FileStore == "s3" {
