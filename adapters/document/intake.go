@@ -43,9 +43,13 @@ func InspectDocument(r io.ReaderAt, size int64) (ports.PDFIntakeInfo, error) {
 	}
 	info := ports.PDFIntakeInfo{Certified: perm > 0, DocMDP: perm}
 	err = guard(func() error {
-		info.Pages = rd.NumPage()
+		pages, err := pageTree(rd)
+		if err != nil {
+			return err
+		}
+		info.Pages = len(pages)
 		for i := 1; i <= info.Pages; i++ {
-			if _, _, ok := pageSize(rd.Page(i)); !ok {
+			if _, _, ok := pageSize(pages[i-1]); !ok {
 				return pdfErr("pdf-invalid", "a page has no media box").WithDetail("page", i)
 			}
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/x509"
+	"fmt"
 	"testing"
 	"time"
 
@@ -63,6 +64,24 @@ func pagesPDF(t testing.TB, n int) []byte {
 	return b.Bytes()
 }
 
+// rawPDF writes objects (numbered from 1, the first the catalog) with a correct xref table.
+func rawPDF(objs ...string) []byte {
+	var b bytes.Buffer
+	b.WriteString("%PDF-1.4\n")
+	offs := make([]int, len(objs))
+	for i, o := range objs {
+		offs[i] = b.Len()
+		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", i+1, o)
+	}
+	x := b.Len()
+	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f \n", len(objs)+1)
+	for _, o := range offs {
+		fmt.Fprintf(&b, "%010d 00000 n \n", o)
+	}
+	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n", len(objs)+1, x)
+	return b.Bytes()
+}
+
 func inspect(data []byte) (ports.PDFIntakeInfo, error) {
 	return document.InspectDocument(bytes.NewReader(data), int64(len(data)))
 }
@@ -73,6 +92,11 @@ func TestInspectDocumentAccepts(t *testing.T) {
 	info, err := inspect(doc)
 	if err != nil || info.Pages != 20 || info.Certified || info.Signatures != 0 {
 		t.Fatalf("plain PDF: %+v %v", info, err)
+	}
+	raw := rawPDF("<< /Type /Catalog /Pages 2 0 R >>", "<< /Type /Pages /Kids [3 0 R 4 0 R] /Count 2 /MediaBox [0 0 595 842] >>",
+		"<< /Type /Page /Parent 2 0 R >>", "<< /Type /Page /Parent 2 0 R >>")
+	if info, err := inspect(raw); err != nil || info.Pages != 2 {
+		t.Fatalf("hand-written PDF with an inherited media box: %+v %v", info, err)
 	}
 	if info, err := inspect(pagesPDF(t, ports.PDFMaxPages)); err != nil || info.Pages != ports.PDFMaxPages {
 		t.Fatalf("500 pages: %+v %v", info, err)
@@ -105,12 +129,19 @@ func TestInspectDocumentRefuses(t *testing.T) {
 		data []byte
 		code string
 	}{
-		"empty":              {nil, "pdf-invalid"},
-		"not a pdf":          {[]byte("PK\x03\x04 a zip, not a PDF"), "pdf-invalid"},
-		"header only":        {[]byte("%PDF-1.7\n"), "pdf-invalid"},
-		"broken":             {append([]byte("%PDF-1.4\n1 0 obj << /Type /Catalog"), bytes.Repeat([]byte{0xff}, 100)...), "pdf-invalid"},
-		"truncated":          {doc[:len(doc)/2], "pdf-invalid"},
-		"no pages":           {[]byte("%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n2 0 obj << /Type /Pages /Kids [] /Count 0 >> endobj\nxref\n0 3\n0000000000 65535 f \n0000000009 00000 n \n0000000058 00000 n \ntrailer << /Size 3 /Root 1 0 R >>\nstartxref\n110\n%%EOF\n"), "pdf-invalid"},
+		"empty":       {nil, "pdf-invalid"},
+		"not a pdf":   {[]byte("PK\x03\x04 a zip, not a PDF"), "pdf-invalid"},
+		"header only": {[]byte("%PDF-1.7\n"), "pdf-invalid"},
+		"broken":      {append([]byte("%PDF-1.4\n1 0 obj << /Type /Catalog"), bytes.Repeat([]byte{0xff}, 100)...), "pdf-invalid"},
+		"truncated":   {doc[:len(doc)/2], "pdf-invalid"},
+		"no pages":    {rawPDF("<< /Type /Catalog /Pages 2 0 R >>", "<< /Type /Pages /Kids [] /Count 0 >>"), "pdf-invalid"},
+		// A page tree that contains itself: the reader's own Page(i) would loop forever.
+		"page tree cycle": {rawPDF("<< /Type /Catalog /Pages 2 0 R >>", "<< /Type /Pages /Kids [2 0 R 3 0 R] /Count 2 >>",
+			"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >>"), "pdf-invalid"},
+		"page tree loop": {rawPDF("<< /Type /Catalog /Pages 2 0 R >>", "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+			"<< /Type /Pages /Kids [2 0 R] /Count 1 >>"), "pdf-invalid"},
+		"count lies": {rawPDF("<< /Type /Catalog /Pages 2 0 R >>", "<< /Type /Pages /Kids [3 0 R] /Count 400 >>",
+			"<< /Type /Page /Parent 2 0 R >>"), "pdf-invalid"}, // and the one page has no media box
 		"encrypted, no user": {encryptedPDF(t, ""), "pdf-encrypted"},
 		"encrypted, user pw": {encryptedPDF(t, "open-sesame"), "pdf-encrypted"},
 		"501 pages":          {pagesPDF(t, ports.PDFMaxPages+1), "pdf-too-many-pages"},
@@ -140,6 +171,8 @@ func FuzzInspectDocument(f *testing.F) {
 	f.Add(encryptedPDF(f, ""))
 	f.Add([]byte("%PDF-1.4\ntrailer << /Root << /Pages << /Kids [1 0 R] /Count 1 >> >> >>\n"))
 	f.Add([]byte("%PDF-"))
+	f.Add(rawPDF("<< /Type /Catalog /Pages 2 0 R >>", "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+		"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >>"))
 	f.Add([]byte("hello"))
 	codes := map[string]bool{"pdf-invalid": true, "pdf-encrypted": true, "pdf-too-many-pages": true, "pdf-certified": true, "file-too-large": true}
 	f.Fuzz(func(t *testing.T, data []byte) {

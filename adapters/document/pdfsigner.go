@@ -67,12 +67,8 @@ func openPDFAt(ra io.ReaderAt, size int64) (r *pdf.Reader, docMDP int, err error
 	if r.Trailer().Key("Encrypt").Kind() != pdf.Null {
 		return nil, 0, pdfErr("pdf-encrypted", "the PDF is encrypted; remove the protection first")
 	}
-	n := r.NumPage()
-	if n < 1 {
-		return nil, 0, pdfErr("pdf-invalid", "the PDF has no pages")
-	}
-	if n > ports.PDFMaxPages {
-		return nil, 0, pdfErr("pdf-too-many-pages", "the PDF has more than 500 pages").WithDetail("max_pages", ports.PDFMaxPages)
+	if _, err := pageTree(r); err != nil {
+		return nil, 0, err
 	}
 	docMDP = certification(r)
 	if docMDP == 1 {
@@ -80,6 +76,60 @@ func openPDFAt(ra io.ReaderAt, size int64) (r *pdf.Reader, docMDP int, err error
 			WithDetail("docmdp_permission", 1)
 	}
 	return r, docMDP, nil
+}
+
+// pageTree lists the pages in order, walking the page tree itself: the reader's NumPage trusts
+// /Count and its Page(i) loops forever on a tree that contains itself. A tree with a cycle, deeper
+// than 64 levels or with no pages is "pdf-invalid"; more than PDFMaxPages pages
+// "pdf-too-many-pages".
+func pageTree(r *pdf.Reader) ([]pdf.Page, error) {
+	const maxDepth, maxNodes = 64, 4*ports.PDFMaxPages + 64
+	noPtr := pdf.Value{}.GetPtr()
+	seen := map[any]bool{}
+	var (
+		pages []pdf.Page
+		nodes int
+		walk  func(v pdf.Value, depth int) error
+	)
+	walk = func(v pdf.Value, depth int) error {
+		nodes++
+		if depth > maxDepth || nodes > maxNodes {
+			return pdfErr("pdf-invalid", "the PDF's page tree is damaged")
+		}
+		if ptr := v.GetPtr(); ptr != noPtr {
+			if seen[ptr] {
+				return pdfErr("pdf-invalid", "the PDF's page tree is damaged (it contains itself)")
+			}
+			seen[ptr] = true
+		}
+		if v.Kind() != pdf.Dict {
+			return pdfErr("pdf-invalid", "the PDF's page tree is damaged")
+		}
+		kids := v.Key("Kids")
+		if kids.Kind() != pdf.Array {
+			if v.Key("Type").Name() == "Pages" {
+				return pdfErr("pdf-invalid", "the PDF's page tree is damaged")
+			}
+			pages = append(pages, pdf.Page{V: v})
+			if len(pages) > ports.PDFMaxPages {
+				return pdfErr("pdf-too-many-pages", "the PDF has more than 500 pages").WithDetail("max_pages", ports.PDFMaxPages)
+			}
+			return nil
+		}
+		for i := 0; i < kids.Len(); i++ {
+			if err := walk(kids.Index(i), depth+1); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := walk(r.Trailer().Key("Root").Key("Pages"), 0); err != nil {
+		return nil, err
+	}
+	if len(pages) == 0 {
+		return nil, pdfErr("pdf-invalid", "the PDF has no pages")
+	}
+	return pages, nil
 }
 
 // certification is the DocMDP permission (1, 2 or 3) of a certified PDF, 0 for one that is not
@@ -165,9 +215,13 @@ func (PDFSigner) Inspect(_ context.Context, data []byte) (ports.PDFInfo, error) 
 	}
 	var info ports.PDFInfo
 	err = guard(func() error {
-		info.Pages = r.NumPage()
+		pages, err := pageTree(r)
+		if err != nil {
+			return err
+		}
+		info.Pages = len(pages)
 		for i := 1; i <= info.Pages; i++ {
-			w, h, ok := pageSize(r.Page(i))
+			w, h, ok := pageSize(pages[i-1])
 			if !ok {
 				return pdfErr("pdf-invalid", "a page has no media box").WithDetail("page", i)
 			}
@@ -264,9 +318,13 @@ func (PDFSigner) Locate(_ context.Context, data []byte, keyword string) ([]ports
 	want := []rune(strings.Join(strings.Fields(keyword), ""))
 	var out []ports.PDFTextLocation
 	err = guard(func() error {
-		for p := 1; p <= r.NumPage(); p++ {
+		pages, err := pageTree(r)
+		if err != nil {
+			return err
+		}
+		for p := 1; p <= len(pages); p++ {
 			var line []runeBox
-			for _, rb := range pageRunes(r.Page(p)) {
+			for _, rb := range pageRunes(pages[p-1]) {
 				if rb.r == ' ' || rb.r == '\u3000' || rb.r == '\n' {
 					continue
 				}
