@@ -35,7 +35,12 @@ func (PDFVerifier) InspectPDF(_ context.Context, pdf []byte, caChainPEM, _ []byt
 	opts := verify.DefaultVerifyOptions()
 	opts.EnableExternalRevocationCheck = false // revocation comes from the platform's own records
 	opts.AllowUntrustedRoots = false
-	res, err := verify.VerifyWithOptions(bytes.NewReader(pdf), int64(len(pdf)), opts)
+	var res *verify.Response
+	err := guard(func() error { // the verifier's PDF reader panics on some damaged files
+		var err error
+		res, err = verify.VerifyWithOptions(bytes.NewReader(pdf), int64(len(pdf)), opts)
+		return err
+	})
 	if err != nil || res == nil || len(res.Signers) == 0 {
 		return nil, kernel.Invalid("pdf-not-signed", "the file is not a signed PDF, or its signatures cannot be read")
 	}

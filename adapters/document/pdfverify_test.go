@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/shuxinqian/server/adapters/document"
+	"github.com/shuxinqian/server/domain/kernel"
 	"github.com/shuxinqian/server/ports"
 )
 
@@ -126,4 +127,41 @@ func TestPDFVerifierKindsAndLaterChanges(t *testing.T) {
 			t.Errorf("forged, signature %d: modified %v intact %v covers %v", i, r.ModifiedAfter, r.Intact, r.CoversWholeDocument)
 		}
 	}
+}
+
+// FuzzPDFVerifier: whatever the bytes, the verifier answers reports or a kernel invalid error
+// (never a panic, never an internal error); a damaged later revision is reported, not fatal.
+func FuzzPDFVerifier(f *testing.F) {
+	pki := newTestPKI(f)
+	var s document.PDFSigner
+	doc := bidPDF(f, 1)
+	once, err := s.Sign(context.Background(), ports.PDFSignRequest{PDF: doc, Signer: pki.keyA, Chain: pki.leafA,
+		Field: ports.PDFField{Page: 1, X: 72, Y: 72, W: 100, H: 40}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	twice, err := s.Sign(context.Background(), ports.PDFSignRequest{PDF: once, Signer: pki.keyB, Chain: pki.leafB,
+		Field: ports.PDFField{Page: 1, X: 72, Y: 200, W: 100, H: 40}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(twice)
+	f.Add(twice[:len(twice)-30])
+	f.Add(append(bytes.Clone(once), []byte("\n1 0 obj\n<< /Type /Pages /Kids [1 0 R] /Count 1 >>\nendobj\n")...))
+	f.Add(rawPDF("<< /Type /Catalog /Pages 2 0 R >>", "<< /Type /Pages /Kids [2 0 R] /Count 1 >>"))
+	rootPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: pki.root.Raw})
+	codes := map[string]bool{"pdf-invalid": true, "pdf-not-signed": true, "pdf-too-large": true}
+	var v document.PDFVerifier
+	f.Fuzz(func(t *testing.T, data []byte) {
+		reps, err := v.InspectPDF(context.Background(), data, rootPEM, nil)
+		if err != nil {
+			if kernel.KindOf(err) != kernel.KindInvalid || !codes[kernel.CodeOf(err)] {
+				t.Fatalf("%v (kind %v, code %q)", err, kernel.KindOf(err), kernel.CodeOf(err))
+			}
+			return
+		}
+		if len(reps) == 0 {
+			t.Fatal("no error and no reports")
+		}
+	})
 }
