@@ -238,14 +238,14 @@ func monoLines(pdf *fpdf.Fpdf, s string, size, width float64) []string {
 
 func evTime(t time.Time) string {
 	if t.IsZero() {
-		return "—"
+		return "-"
 	}
 	return t.In(chinaTime).Format("2006-01-02 15:04:05") + " (UTC+8)"
 }
 
 func orDash(s string) string {
 	if strings.TrimSpace(s) == "" {
-		return "—"
+		return "-"
 	}
 	return s
 }
@@ -395,7 +395,7 @@ func (e *evidencePDF) signers(ctx context.Context, signers []ports.EvidenceSigne
 		if s.Kind == "organization" {
 			title = fmt.Sprintf("签署人 %d：%s（%s）", i+1, orDash(cmpOr(s.Enterprise, s.Name)), named(evSignerKind, s.Kind))
 		}
-		checks := "—"
+		checks := "-"
 		if len(s.IdentityChecks) > 0 {
 			checks = strings.Join(s.IdentityChecks, "；")
 		}
@@ -464,7 +464,7 @@ func (e *evidencePDF) events(ctx context.Context, events []ports.EvidenceEvent) 
 				return err
 			}
 		}
-		at := "—"
+		at := "-"
 		if !ev.At.IsZero() {
 			at = ev.At.In(chinaTime).Format("2006-01-02\n15:04:05")
 		}

@@ -183,6 +183,10 @@ func TestEvidenceReportOddInput(t *testing.T) {
 	if !strings.Contains(squash(text), "标题第二行?") {
 		t.Errorf("title not drawn with its odd characters replaced:\n%s", text)
 	}
+	// Missing values are shown as "-", never as a missing glyph.
+	if strings.Contains(text, "状态 ?") || strings.Contains(squash(text), "创建时间?") {
+		t.Errorf("a missing value is drawn as a missing glyph:\n%s", text)
+	}
 	big := ports.EvidenceReport{Events: make([]ports.EvidenceEvent, document.MaxEvidenceEvents+1)}
 	if _, err := r.RenderEvidence(context.Background(), big); err == nil {
 		t.Fatal("a report with too many events was drawn")
