@@ -4,12 +4,17 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/digitorus/pdf"
 )
 
-// compareBudget bounds the objects (and stream kilobytes) one comparison of two revisions reads.
-const compareBudget = 400_000
+// compareBudget bounds the objects one comparison of two revisions visits, streamBudget the
+// decoded stream bytes it reads (a deflate bomb stops there and counts as a change).
+const (
+	compareBudget = 400_000
+	streamBudget  = 64 << 20
+)
 
 // modifiedAfter tells whether the revisions appended after the one that ends at end (a
 // signature's revision) changed the document beyond what later signing adds: signature fields,
@@ -34,7 +39,8 @@ func modifiedAfter(full []byte, end int64) (modified bool, why string) {
 		if err != nil {
 			return err
 		}
-		why = revisionChange(old, cur)
+		touched, known := touchedObjects(full[end:])
+		why = revisionChange(old, cur, touched, known)
 		return nil
 	})
 	if err != nil {
@@ -45,8 +51,8 @@ func modifiedAfter(full []byte, end int64) (modified bool, why string) {
 
 // revisionChange describes the first change between two revisions that is more than signing, ""
 // when there is none.
-func revisionChange(old, cur *pdf.Reader) string {
-	c := &comparer{budget: compareBudget, same: map[[2]any]bool{}}
+func revisionChange(old, cur *pdf.Reader, touched map[int]bool, known bool) string {
+	c := &comparer{budget: compareBudget, bytes: streamBudget, same: map[[2]any]bool{}, touched: touched, known: known}
 	op, err := pageTree(old)
 	if err != nil {
 		return "the signed revision's pages cannot be read"
@@ -101,7 +107,7 @@ func revisionChange(old, cur *pdf.Reader) string {
 			return "a form field other than a signature was added"
 		}
 	}
-	if c.budget <= 0 {
+	if c.budget <= 0 || c.bytes <= 0 {
 		return "the revisions are too large to compare"
 	}
 	return ""
@@ -142,7 +148,13 @@ func emptyNames(v pdf.Value) bool {
 // comparer compares values of two revisions deeply, within a budget.
 type comparer struct {
 	budget int
-	same   map[[2]any]bool // pairs of indirect objects already found equal
+	bytes  int64
+	// touched are the objects the later revisions' xref tables list (known false: the updates
+	// use cross-reference streams, so any object may have changed). A stream no later xref
+	// lists is the same bytes in both revisions: its data is not read.
+	touched map[int]bool
+	known   bool
+	same    map[[2]any]bool // pairs of indirect objects already found equal
 }
 
 func (c *comparer) equal(a, b pdf.Value, skip ...string) bool {
@@ -151,7 +163,7 @@ func (c *comparer) equal(a, b pdf.Value, skip ...string) bool {
 
 func (c *comparer) eq(a, b pdf.Value, depth int, skip []string) bool {
 	c.budget--
-	if c.budget <= 0 || depth > 48 {
+	if c.budget <= 0 || c.bytes <= 0 || depth > 48 {
 		return false
 	}
 	if a.Kind() != b.Kind() {
@@ -220,18 +232,87 @@ func (c *comparer) eqValue(a, b pdf.Value, depth int, skip []string) bool {
 	}
 }
 
-// sameStream compares the decoded data of two streams.
-func (c *comparer) sameStream(a, b pdf.Value) bool {
+// sameStream compares the data of two streams: the same object that no later revision touched is
+// the same bytes; otherwise the decoded data are compared (a filter the reader cannot decode counts
+// as a change).
+func (c *comparer) sameStream(a, b pdf.Value) (same bool) {
+	if pa, pb := a.GetPtr(), b.GetPtr(); c.known && pa == pb {
+		if id, ok := objectNumber(pa); ok && !c.touched[id] {
+			return true
+		}
+	}
+	defer func() {
+		if recover() != nil {
+			same = false
+		}
+	}()
 	read := func(v pdf.Value) ([]byte, bool) {
 		rc := v.Reader()
 		defer func() { _ = rc.Close() }()
-		data, err := io.ReadAll(io.LimitReader(rc, int64(c.budget)<<10+1))
-		return data, err == nil
+		data, err := io.ReadAll(io.LimitReader(rc, c.bytes+1))
+		c.bytes -= int64(len(data))
+		return data, err == nil && c.bytes >= 0
 	}
 	da, okA := read(a)
+	if !okA {
+		return false
+	}
 	db, okB := read(b)
-	c.budget -= (len(da) + len(db)) >> 10
-	return okA && okB && bytes.Equal(da, db)
+	return okB && bytes.Equal(da, db)
+}
+
+// objectNumber is the object number of an indirect reference (the reader keeps it unexported;
+// it prints as {id gen}).
+func objectNumber(ptr any) (int, bool) {
+	var id, gen int
+	if n, err := fmt.Sscanf(fmt.Sprint(ptr), "{%d %d}", &id, &gen); err != nil || n != 2 || id <= 0 {
+		return 0, false
+	}
+	return id, true
+}
+
+// touchedObjects lists the object numbers the cross-reference tables of update (the bytes after a
+// signed revision) give entries for. It is not known (false) when the update uses
+// cross-reference or object streams, whose entries are compressed.
+func touchedObjects(update []byte) (map[int]bool, bool) {
+	if bytes.Contains(update, []byte("/XRef")) || bytes.Contains(update, []byte("/ObjStm")) {
+		return nil, false
+	}
+	touched := map[int]bool{}
+	for rest := update; ; {
+		i := bytes.Index(rest, []byte("xref"))
+		if i < 0 {
+			break
+		}
+		if i > 0 && rest[i-1] == 't' { // "startxref"
+			rest = rest[i+4:]
+			continue
+		}
+		lines := strings.Split(string(rest[i+4:min(len(rest), i+4+64<<10)]), "\n")
+		start, left := 0, 0
+		for _, line := range lines {
+			line = strings.TrimSpace(line)
+			if line == "" {
+				continue
+			}
+			if left > 0 {
+				touched[start] = true
+				start++
+				left--
+				continue
+			}
+			var a, n int
+			if k, err := fmt.Sscanf(line, "%d %d", &a, &n); err != nil || k != 2 || strings.Count(line, " ") != 1 {
+				break // "trailer" or anything else ends the table
+			}
+			if n > 100_000 {
+				return nil, false
+			}
+			start, left = a, n
+		}
+		rest = rest[i+4:]
+	}
+	return touched, true
 }
 
 func contains(list []string, s string) bool {

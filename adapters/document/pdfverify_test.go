@@ -11,11 +11,15 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"fmt"
+	"image"
+	"image/jpeg"
 	"math/big"
 	"regexp"
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/go-pdf/fpdf"
 
 	"github.com/shuxinqian/server/adapters/document"
 	"github.com/shuxinqian/server/domain/kernel"
@@ -164,4 +168,44 @@ func FuzzPDFVerifier(f *testing.F) {
 			t.Fatal("no error and no reports")
 		}
 	})
+}
+
+// A scanned bid (a JPEG page image, DCTDecode, which the PDF reader cannot decode) signed twice:
+// the first signature is not reported as modified, its image stream is never read.
+func TestPDFVerifierScannedDocument(t *testing.T) {
+	ctx := context.Background()
+	pki := newTestPKI(t)
+	img := image.NewRGBA(image.Rect(0, 0, 400, 560))
+	for i := range img.Pix {
+		img.Pix[i] = byte(i * 7)
+	}
+	var jb bytes.Buffer
+	if err := jpeg.Encode(&jb, img, &jpeg.Options{Quality: 80}); err != nil {
+		t.Fatal(err)
+	}
+	f := fpdf.New("P", "pt", "A4", "")
+	f.RegisterImageOptionsReader("scan", fpdf.ImageOptions{ImageType: "JPG"}, &jb)
+	f.AddPage()
+	f.ImageOptions("scan", 0, 0, 595, 842, false, fpdf.ImageOptions{ImageType: "JPG"}, 0, "")
+	var doc bytes.Buffer
+	if err := f.Output(&doc); err != nil {
+		t.Fatal(err)
+	}
+	var s document.PDFSigner
+	once, err := s.Sign(ctx, ports.PDFSignRequest{PDF: doc.Bytes(), Signer: pki.keyA, Chain: pki.leafA, Field: ports.PDFField{Page: 1, X: 72, Y: 72, W: 100, H: 40}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	twice, err := s.Sign(ctx, ports.PDFSignRequest{PDF: once, Signer: pki.keyB, Chain: pki.leafB, Field: ports.PDFField{Page: 1, X: 300, Y: 72, W: 100, H: 40}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v document.PDFVerifier
+	reps, err := v.InspectPDF(ctx, twice, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: pki.root.Raw}), nil)
+	if err != nil || len(reps) != 2 {
+		t.Fatalf("%d reports, %v", len(reps), err)
+	}
+	if reps[0].ModifiedAfter || reps[1].ModifiedAfter {
+		t.Fatalf("a second signature reported as a modification: %v", reps[0].Problems)
+	}
 }
