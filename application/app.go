@@ -43,6 +43,9 @@ type Deps struct {
 	EventCA     ports.EventCertificateAuthority
 	Inspector   ports.SignatureInspector
 	PDFVerifier ports.PDFSignatureVerifier // nil until a PDF verifier is plugged in
+
+	// PDFIntake checks documents uploaded for signing (purpose "document", issue 15).
+	PDFIntake ports.PDFIntake
 }
 
 // Settings are plain configuration values the use cases need.
@@ -82,6 +85,7 @@ type App struct {
 	payments  ports.PaymentGateway
 	invoicer  ports.InvoiceIssuer
 	trust     trustDeps
+	pdfIntake ports.PDFIntake
 
 	dummyOnce sync.Once
 	dummyHash string
@@ -97,7 +101,8 @@ func New(d Deps) *App {
 		secrets: d.Secrets, sms: d.SMS, log: log, identity: d.Identity, liveness: d.Liveness, ca: d.CA,
 		keys: d.Keys, files: d.Files, renderer: d.Renderer, qr: d.QR, settings: d.Settings, registry: d.Registry,
 		bank: d.Bank, docs: d.Documents, signer: d.Signer, keygen: d.KeyGen, payments: d.Payments, invoicer: d.Invoicer,
-		trust: trustDeps{tsa: d.TSA, revocation: d.Revocation, eventCA: d.EventCA, inspector: d.Inspector, pdf: d.PDFVerifier}}
+		trust:     trustDeps{tsa: d.TSA, revocation: d.Revocation, eventCA: d.EventCA, inspector: d.Inspector, pdf: d.PDFVerifier},
+		pdfIntake: d.PDFIntake}
 }
 
 // Actor is the authenticated caller of a use case.

@@ -23,7 +23,22 @@ func (a *App) UploadFile(ctx context.Context, actor Actor, purpose string, data 
 	if err != nil {
 		return ports.FileRecord{}, err
 	}
+	if p == file.PurposeDocument {
+		if err := a.checkDocument(ctx, data); err != nil {
+			return ports.FileRecord{}, err
+		}
+	}
 	return a.storeFile(ctx, kernel.UserID(actor.UserID), p, info, data)
+}
+
+// checkDocument refuses a PDF that cannot be signed (encrypted, damaged, too many pages,
+// certified with no changes permitted) before it is stored.
+func (a *App) checkDocument(ctx context.Context, data []byte) error {
+	if a.pdfIntake == nil {
+		return kernel.Precondition("documents-not-supported", "this server does not accept documents to sign")
+	}
+	_, err := a.pdfIntake.CheckPDF(ctx, data)
+	return err
 }
 
 func (a *App) storeFile(ctx context.Context, owner kernel.UserID, p file.Purpose, info file.Info, data []byte) (ports.FileRecord, error) {

@@ -326,6 +326,12 @@ type SignatureVerdict struct {
 	Trusted           bool
 	DocumentSHA256    string // the hash an event certificate binds
 	Problems          []string
+	// Kind is "seal" (an organisation's certificate) or "personal"; SignerName the
+	// organisation's or the person's name from the certificate.
+	Kind       string
+	SignerName string
+	// ModifiedAfter: later revisions of the PDF changed more than adding signatures.
+	ModifiedAfter bool
 }
 
 // Limits of the verification service.
@@ -362,7 +368,12 @@ func (a *App) VerifySignatures(ctx context.Context, content, signature, pdf []by
 	for _, r := range reports {
 		v := SignatureVerdict{Signer: r.Signer, CertificateSerial: r.CertificateSerial, SignedAt: r.SignedAt, Timestamped: r.Timestamped,
 			CoversWholeDocument: r.CoversWholeDocument, Intact: r.Intact, DocumentSHA256: r.DocumentSHA256, Problems: r.Problems,
-			CertificateStatus: "unknown"}
+			CertificateStatus: "unknown", Kind: r.Kind, SignerName: r.SignerName, ModifiedAfter: r.ModifiedAfter}
+		if v.Kind == "" && r.CertificateDER != nil { // a detached CMS: the inspector does not tell
+			if c, err := parseCert(r.CertificateDER); err == nil {
+				v.Kind, v.SignerName = certificateKind(c)
+			}
+		}
 		if r.CertificateSerial != "" && r.ChainValid {
 			var rev ports.Revocation
 			var revoked bool

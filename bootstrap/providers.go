@@ -58,7 +58,7 @@ var ProviderSet = wire.NewSet(
 	wire.Bind(new(ports.CertificateAuthority), new(*ca.CA)),
 	wire.Bind(new(ports.RevocationSigner), new(*ca.CA)),
 	wire.Bind(new(ports.EventCertificateAuthority), new(*ca.CA)),
-	provideSandboxTSA, provideTSA, provideCMS, providePDFVerifier,
+	provideSandboxTSA, provideTSA, provideCMS, providePDFVerifier, providePDFIntake,
 	wire.Bind(new(ports.DocumentSigner), new(crypto.CMS)),
 	wire.Bind(new(ports.SignatureInspector), new(crypto.CMS)),
 	document.NewRenderer, wire.Bind(new(ports.SignatureRenderer), new(*document.Renderer)),
@@ -302,6 +302,9 @@ func provideSigning(cfg Config, uow ports.UnitOfWork, clock ports.Clock, ids por
 
 // providePDFVerifier verifies the signatures of signed PDFs (POST /api/v1/signature-verifications).
 func providePDFVerifier() ports.PDFSignatureVerifier { return document.PDFVerifier{} }
+
+// providePDFIntake checks the PDFs uploaded as documents to sign (purpose "document").
+func providePDFIntake() ports.PDFIntake { return document.PDFIntake{} }
 
 func provideFileStore(cfg Config) (ports.FileStore, error) {
 	if cfg.Ops.FileStore == "s3" {

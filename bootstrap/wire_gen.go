@@ -102,6 +102,7 @@ func NewRuntime(cfg Config, clock ports.Clock) (*Runtime, func(), error) {
 		return nil, nil, err
 	}
 	pdfSignatureVerifier := providePDFVerifier()
+	pdfIntake := providePDFIntake()
 	deps := application.Deps{
 		UoW:         store,
 		Clock:       clock,
@@ -131,6 +132,7 @@ func NewRuntime(cfg Config, clock ports.Clock) (*Runtime, func(), error) {
 		EventCA:     ca,
 		Inspector:   cms,
 		PDFVerifier: pdfSignatureVerifier,
+		PDFIntake:   pdfIntake,
 	}
 	app := application.New(deps)
 	pdfSigner := _wirePDFSignerValue

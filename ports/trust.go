@@ -107,6 +107,13 @@ type SignatureReport struct {
 	DocumentSHA256 string
 	DocumentBound  bool
 	Problems       []string
+	// Kind is "seal" when the signing certificate is an organisation's (its subject names an
+	// organisation), else "personal"; SignerName is the organisation's name or the person's.
+	Kind       string
+	SignerName string
+	// ModifiedAfter: later revisions of a PDF changed more than adding signatures (and their
+	// fields, appearances and validation data). Always false for a detached CMS.
+	ModifiedAfter bool
 }
 
 // SignatureInspector reports on detached CMS signatures (never an error for a bad signature:

@@ -12,6 +12,7 @@ import (
 	"context"
 	"crypto/x509"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -32,38 +33,143 @@ func pdfErr(code, msg string) *kernel.Error { return kernel.Invalid(code, msg) }
 
 // openPDF checks the limits and parses; the reader panics on some damaged files, which is
 // caught here and reported as "pdf-invalid".
-func openPDF(data []byte) (r *pdf.Reader, err error) {
+func openPDF(data []byte) (*pdf.Reader, error) {
 	if len(data) > ports.PDFMaxBytes {
 		return nil, pdfErr("pdf-too-large", "the PDF is larger than 20 MiB").WithDetail("max_bytes", ports.PDFMaxBytes)
 	}
-	if !bytes.HasPrefix(data, []byte("%PDF-")) {
-		return nil, pdfErr("pdf-invalid", "the file is not a PDF")
+	r, _, err := openPDFAt(bytes.NewReader(data), int64(len(data)))
+	return r, err
+}
+
+// openPDFAt parses the PDF in ra (size bytes) and refuses what cannot be signed: not a PDF or
+// damaged ("pdf-invalid"), encrypted ("pdf-encrypted"), no pages or more than PDFMaxPages
+// ("pdf-too-many-pages"), certified with no changes permitted (DocMDP P=1: "pdf-certified").
+// It also returns the certification's DocMDP permission (0: not certified).
+func openPDFAt(ra io.ReaderAt, size int64) (r *pdf.Reader, docMDP int, err error) {
+	head := make([]byte, 5)
+	if n, _ := ra.ReadAt(head, 0); n < len(head) || !bytes.Equal(head, []byte("%PDF-")) {
+		return nil, 0, pdfErr("pdf-invalid", "the file is not a PDF")
 	}
 	defer func() {
 		if p := recover(); p != nil {
-			r, err = nil, pdfErr("pdf-invalid", "the PDF is damaged")
+			r, docMDP, err = nil, 0, pdfErr("pdf-invalid", "the PDF is damaged")
 		}
 	}()
-	r, err = pdf.NewReaderEncrypted(bytes.NewReader(data), int64(len(data)), func() string { return "" })
+	r, err = pdf.NewReaderEncrypted(ra, size, func() string { return "" })
 	if err != nil {
 		if strings.Contains(strings.ToLower(err.Error()), "encrypt") || strings.Contains(err.Error(), "password") {
-			return nil, pdfErr("pdf-encrypted", "the PDF is encrypted; remove the protection first")
+			return nil, 0, pdfErr("pdf-encrypted", "the PDF is encrypted; remove the protection first")
 		}
 		e := pdfErr("pdf-invalid", "the PDF is damaged")
 		e.Err = err
-		return nil, e
+		return nil, 0, e
 	}
 	if r.Trailer().Key("Encrypt").Kind() != pdf.Null {
-		return nil, pdfErr("pdf-encrypted", "the PDF is encrypted; remove the protection first")
+		return nil, 0, pdfErr("pdf-encrypted", "the PDF is encrypted; remove the protection first")
 	}
-	n := r.NumPage()
-	if n < 1 {
+	if _, err := pageTree(r); err != nil {
+		return nil, 0, err
+	}
+	docMDP = certification(r)
+	if docMDP == 1 {
+		return nil, 1, pdfErr("pdf-certified", "the PDF is certified and permits no changes: it cannot be signed again").
+			WithDetail("docmdp_permission", 1)
+	}
+	return r, docMDP, nil
+}
+
+// pageTree lists the pages in order, walking the page tree itself: the reader's NumPage trusts
+// /Count and its Page(i) loops forever on a tree that contains itself. A tree with a cycle, deeper
+// than 64 levels or with no pages is "pdf-invalid"; more than PDFMaxPages pages
+// "pdf-too-many-pages".
+func pageTree(r *pdf.Reader) ([]pdf.Page, error) {
+	const maxDepth, maxNodes = 64, 4*ports.PDFMaxPages + 64
+	noPtr := pdf.Value{}.GetPtr()
+	seen := map[any]bool{}
+	var (
+		pages []pdf.Page
+		nodes int
+		walk  func(v pdf.Value, depth int) error
+	)
+	walk = func(v pdf.Value, depth int) error {
+		nodes++
+		if depth > maxDepth || nodes > maxNodes {
+			return pdfErr("pdf-invalid", "the PDF's page tree is damaged")
+		}
+		if ptr := v.GetPtr(); ptr != noPtr {
+			if seen[ptr] {
+				return pdfErr("pdf-invalid", "the PDF's page tree is damaged (it contains itself)")
+			}
+			seen[ptr] = true
+		}
+		if v.Kind() != pdf.Dict {
+			return pdfErr("pdf-invalid", "the PDF's page tree is damaged")
+		}
+		kids := v.Key("Kids")
+		if kids.Kind() != pdf.Array {
+			if v.Key("Type").Name() == "Pages" {
+				return pdfErr("pdf-invalid", "the PDF's page tree is damaged")
+			}
+			pages = append(pages, pdf.Page{V: v})
+			if len(pages) > ports.PDFMaxPages {
+				return pdfErr("pdf-too-many-pages", "the PDF has more than 500 pages").WithDetail("max_pages", ports.PDFMaxPages)
+			}
+			return nil
+		}
+		for i := 0; i < kids.Len(); i++ {
+			if err := walk(kids.Index(i), depth+1); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := walk(r.Trailer().Key("Root").Key("Pages"), 0); err != nil {
+		return nil, err
+	}
+	if len(pages) == 0 {
 		return nil, pdfErr("pdf-invalid", "the PDF has no pages")
 	}
-	if n > ports.PDFMaxPages {
-		return nil, pdfErr("pdf-too-many-pages", "the PDF has more than 500 pages").WithDetail("max_pages", ports.PDFMaxPages)
+	return pages, nil
+}
+
+// certification is the DocMDP permission (1, 2 or 3) of a certified PDF, 0 for one that is not
+// certified. The certification signature is the catalog's /Perms /DocMDP; some signers (the
+// pinned pdfsign among them) leave /Perms out, so a signed field whose signature carries a
+// DocMDP transform counts too. /P (default 2) says what may change.
+func certification(r *pdf.Reader) int {
+	root := r.Trailer().Key("Root")
+	if sig := root.Key("Perms").Key("DocMDP"); sig.Kind() == pdf.Dict {
+		if p := docMDPPerm(sig); p > 0 {
+			return p
+		}
+		return 2
 	}
-	return r, nil
+	fields := root.Key("AcroForm").Key("Fields")
+	for i := 0; i < fields.Len() && i < 1000; i++ {
+		if f := fields.Index(i); f.Key("FT").Name() == "Sig" {
+			if p := docMDPPerm(f.Key("V")); p > 0 {
+				return p
+			}
+		}
+	}
+	return 0
+}
+
+// docMDPPerm is the /P of the DocMDP transform a signature dictionary references, 0 when it
+// references none.
+func docMDPPerm(sig pdf.Value) int {
+	refs := sig.Key("Reference")
+	for i := 0; i < refs.Len() && i < 16; i++ {
+		ref := refs.Index(i)
+		if ref.Key("TransformMethod").Name() != "DocMDP" {
+			continue
+		}
+		if p := ref.Key("TransformParams").Key("P"); p.Kind() == pdf.Integer && p.Int64() >= 1 && p.Int64() <= 3 {
+			return int(p.Int64())
+		}
+		return 2
+	}
+	return 0
 }
 
 // guard runs fn, turning a reader panic into "pdf-invalid".
@@ -109,9 +215,13 @@ func (PDFSigner) Inspect(_ context.Context, data []byte) (ports.PDFInfo, error) 
 	}
 	var info ports.PDFInfo
 	err = guard(func() error {
-		info.Pages = r.NumPage()
+		pages, err := pageTree(r)
+		if err != nil {
+			return err
+		}
+		info.Pages = len(pages)
 		for i := 1; i <= info.Pages; i++ {
-			w, h, ok := pageSize(r.Page(i))
+			w, h, ok := pageSize(pages[i-1])
 			if !ok {
 				return pdfErr("pdf-invalid", "a page has no media box").WithDetail("page", i)
 			}
@@ -208,9 +318,13 @@ func (PDFSigner) Locate(_ context.Context, data []byte, keyword string) ([]ports
 	want := []rune(strings.Join(strings.Fields(keyword), ""))
 	var out []ports.PDFTextLocation
 	err = guard(func() error {
-		for p := 1; p <= r.NumPage(); p++ {
+		pages, err := pageTree(r)
+		if err != nil {
+			return err
+		}
+		for p := 1; p <= len(pages); p++ {
 			var line []runeBox
-			for _, rb := range pageRunes(r.Page(p)) {
+			for _, rb := range pageRunes(pages[p-1]) {
 				if rb.r == ' ' || rb.r == '\u3000' || rb.r == '\n' {
 					continue
 				}

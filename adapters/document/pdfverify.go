@@ -35,7 +35,12 @@ func (PDFVerifier) InspectPDF(_ context.Context, pdf []byte, caChainPEM, _ []byt
 	opts := verify.DefaultVerifyOptions()
 	opts.EnableExternalRevocationCheck = false // revocation comes from the platform's own records
 	opts.AllowUntrustedRoots = false
-	res, err := verify.VerifyWithOptions(bytes.NewReader(pdf), int64(len(pdf)), opts)
+	var res *verify.Response
+	err := guard(func() error { // the verifier's PDF reader panics on some damaged files
+		var err error
+		res, err = verify.VerifyWithOptions(bytes.NewReader(pdf), int64(len(pdf)), opts)
+		return err
+	})
 	if err != nil || res == nil || len(res.Signers) == 0 {
 		return nil, kernel.Invalid("pdf-not-signed", "the file is not a signed PDF, or its signatures cannot be read")
 	}
@@ -63,6 +68,7 @@ func (PDFVerifier) InspectPDF(_ context.Context, pdf []byte, caChainPEM, _ []byt
 		if len(s.Certificates) > 0 && s.Certificates[0].Certificate != nil {
 			leaf := s.Certificates[0].Certificate
 			r.Signer, r.CertificateSerial, r.CertificateDER = leaf.Subject.String(), hex.EncodeToString(leaf.SerialNumber.Bytes()), leaf.Raw
+			r.Kind, r.SignerName = CertificateKind(leaf)
 		}
 		switch {
 		case s.TimeStamp != nil && !s.TimeStamp.Time.IsZero():
@@ -97,11 +103,28 @@ func (PDFVerifier) InspectPDF(_ context.Context, pdf []byte, caChainPEM, _ []byt
 			r.CoversWholeDocument = end == int64(len(pdf))
 			if !r.CoversWholeDocument && end < int64(len(pdf)) {
 				r.Problems = append(r.Problems, "later revisions were appended after this signature")
+				var why string
+				if r.ModifiedAfter, why = modifiedAfter(pdf, end); r.ModifiedAfter {
+					r.Problems = append(r.Problems, "the document was changed after this signature: "+why)
+				}
 			}
+		} else {
+			r.ModifiedAfter = true
+			r.Problems = append(r.Problems, "the signature's byte range cannot be matched to a revision")
 		}
 		out = append(out, r)
 	}
 	return out, nil
+}
+
+// CertificateKind tells a seal (an organisation's certificate: its subject names an
+// organisation) from a personal signature, and the signer's name: the organisation's, or the
+// person's common name.
+func CertificateKind(c *x509.Certificate) (kind, name string) {
+	if len(c.Subject.Organization) > 0 && c.Subject.Organization[0] != "" {
+		return "seal", c.Subject.Organization[0]
+	}
+	return "personal", c.Subject.CommonName
 }
 
 // rangeEnd is where a /ByteRange [a b c d] ends: c + d.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/shuxinqian/server/application"
 	"github.com/shuxinqian/server/domain/enterprise"
+	"github.com/shuxinqian/server/domain/file"
 	"github.com/shuxinqian/server/domain/kernel"
 	"github.com/shuxinqian/server/ports"
 )
@@ -358,7 +359,7 @@ func (s *Server) linkLiveness(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) linkSignatureImage(w http.ResponseWriter, r *http.Request) error {
-	_, data, err := s.readUpload(w, r, "")
+	_, data, err := s.readUpload(w, r, "", file.MaxSize)
 	if err != nil {
 		return err
 	}

@@ -371,7 +371,8 @@ func (s *Server) signatureImage(w http.ResponseWriter, r *http.Request, a applic
 	return nil
 }
 
-// MaxUploadBody bounds a multipart upload: the file limit plus room for the form.
+// MaxUploadBody bounds a multipart upload: the largest file limit (a document, 20 MiB) plus room
+// for the form. Each purpose's own limit is checked on the file (file.MaxSizeOf).
 const MaxUploadBody = file.MaxDocumentSize + 64<<10
 
 type fileJSON struct {
@@ -386,7 +387,7 @@ type fileJSON struct {
 
 // uploadFile takes a multipart form with the fields purpose and file.
 func (s *Server) uploadFile(w http.ResponseWriter, r *http.Request, a application.Actor) error {
-	purpose, data, err := s.readUpload(w, r, "purpose")
+	purpose, data, err := s.readUpload(w, r, "purpose", file.MaxDocumentSize)
 	if err != nil {
 		return err
 	}
@@ -400,16 +401,16 @@ func (s *Server) uploadFile(w http.ResponseWriter, r *http.Request, a applicatio
 }
 
 // readUpload streams a multipart form: at most one small text field (named field, "" for none)
-// and exactly one "file" part, read up to its limit plus one byte, so an oversized upload is
+// and exactly one "file" part, read up to limit plus one byte, so an oversized upload is
 // refused without reading it whole. The body is read before any budget is taken.
-func (s *Server) readUpload(w http.ResponseWriter, r *http.Request, field string) (string, []byte, error) {
+func (s *Server) readUpload(w http.ResponseWriter, r *http.Request, field string, limit int) (string, []byte, error) {
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != "multipart/form-data" {
 		return "", nil, &httpError{http.StatusUnsupportedMediaType, "unsupported-media-type", "send the file as multipart/form-data (field file)"}
 	}
 	// The body is read (bounded) without holding anything: slow clients block nobody. The decode
 	// memory of all uploads is bounded by the application's budget.
-	r.Body = http.MaxBytesReader(w, r.Body, MaxUploadBody)
+	r.Body = http.MaxBytesReader(w, r.Body, int64(limit)+64<<10)
 	mr, err := r.MultipartReader()
 	if err != nil {
 		return "", nil, badRequest("multipart-invalid", "the multipart body could not be read")
@@ -423,13 +424,13 @@ func (s *Server) readUpload(w http.ResponseWriter, r *http.Request, field string
 			break
 		}
 		if err != nil {
-			return "", nil, multipartError(err)
+			return "", nil, multipartError(err, limit)
 		}
 		switch name := part.FormName(); {
 		case field != "" && name == field:
 			b, err := io.ReadAll(io.LimitReader(part, 64))
 			if err != nil {
-				return "", nil, multipartError(err)
+				return "", nil, multipartError(err, limit)
 			}
 			value = strings.TrimSpace(string(b))
 		case name == "file":
@@ -437,12 +438,8 @@ func (s *Server) readUpload(w http.ResponseWriter, r *http.Request, field string
 				return "", nil, badRequest("multipart-invalid", "send exactly one file")
 			}
 			gotFile = true
-			limit := file.MaxSize
-			if field == "purpose" && value == string(file.PurposeDocument) {
-				limit = file.MaxDocumentSize // a PDF to sign (the purpose field comes first)
-			}
 			if data, err = io.ReadAll(io.LimitReader(part, int64(limit)+1)); err != nil {
-				return "", nil, multipartError(err)
+				return "", nil, multipartError(err, limit)
 			}
 			if len(data) > limit {
 				return "", nil, &httpError{http.StatusRequestEntityTooLarge, "file-too-large", fmt.Sprintf("the file exceeds %d MiB", limit>>20)}
@@ -456,10 +453,10 @@ func (s *Server) readUpload(w http.ResponseWriter, r *http.Request, field string
 	return value, data, nil
 }
 
-func multipartError(err error) error {
+func multipartError(err error, limit int) error {
 	var maxErr *http.MaxBytesError
 	if errors.As(err, &maxErr) {
-		return &httpError{http.StatusRequestEntityTooLarge, "file-too-large", "the upload exceeds its size limit (10 MiB; 20 MiB for a document)"}
+		return &httpError{http.StatusRequestEntityTooLarge, "file-too-large", fmt.Sprintf("the upload exceeds %d MiB", limit>>20)}
 	}
 	return badRequest("multipart-invalid", "the multipart body could not be read")
 }

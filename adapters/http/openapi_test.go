@@ -1013,8 +1013,8 @@ func TestOpenAPIDocumentsDomainRules(t *testing.T) {
 		[]string{file.TypePDF, file.TypeGIF, file.TypeJPEG, file.TypePNG}) {
 		t.Errorf("File.content_type enum = %v", got)
 	}
-	if mx := obj(t, fp["size"], "File.size")["maximum"]; mx != file.MaxSize {
-		t.Errorf("File.size maximum = %v, want %d", mx, file.MaxSize)
+	if mx := obj(t, fp["size"], "File.size")["maximum"]; mx != file.MaxDocumentSize {
+		t.Errorf("File.size maximum = %v, want %d", mx, file.MaxDocumentSize)
 	}
 	re := func(schema string) *regexp.Regexp {
 		p, _ := obj(t, schemas[schema], schema)["pattern"].(string)

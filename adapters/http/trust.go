@@ -95,6 +95,9 @@ type signatureVerdictJSON struct {
 	Trusted             bool       `json:"trusted"`
 	DocumentSHA256      string     `json:"document_sha256,omitempty"`
 	Problems            []string   `json:"problems"`
+	Kind                string     `json:"kind,omitempty"`
+	SignerName          string     `json:"signer_name,omitempty"`
+	ModifiedAfter       bool       `json:"modified_after"`
 }
 
 // maxVerifyBody bounds the verification form: content (a PDF, 20 MiB) and its signature.
@@ -144,7 +147,7 @@ func (s *Server) verifySignatures(w http.ResponseWriter, r *http.Request) error 
 	for _, v := range verdicts {
 		j := signatureVerdictJSON{Signer: v.Signer, CertificateSerial: v.CertificateSerial, Timestamped: v.Timestamped,
 			CoversWholeDocument: v.CoversWholeDocument, Intact: v.Intact, CertificateStatus: v.CertificateStatus, Trusted: v.Trusted,
-			DocumentSHA256: v.DocumentSHA256, Problems: v.Problems}
+			DocumentSHA256: v.DocumentSHA256, Problems: v.Problems, Kind: v.Kind, SignerName: v.SignerName, ModifiedAfter: v.ModifiedAfter}
 		if !v.SignedAt.IsZero() {
 			t := v.SignedAt.UTC()
 			j.SignedAt = &t

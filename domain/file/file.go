@@ -1,4 +1,5 @@
-// Package file holds the rules for uploaded files (DESIGN.md §7 "uploads"): at most 10 MiB, the type
+// Package file holds the rules for uploaded files (DESIGN.md §7 "uploads"): at most 10 MiB (a
+// document to sign, a PDF, at most 20 MiB), the type
 // is told by the content's magic bytes (never by a file name or a client-supplied content type),
 // images are sized with DecodeConfig (at most 40 megapixels) before they are ever decoded, and each
 // purpose accepts only some types (the authorization-letter scan only JPG or GIF, never PDF).
@@ -20,8 +21,11 @@ import (
 
 // Figures of DESIGN.md §7.
 const (
-	// MaxSize is the largest accepted upload, in bytes (10 MiB).
+	// MaxSize is the largest accepted upload, in bytes (10 MiB), but for documents.
 	MaxSize = 10 << 20
+	// MaxDocumentSize is the largest document (a PDF to sign), in bytes (20 MiB); it is also the
+	// largest upload of any purpose.
+	MaxDocumentSize = 20 << 20
 	// MaxPixels is the largest accepted image area (width × height), checked before decoding.
 	MaxPixels = 40_000_000
 	// Signature images must be within these bounds on both sides, in pixels.
@@ -44,23 +48,22 @@ const (
 	PurposeBusinessLicence         Purpose = "business_licence"
 	PurposeAuthorizationLetterScan Purpose = "authorization_letter_scan"
 	PurposeSignature               Purpose = "signature"
-	PurposeSeal                    Purpose = "seal"     // an enterprise's seal image (seal.CheckImage checks it further)
-	PurposeDocument                Purpose = "document" // a PDF to sign (sign flows), at most MaxDocumentSize
+	PurposeSeal                    Purpose = "seal" // an enterprise's seal image (seal.CheckImage checks it further)
+	// PurposeDocument is a PDF to sign; the application checks it further as a PDF (encryption,
+	// damage, pages, certification) through its PDF intake port.
+	PurposeDocument Purpose = "document"
 )
 
-// MaxDocumentSize is the largest PDF accepted for signing (20 MiB).
-const MaxDocumentSize = 20 << 20
+// Purposes lists every purpose, in a stable order.
+var Purposes = []Purpose{PurposeBusinessLicence, PurposeAuthorizationLetterScan, PurposeSignature, PurposeSeal, PurposeDocument}
 
-// MaxSizeOf is the largest upload a purpose accepts.
+// MaxSizeOf is the largest upload a purpose accepts, in bytes.
 func MaxSizeOf(p Purpose) int {
 	if p == PurposeDocument {
 		return MaxDocumentSize
 	}
 	return MaxSize
 }
-
-// Purposes lists every purpose, in a stable order.
-var Purposes = []Purpose{PurposeBusinessLicence, PurposeAuthorizationLetterScan, PurposeSignature, PurposeSeal, PurposeDocument}
 
 // ParsePurpose validates a purpose.
 func ParsePurpose(s string) (Purpose, error) {
@@ -100,6 +103,8 @@ const (
 	CodeImageCorrupt    = "file-image-corrupt"
 	CodeImageTooLarge   = "file-image-too-large"
 	CodeImageDimensions = "file-image-dimensions"
+	// CodePDFInvalid: a document that is not a PDF (the PDF intake uses it for damaged PDFs too).
+	CodePDFInvalid = "pdf-invalid"
 )
 
 var magics = []struct {
@@ -155,11 +160,14 @@ func InspectWithin(purpose Purpose, data []byte, reserve Reserve) (Info, error) 
 	if len(data) == 0 {
 		return Info{}, kernel.Invalid(CodeEmpty, "the file is empty")
 	}
-	if max := MaxSizeOf(purpose); len(data) > max {
-		return Info{}, kernel.Invalid(CodeTooLarge, fmt.Sprintf("the file is larger than %d MiB", max>>20)).
-			WithDetail("max_bytes", max)
+	if limit := MaxSizeOf(purpose); len(data) > limit {
+		return Info{}, kernel.Invalid(CodeTooLarge, fmt.Sprintf("the file is larger than %d MiB", limit>>20)).
+			WithDetail("max_bytes", limit)
 	}
 	ct := Sniff(data)
+	if purpose == PurposeDocument && ct != TypePDF {
+		return Info{}, kernel.Invalid(CodePDFInvalid, "a document to sign must be a PDF")
+	}
 	if ct == "" {
 		return Info{}, kernel.Invalid(CodeTypeUnsupported, "the file is not a PNG, JPG, GIF or PDF")
 	}
@@ -168,11 +176,7 @@ func InspectWithin(purpose Purpose, data []byte, reserve Reserve) (Info, error) 
 	}
 	sum := sha256.Sum256(data)
 	info := Info{ContentType: ct, Size: int64(len(data)), SHA256: hex.EncodeToString(sum[:])}
-	if ct == TypePDF { // a document: a basic check here; the PDF signer inspects it fully
-		tail := data[max(0, len(data)-2048):]
-		if !bytes.Contains(tail, []byte("%%EOF")) {
-			return Info{}, kernel.Invalid("pdf-invalid", "the file is not a complete PDF (no %%EOF trailer)")
-		}
+	if ct == TypePDF { // a document: the application checks it as a PDF
 		return info, nil
 	}
 	c := codecs[ct]

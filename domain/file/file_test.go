@@ -189,6 +189,34 @@ func TestInspect(t *testing.T) {
 	}
 }
 
+// Documents to sign: PDF only (anything else is pdf-invalid), up to 20 MiB where images stop at 10.
+func TestInspectDocument(t *testing.T) {
+	pdfData := []byte("%PDF-1.7\n1 0 obj\n<< /Type /Catalog >>\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n")
+	big := append(bytes.Clone(pdfData), make([]byte, 15<<20)...)
+	info, err := file.Inspect(file.PurposeDocument, big)
+	if err != nil || info.ContentType != file.TypePDF || info.Size != int64(len(big)) || info.Width != 0 {
+		t.Fatalf("15 MiB PDF: %+v %v", info, err)
+	}
+	over := append(bytes.Clone(pdfData), make([]byte, file.MaxDocumentSize+1-len(pdfData))...)
+	if _, err := file.Inspect(file.PurposeDocument, over); kernel.CodeOf(err) != file.CodeTooLarge {
+		t.Fatalf("PDF over 20 MiB: %v", err)
+	}
+	if _, err := file.Inspect(file.PurposeBusinessLicence, big); kernel.CodeOf(err) != file.CodeTooLarge {
+		t.Fatalf("15 MiB licence: %v", err)
+	}
+	for name, data := range map[string][]byte{"png": encodePNG(t, 64, 32), "script": []byte("<?php ?>"), "pdf magic late": append([]byte(" "), pdfData...)} {
+		if _, err := file.Inspect(file.PurposeDocument, data); kernel.CodeOf(err) != file.CodePDFInvalid {
+			t.Errorf("%s as a document: %v", name, err)
+		}
+	}
+	if _, err := file.Inspect(file.PurposeDocument, nil); kernel.CodeOf(err) != file.CodeEmpty {
+		t.Errorf("empty document: %v", err)
+	}
+	if file.MaxSizeOf(file.PurposeDocument) != 20<<20 || file.MaxSizeOf(file.PurposeSignature) != 10<<20 {
+		t.Error("size limits")
+	}
+}
+
 func TestInspectInfo(t *testing.T) {
 	data := encodePNG(t, 64, 32)
 	info, err := file.Inspect(file.PurposeSignature, data)

@@ -335,6 +335,10 @@ func TestTrustEventCertificateAndTimestamp(t *testing.T) {
 			d["document_sha256"] != hex.EncodeToString(sum[:]) {
 			t.Fatalf("%s: %s", when, r.raw)
 		}
+		// A person's event certificate: personal, named, and no later revision (a detached CMS).
+		if d["kind"] != "personal" || d["signer_name"] == "" || d["signer_name"] != leaf.Subject.CommonName || d["modified_after"] != false {
+			t.Fatalf("%s: kind, signer_name, modified_after: %s", when, r.raw)
+		}
 		signed, _ := time.Parse(time.RFC3339, fmtAny(d["signed_at"]))
 		if !signed.Equal(ts.Time) {
 			t.Fatalf("%s: signed_at %v, genTime %v", when, d["signed_at"], ts.Time)
