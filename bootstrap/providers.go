@@ -288,15 +288,14 @@ func provideCMS(t ports.TimeStampAuthority) crypto.CMS { return crypto.CMS{TSA: 
 
 // provideSigning runs the sign flows. The PDF signer reaches the TSA by URL: TSA_URL, or the
 // sandbox TSA this server answers at PUBLIC_BASE_URL/api/v1/tsa.
-// TODO(lead, at the merge of k15b): set Deps.Evidence to k15b's ports.EvidenceRenderer from
-// adapters/document; until then evidence.pdf answers 503 evidence-unavailable.
+// The evidence report (evidence.pdf) is drawn by the document renderer.
 func provideSigning(cfg Config, uow ports.UnitOfWork, clock ports.Clock, ids ports.IDs, files ports.FileStore, sms ports.SMSSender,
-	stamps ports.TimeStampAuthority, pdf ports.PDFSigner, app *application.App, log *slog.Logger) *signing.Service {
+	stamps ports.TimeStampAuthority, pdf ports.PDFSigner, evidence *document.Renderer, app *application.App, log *slog.Logger) *signing.Service {
 	endpoint := &ports.TSAEndpoint{URL: cfg.TSAURL}
 	if cfg.TSAURL == "" {
 		endpoint.URL = cfg.PublicBaseURL + "/api/v1/tsa"
 	}
-	return signing.New(signing.Deps{UoW: uow, Clock: clock, IDs: ids, Files: files, PDF: pdf, SMS: sms, Stamps: stamps, Keys: app,
+	return signing.New(signing.Deps{UoW: uow, Clock: clock, IDs: ids, Files: files, PDF: pdf, SMS: sms, Stamps: stamps, Keys: app, Evidence: evidence,
 		Settings: signing.Settings{PublicBaseURL: cfg.PublicBaseURL, TSA: endpoint}, Logger: log})
 }
 

@@ -136,7 +136,7 @@ func NewRuntime(cfg Config, clock ports.Clock) (*Runtime, func(), error) {
 	}
 	app := application.New(deps)
 	pdfSigner := _wirePDFSignerValue
-	service := provideSigning(cfg, store, clock, iDs, fileStore, smsSender, timeStampAuthority, pdfSigner, app, logger)
+	service := provideSigning(cfg, store, clock, iDs, fileStore, smsSender, timeStampAuthority, pdfSigner, renderer, app, logger)
 	sealRenderer, err := document.NewSealRenderer()
 	if err != nil {
 		cleanup()

@@ -266,13 +266,13 @@ func TestSignFlowBidDocument(t *testing.T) {
 		if d0["version"] != float64(3) || d0["current_sha256"] == d0["original_sha256"] {
 			t.Fatalf("document %v", d0)
 		}
-		// The evidence: the report (rendered once the renderer is wired; 503 evidence-unavailable
-		// until then) and what it shows: each signer's IP and hashes, a hash chain that verifies,
-		// its head timestamped by the TSA.
-		if st, _, raw := s.try("GET", base+"/evidence.pdf", ent.admin, nil); st != 200 && !strings.Contains(string(raw), "evidence-unavailable") ||
-			st == 200 && !bytes.HasPrefix(raw, []byte("%PDF-")) {
+		// The evidence: the report as a PDF naming the flow, and what
+		// it shows: each signer's IP and hashes, a hash chain that verifies, its head timestamped.
+		st, _, raw := s.try("GET", base+"/evidence.pdf", ent.admin, nil)
+		if st != 200 || !bytes.HasPrefix(raw, []byte("%PDF-")) {
 			t.Fatalf("evidence.pdf: %d %.200s", st, raw)
 		}
+		pdfText(t, raw, "签署证据报告", id)
 		uid := s.do("GET", "/api/v1/me", ent.admin, nil).str("id")
 		rep, err := s.rt.Signing.EvidenceReport(context.Background(), kernel.UserID(uid), id)
 		if err != nil {
