@@ -2,7 +2,7 @@
 // or driven, lives in adapters/. This package imports only the domain and the standard library.
 package ports
 
-//go:generate go tool mockgen -typed -destination=mocks/mocks.go -package=mocks github.com/shuxinqian/server/ports Clock,IDs,Random,PasswordHasher,Secrets,Cipher,SMSSender,UnitOfWork,Tx,UserRepository,CodeRepository,SessionRepository,AuditLog,Inbox,ChannelRepository,FileRepository,SignatureRepository,ConsentLog,IdentityVerifier,LivenessVerifier,CertificateAuthority,SigningKeys,FileStore,SignatureRenderer,QRCoder,BusinessRegistry,BankRemitter,DocumentRenderer,DocumentSigner,KeyGenerator,VerificationRepository,EnterpriseRepository,MembershipRepository,OrderRepository,QuotaLedger,PaymentAnomalies,IdempotencyKeys,PaymentGateway,InvoiceRepository,InvoiceIssuer,TimeStampAuthority,RevocationRepository,RevocationSigner,EventCertificateAuthority,SignatureInspector,PDFSignatureVerifier,EffectLog,AttemptCounter
+//go:generate go tool mockgen -typed -destination=mocks/mocks.go -package=mocks github.com/shuxinqian/server/ports Clock,IDs,Random,PasswordHasher,Secrets,Cipher,SMSSender,UnitOfWork,Tx,UserRepository,CodeRepository,SessionRepository,AuditLog,Inbox,ChannelRepository,FileRepository,SignatureRepository,ConsentLog,IdentityVerifier,LivenessVerifier,CertificateAuthority,SigningKeys,FileStore,SignatureRenderer,QRCoder,BusinessRegistry,BankRemitter,DocumentRenderer,DocumentSigner,KeyGenerator,VerificationRepository,EnterpriseRepository,MembershipRepository,OrderRepository,QuotaLedger,PaymentAnomalies,IdempotencyKeys,PaymentGateway,InvoiceRepository,InvoiceIssuer,TimeStampAuthority,RevocationRepository,RevocationSigner,EventCertificateAuthority,SignatureInspector,PDFSignatureVerifier,EffectLog,AttemptCounter,RefundRepository,QuotaUsage,RefundGateway
 
 import (
 	"context"
@@ -106,6 +106,8 @@ type Tx interface {
 	Seals() SealRepository
 	Effects() EffectLog
 	Attempts() AttemptCounter
+	Refunds() RefundRepository
+	QuotaUsage() QuotaUsage
 }
 
 // UserRepository stores users. Phones are kept encrypted with a blind index.

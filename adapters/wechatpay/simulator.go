@@ -87,7 +87,7 @@ type Simulator struct {
 	aead  cipher.AEAD
 	mux   *http.ServeMux
 
-	mu     sync.Mutex
+	mu      sync.Mutex
 	orders  map[string]*simOrder
 	fifo    []string // out_trade_nos, oldest first
 	refunds map[string]*simRefund

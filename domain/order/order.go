@@ -96,10 +96,10 @@ type Order struct {
 	// Total.
 	Refunded  kernel.Money
 	Refunding kernel.Money
-	CreatedAt     time.Time
-	ExpiresAt     time.Time
-	UpdatedAt     time.Time
-	Version       int64
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	UpdatedAt time.Time
+	Version   int64
 }
 
 // Place prices the lines from the channel's catalog (never from the client) and opens the order.

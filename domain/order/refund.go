@@ -110,14 +110,14 @@ func RefundFromSnapshot(s RefundSnapshot) *Refund {
 }
 
 // Accessors.
-func (r *Refund) ID() string                  { return r.id }
-func (r *Refund) OrderID() kernel.OrderID     { return r.orderID }
-func (r *Refund) OutRefundNo() string         { return r.outRefundNo }
-func (r *Refund) Amount() kernel.Money        { return r.amount }
-func (r *Refund) Reason() string              { return r.reason }
-func (r *Refund) Status() RefundStatus        { return r.status }
-func (r *Refund) RefundID() string            { return r.refundID }
-func (r *Refund) Reductions() []Reduction     { return append([]Reduction(nil), r.reductions...) }
+func (r *Refund) ID() string                        { return r.id }
+func (r *Refund) OrderID() kernel.OrderID           { return r.orderID }
+func (r *Refund) OutRefundNo() string               { return r.outRefundNo }
+func (r *Refund) Amount() kernel.Money              { return r.amount }
+func (r *Refund) Reason() string                    { return r.reason }
+func (r *Refund) Status() RefundStatus              { return r.status }
+func (r *Refund) RefundID() string                  { return r.refundID }
+func (r *Refund) Reductions() []Reduction           { return append([]Reduction(nil), r.reductions...) }
 func (r *Refund) EnterpriseID() kernel.EnterpriseID { return r.enterpriseID }
 
 // Version is the stored version (optimistic check of the store).
