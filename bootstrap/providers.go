@@ -37,6 +37,7 @@ import (
 	"github.com/shuxinqian/server/adapters/unavailable"
 	"github.com/shuxinqian/server/adapters/wechatpay"
 	"github.com/shuxinqian/server/application"
+	"github.com/shuxinqian/server/application/refunds"
 	"github.com/shuxinqian/server/application/seals"
 	"github.com/shuxinqian/server/domain/kernel"
 	"github.com/shuxinqian/server/ports"
@@ -71,6 +72,7 @@ var ProviderSet = wire.NewSet(
 	application.New,
 	document.NewSealRenderer, wire.Bind(new(ports.SealRenderer), new(*document.SealRenderer)),
 	wire.Struct(new(seals.Deps), "*"), seals.New,
+	provideRefundGateway, provideRefundConfig, wire.Struct(new(refunds.Deps), "*"), refunds.New,
 	provideHTTP,
 	provideDelivery,
 	provideRouter,
@@ -141,7 +143,15 @@ func provideKeys(cfg Config) (*crypto.Keys, error) {
 // payments is the gateway and, in sandbox mode, its simulator (nil otherwise).
 type payments struct {
 	gateway ports.PaymentGateway
+	refunds ports.RefundGateway
 	sim     *wechatpay.Simulator
+}
+
+func provideRefundGateway(p *payments) ports.RefundGateway { return p.refunds }
+
+// provideRefundConfig: WeChat Pay sends refund notifications to PUBLIC_BASE_URL's callback.
+func provideRefundConfig(cfg Config) refunds.Config {
+	return refunds.Config{NotifyURL: strings.TrimRight(cfg.PublicBaseURL, "/") + "/api/v1/callbacks/wechat-pay/refunds"}
 }
 
 func provideGateway(p *payments) ports.PaymentGateway   { return p.gateway }
@@ -163,7 +173,7 @@ func providePayments(cfg Config) (*payments, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &payments{gateway: g}, nil
+		return &payments{gateway: g, refunds: g}, nil
 	}
 	if w.MchID == "" || w.AppID == "" {
 		w.MchID, w.AppID = "1900000109", "wxd678efh567hg6787" // WeChat's documentation sandbox ids
@@ -182,7 +192,7 @@ func providePayments(cfg Config) (*payments, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &payments{gateway: g, sim: sim}, nil
+	return &payments{gateway: g, refunds: g, sim: sim}, nil
 }
 
 // provideInvoicer is the sandbox digital-invoice issuer (it renders the PDFs itself and keeps what
@@ -293,7 +303,7 @@ func provideFileStore(cfg Config) (ports.FileStore, error) {
 	return filestore.NewLocal(filepath.Join(cfg.DataDir, "files"))
 }
 
-func provideHTTP(cfg Config, app *application.App, sl *seals.Service, db *sqlstore.DB, box *sms.Sandbox, live *identity.SandboxLiveness,
+func provideHTTP(cfg Config, app *application.App, sl *seals.Service, rf *refunds.Service, db *sqlstore.DB, box *sms.Sandbox, live *identity.SandboxLiveness,
 	reg *registry.Sandbox, bk *bank.Sandbox, sim *wechatpay.Simulator, sandboxTSA *tsa.Local, log *slog.Logger) *adhttp.Server {
 	opts := adhttp.Options{
 		Sandbox:        cfg.Sandbox(),
@@ -302,6 +312,7 @@ func provideHTTP(cfg Config, app *application.App, sl *seals.Service, db *sqlsto
 		PublicBaseURL:  cfg.PublicBaseURL,
 		Logger:         log,
 		Seals:          sl,
+		Refunds:        rf,
 		H5:             h5.Handler(),
 	}
 	if sandboxTSA != nil {
@@ -312,6 +323,7 @@ func provideHTTP(cfg Config, app *application.App, sl *seals.Service, db *sqlsto
 	}
 	if cfg.Sandbox() && sim != nil {
 		opts.SandboxWeChatPay = sim.Pay
+		opts.SandboxRefund = sim.SettleRefund
 	}
 	if cfg.Sandbox() {
 		opts.SandboxRegistry = func() []adhttp.SandboxRegistryEntry {

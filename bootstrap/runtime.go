@@ -19,15 +19,18 @@ import (
 	"github.com/shuxinqian/server/adapters/sqlstore"
 	"github.com/shuxinqian/server/adapters/wechatpay"
 	"github.com/shuxinqian/server/application"
+	"github.com/shuxinqian/server/application/refunds"
 )
 
 // Runtime is the wired process: what serve, consume and migrate run.
 type Runtime struct {
-	Config    Config
-	Log       *slog.Logger
-	DB        *sqlstore.DB
-	Store     *sqlstore.Store
-	App       *application.App
+	Config Config
+	Log    *slog.Logger
+	DB     *sqlstore.DB
+	Store  *sqlstore.Store
+	App    *application.App
+	// Refunds runs refunds (application/refunds).
+	Refunds   *refunds.Service
 	HTTP      *adhttp.Server
 	Delivery  *Delivery
 	Router    *message.Router
@@ -221,6 +224,12 @@ func (rt *Runtime) reconcileLoop(ctx context.Context) {
 				rt.Log.Warn("reconciler", "err", err)
 			} else if rep.Queried > 0 {
 				rt.Log.Info("reconciler", "queried", rep.Queried, "paid", rep.Paid, "closed", rep.Closed, "failed", rep.Failed)
+			}
+			rr, err := rt.Refunds.Reconcile(ctx)
+			if err != nil && ctx.Err() == nil {
+				rt.Log.Warn("refund reconciler", "err", err)
+			} else if rr.Resent+rr.Queried > 0 {
+				rt.Log.Info("refund reconciler", "resent", rr.Resent, "queried", rr.Queried, "settled", rr.Settled, "failed", rr.Failed)
 			}
 		}
 	}

@@ -84,6 +84,7 @@ func (s *Server) registerRoutes() {
 	s.authed("POST", "/api/v1/orders/{order_id}/cancel", s.cancelOrder)
 	s.authed("POST", "/api/v1/orders/{order_id}/wechat-pay", s.wechatPay)
 	s.handle("POST", "/api/v1/callbacks/wechat-pay", s.wechatCallback)
+	s.handle("POST", "/api/v1/callbacks/wechat-pay/refunds", s.refundCallback)
 	s.authed("POST", "/api/v1/orders/{order_id}/invoice", s.requestInvoice)
 	s.authed("GET", "/api/v1/invoices/{invoice_id}", s.getInvoice)
 	s.authed("GET", "/api/v1/invoices/{invoice_id}/pdf", s.invoicePDF)
@@ -94,6 +95,9 @@ func (s *Server) registerRoutes() {
 		s.handle("GET", "/api/v1/sandbox/bank-transfers", s.sandboxTransfers)
 		if s.opts.SandboxWeChatPay != nil {
 			s.handle("POST", "/api/v1/sandbox/wechat-pay/orders/{order_id}/pay", s.sandboxPay)
+		}
+		if s.opts.SandboxRefund != nil {
+			s.handle("POST", "/api/v1/sandbox/wechat-pay/refunds/{refund_no}/settle", s.sandboxSettleRefund)
 		}
 		s.handle("GET", "/api/v1/sandbox/sms", s.sandboxSMS)
 		if s.opts.SandboxLiveness != nil {

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/shuxinqian/server/application"
+	"github.com/shuxinqian/server/application/refunds"
 	"github.com/shuxinqian/server/application/seals"
 	"github.com/shuxinqian/server/domain/kernel"
 	"github.com/shuxinqian/server/ports"
@@ -63,6 +64,11 @@ type Options struct {
 	Logger         *slog.Logger
 	// Seals runs 印章管理 (its routes answer 503 without it).
 	Seals *seals.Service
+	// Refunds runs refunds (its routes answer 503 without it).
+	Refunds *refunds.Service
+	// SandboxRefund has the WeChat Pay simulator give a refund its final state (SUCCESS, CLOSED
+	// or ABNORMAL) and send its signed refund notification to the callback.
+	SandboxRefund func(ctx context.Context, outRefundNo, status string) error
 	// H5 serves the H5 client for GET/HEAD paths no API route matches (never under /api/).
 	H5 http.Handler
 }
