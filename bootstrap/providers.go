@@ -37,6 +37,7 @@ import (
 	"github.com/shuxinqian/server/adapters/unavailable"
 	"github.com/shuxinqian/server/adapters/wechatpay"
 	"github.com/shuxinqian/server/application"
+	"github.com/shuxinqian/server/application/operators"
 	"github.com/shuxinqian/server/application/seals"
 	"github.com/shuxinqian/server/domain/kernel"
 	"github.com/shuxinqian/server/ports"
@@ -71,6 +72,7 @@ var ProviderSet = wire.NewSet(
 	application.New,
 	document.NewSealRenderer, wire.Bind(new(ports.SealRenderer), new(*document.SealRenderer)),
 	wire.Struct(new(seals.Deps), "*"), seals.New,
+	wire.Struct(new(operators.Deps), "*"), operators.New,
 	provideHTTP,
 	provideDelivery,
 	provideRouter,
@@ -293,7 +295,7 @@ func provideFileStore(cfg Config) (ports.FileStore, error) {
 	return filestore.NewLocal(filepath.Join(cfg.DataDir, "files"))
 }
 
-func provideHTTP(cfg Config, app *application.App, sl *seals.Service, db *sqlstore.DB, box *sms.Sandbox, live *identity.SandboxLiveness,
+func provideHTTP(cfg Config, app *application.App, sl *seals.Service, ops *operators.Service, db *sqlstore.DB, box *sms.Sandbox, live *identity.SandboxLiveness,
 	reg *registry.Sandbox, bk *bank.Sandbox, sim *wechatpay.Simulator, sandboxTSA *tsa.Local, log *slog.Logger) *adhttp.Server {
 	opts := adhttp.Options{
 		Sandbox:        cfg.Sandbox(),
@@ -302,6 +304,7 @@ func provideHTTP(cfg Config, app *application.App, sl *seals.Service, db *sqlsto
 		PublicBaseURL:  cfg.PublicBaseURL,
 		Logger:         log,
 		Seals:          sl,
+		Operators:      ops,
 		H5:             h5.Handler(),
 	}
 	if sandboxTSA != nil {

@@ -19,15 +19,18 @@ import (
 	"github.com/shuxinqian/server/adapters/sqlstore"
 	"github.com/shuxinqian/server/adapters/wechatpay"
 	"github.com/shuxinqian/server/application"
+	"github.com/shuxinqian/server/application/operators"
 )
 
 // Runtime is the wired process: what serve, consume and migrate run.
 type Runtime struct {
-	Config    Config
-	Log       *slog.Logger
-	DB        *sqlstore.DB
-	Store     *sqlstore.Store
-	App       *application.App
+	Config Config
+	Log    *slog.Logger
+	DB     *sqlstore.DB
+	Store  *sqlstore.Store
+	App    *application.App
+	// Operators is the platform console (operator accounts: `shuxinqian operator create`).
+	Operators *operators.Service
 	HTTP      *adhttp.Server
 	Delivery  *Delivery
 	Router    *message.Router

@@ -14,6 +14,7 @@ import (
 	"github.com/shuxinqian/server/adapters/sqlstore"
 	"github.com/shuxinqian/server/adapters/system"
 	"github.com/shuxinqian/server/application"
+	"github.com/shuxinqian/server/application/operators"
 	"github.com/shuxinqian/server/application/seals"
 	"github.com/shuxinqian/server/ports"
 )
@@ -133,6 +134,15 @@ func NewRuntime(cfg Config, clock ports.Clock) (*Runtime, func(), error) {
 		PDFVerifier: pdfSignatureVerifier,
 	}
 	app := application.New(deps)
+	operatorsDeps := operators.Deps{
+		UoW:       store,
+		Clock:     clock,
+		IDs:       iDs,
+		Random:    random,
+		Passwords: passwordHasher,
+		Logger:    logger,
+	}
+	service := operators.New(operatorsDeps)
 	sealRenderer, err := document.NewSealRenderer()
 	if err != nil {
 		cleanup()
@@ -146,21 +156,21 @@ func NewRuntime(cfg Config, clock ports.Clock) (*Runtime, func(), error) {
 		Renderer: sealRenderer,
 		Logger:   logger,
 	}
-	service := seals.New(sealsDeps)
+	sealsService := seals.New(sealsDeps)
 	simulator := provideSimulator(bootstrapPayments)
-	server := provideHTTP(cfg, app, service, db, sandbox, sandboxLiveness, registrySandbox, bankSandbox, simulator, local, logger)
-	delivery, cleanup2, err := provideDelivery(cfg, store, app, service, loggerAdapter)
+	server := provideHTTP(cfg, app, sealsService, service, db, sandbox, sandboxLiveness, registrySandbox, bankSandbox, simulator, local, logger)
+	delivery, cleanup2, err := provideDelivery(cfg, store, app, sealsService, loggerAdapter)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
 	}
-	router, err := provideRouter(delivery, store, app, service, loggerAdapter)
+	router, err := provideRouter(delivery, store, app, sealsService, loggerAdapter)
 	if err != nil {
 		cleanup2()
 		cleanup()
 		return nil, nil, err
 	}
-	forwarder, err := provideForwarder(cfg, store, delivery, app, service, loggerAdapter)
+	forwarder, err := provideForwarder(cfg, store, delivery, app, sealsService, loggerAdapter)
 	if err != nil {
 		cleanup2()
 		cleanup()
@@ -178,6 +188,7 @@ func NewRuntime(cfg Config, clock ports.Clock) (*Runtime, func(), error) {
 		DB:        db,
 		Store:     store,
 		App:       app,
+		Operators: service,
 		HTTP:      server,
 		Delivery:  delivery,
 		Router:    router,

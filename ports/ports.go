@@ -106,6 +106,12 @@ type Tx interface {
 	Seals() SealRepository
 	Effects() EffectLog
 	Attempts() AttemptCounter
+	// The platform console (application/operators).
+	Operators() OperatorRepository
+	OperatorAudit() OperatorAuditLog
+	Banners() BannerRepository
+	DeadLetters() DeadLetterQueue
+	ChannelAdmin() ChannelAdmin
 }
 
 // UserRepository stores users. Phones are kept encrypted with a blind index.

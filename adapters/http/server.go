@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/shuxinqian/server/application"
+	"github.com/shuxinqian/server/application/operators"
 	"github.com/shuxinqian/server/application/seals"
 	"github.com/shuxinqian/server/domain/kernel"
 	"github.com/shuxinqian/server/ports"
@@ -63,6 +64,8 @@ type Options struct {
 	Logger         *slog.Logger
 	// Seals runs 印章管理 (its routes answer 503 without it).
 	Seals *seals.Service
+	// Operators runs the platform console (/api/v1/admin; its routes answer 503 without it).
+	Operators *operators.Service
 	// H5 serves the H5 client for GET/HEAD paths no API route matches (never under /api/).
 	H5 http.Handler
 }
@@ -90,6 +93,8 @@ type Route struct {
 	Method  string
 	Pattern string
 	Auth    bool
+	// Operator: the route needs an operator session (operatorAuth), not an app one.
+	Operator bool
 }
 
 // NewServer builds the handler tree.
