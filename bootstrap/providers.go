@@ -37,6 +37,7 @@ import (
 	"github.com/shuxinqian/server/adapters/unavailable"
 	"github.com/shuxinqian/server/adapters/wechatpay"
 	"github.com/shuxinqian/server/application"
+	"github.com/shuxinqian/server/application/operators"
 	"github.com/shuxinqian/server/application/refunds"
 	"github.com/shuxinqian/server/application/seals"
 	"github.com/shuxinqian/server/domain/kernel"
@@ -73,6 +74,7 @@ var ProviderSet = wire.NewSet(
 	document.NewSealRenderer, wire.Bind(new(ports.SealRenderer), new(*document.SealRenderer)),
 	wire.Struct(new(seals.Deps), "*"), seals.New,
 	provideRefundGateway, provideRefundConfig, wire.Struct(new(refunds.Deps), "*"), refunds.New,
+	wire.Struct(new(operators.Deps), "*"), operators.New,
 	provideHTTP,
 	provideDelivery,
 	provideRouter,
@@ -303,7 +305,8 @@ func provideFileStore(cfg Config) (ports.FileStore, error) {
 	return filestore.NewLocal(filepath.Join(cfg.DataDir, "files"))
 }
 
-func provideHTTP(cfg Config, app *application.App, sl *seals.Service, rf *refunds.Service, db *sqlstore.DB, box *sms.Sandbox, live *identity.SandboxLiveness,
+func provideHTTP(cfg Config, app *application.App, sl *seals.Service, rf *refunds.Service, ops *operators.Service, db *sqlstore.DB,
+	box *sms.Sandbox, live *identity.SandboxLiveness,
 	reg *registry.Sandbox, bk *bank.Sandbox, sim *wechatpay.Simulator, sandboxTSA *tsa.Local, log *slog.Logger) *adhttp.Server {
 	opts := adhttp.Options{
 		Sandbox:        cfg.Sandbox(),
@@ -313,6 +316,7 @@ func provideHTTP(cfg Config, app *application.App, sl *seals.Service, rf *refund
 		Logger:         log,
 		Seals:          sl,
 		Refunds:        rf,
+		Operators:      ops,
 		H5:             h5.Handler(),
 	}
 	if sandboxTSA != nil {

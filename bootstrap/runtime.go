@@ -19,6 +19,7 @@ import (
 	"github.com/shuxinqian/server/adapters/sqlstore"
 	"github.com/shuxinqian/server/adapters/wechatpay"
 	"github.com/shuxinqian/server/application"
+	"github.com/shuxinqian/server/application/operators"
 	"github.com/shuxinqian/server/application/refunds"
 )
 
@@ -30,7 +31,9 @@ type Runtime struct {
 	Store  *sqlstore.Store
 	App    *application.App
 	// Refunds runs refunds (application/refunds).
-	Refunds   *refunds.Service
+	Refunds *refunds.Service
+	// Operators is the platform console (operator accounts: `shuxinqian operator create`).
+	Operators *operators.Service
 	HTTP      *adhttp.Server
 	Delivery  *Delivery
 	Router    *message.Router

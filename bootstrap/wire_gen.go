@@ -14,6 +14,7 @@ import (
 	"github.com/shuxinqian/server/adapters/sqlstore"
 	"github.com/shuxinqian/server/adapters/system"
 	"github.com/shuxinqian/server/application"
+	"github.com/shuxinqian/server/application/operators"
 	"github.com/shuxinqian/server/application/refunds"
 	"github.com/shuxinqian/server/application/seals"
 	"github.com/shuxinqian/server/ports"
@@ -145,6 +146,15 @@ func NewRuntime(cfg Config, clock ports.Clock) (*Runtime, func(), error) {
 		Logger:  logger,
 	}
 	service := refunds.New(refundsDeps)
+	operatorsDeps := operators.Deps{
+		UoW:       store,
+		Clock:     clock,
+		IDs:       iDs,
+		Random:    random,
+		Passwords: passwordHasher,
+		Logger:    logger,
+	}
+	operatorsService := operators.New(operatorsDeps)
 	sealRenderer, err := document.NewSealRenderer()
 	if err != nil {
 		cleanup()
@@ -160,7 +170,7 @@ func NewRuntime(cfg Config, clock ports.Clock) (*Runtime, func(), error) {
 	}
 	sealsService := seals.New(sealsDeps)
 	simulator := provideSimulator(bootstrapPayments)
-	server := provideHTTP(cfg, app, sealsService, service, db, sandbox, sandboxLiveness, registrySandbox, bankSandbox, simulator, local, logger)
+	server := provideHTTP(cfg, app, sealsService, service, operatorsService, db, sandbox, sandboxLiveness, registrySandbox, bankSandbox, simulator, local, logger)
 	delivery, cleanup2, err := provideDelivery(cfg, store, app, sealsService, loggerAdapter)
 	if err != nil {
 		cleanup()
@@ -191,6 +201,7 @@ func NewRuntime(cfg Config, clock ports.Clock) (*Runtime, func(), error) {
 		Store:     store,
 		App:       app,
 		Refunds:   service,
+		Operators: operatorsService,
 		HTTP:      server,
 		Delivery:  delivery,
 		Router:    router,

@@ -108,6 +108,12 @@ type Tx interface {
 	Attempts() AttemptCounter
 	Refunds() RefundRepository
 	QuotaUsage() QuotaUsage
+	// The platform console (application/operators).
+	Operators() OperatorRepository
+	OperatorAudit() OperatorAuditLog
+	Banners() BannerRepository
+	DeadLetters() DeadLetterQueue
+	ChannelAdmin() ChannelAdmin
 }
 
 // UserRepository stores users. Phones are kept encrypted with a blind index.

@@ -169,7 +169,7 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 			t.Errorf("%s: security is %T, want a list", o.key(), sec)
 			continue
 		}
-		anonymous, bearer := len(reqs) == 0, false
+		anonymous, bearer, operatorAuth := len(reqs) == 0, false, false
 		for _, q := range reqs {
 			m := obj(t, q, o.key()+".security[]")
 			if len(m) == 0 {
@@ -178,8 +178,16 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 			if _, ok := m["bearerAuth"]; ok {
 				bearer = true
 			}
+			if _, ok := m["operatorAuth"]; ok {
+				operatorAuth = true
+			}
 		}
 		switch {
+		case r.Operator && (!operatorAuth || bearer || anonymous):
+			t.Errorf("%s is a console route: security must be exactly [{operatorAuth: []}], got %v", o.key(), reqs)
+		case r.Operator:
+		case operatorAuth:
+			t.Errorf("%s is not a console route but declares operatorAuth", o.key())
 		case r.Auth && (!bearer || anonymous):
 			t.Errorf("%s needs a session: security must require bearerAuth (and not allow {}), got %v", o.key(), reqs)
 		case !r.Auth && !anonymous:
@@ -196,7 +204,7 @@ func TestOpenAPIPublicSecurityIsEmptyList(t *testing.T) {
 	optional := map[string]bool{"POST /api/v1/sms-codes": true}
 	auth := map[string]bool{}
 	for _, r := range s.Routes() {
-		auth[routeKey(r)] = r.Auth
+		auth[routeKey(r)] = r.Auth || r.Operator
 	}
 	for _, o := range docOperations(t, doc) {
 		if auth[o.key()] {
@@ -522,6 +530,12 @@ func TestOpenAPISchemasMatchGoStructs(t *testing.T) {
 		"InvoiceRequest": reflect.TypeFor[invoiceRequest](),
 		"Invoice":        reflect.TypeFor[invoiceJSON](),
 
+		"AdminLoginRequest":  reflect.TypeFor[adminLoginRequest](),
+		"AdminLoginResponse": reflect.TypeFor[adminLoginResponse](),
+		"Operator":           reflect.TypeFor[operatorJSON](),
+		"AuditEntry":         reflect.TypeFor[auditJSON](),
+		"AuditPage":          reflect.TypeFor[auditPage](),
+
 		"Seal":              reflect.TypeFor[sealJSON](),
 		"CreateSealRequest": reflect.TypeFor[createSealRequest](),
 		"UpdateSealRequest": reflect.TypeFor[updateSealRequest](),
@@ -713,15 +727,19 @@ func TestOpenAPIOperationBodies(t *testing.T) {
 		also []string
 	}
 	table := map[string]want{
-		"GET /healthz":                    {request: "", status: "200", body: "Status"},
-		"GET /readyz":                     {request: "", status: "200", body: "Status"},
-		"POST /api/v1/sms-codes":          {request: "SmsCodeRequest", status: "202", body: "SmsCodeResponse"},
-		"POST /api/v1/sessions":           {request: "LoginRequest", status: "201", body: "LoginResponse"},
-		"DELETE /api/v1/sessions/current": {status: "204"},
-		"GET /api/v1/me":                  {status: "200", body: "Me"},
-		"PUT /api/v1/me/password":         {request: "SetPasswordRequest", status: "204"},
-		"GET /api/v1/me/activity":         {status: "200", body: "ActivityList"},
-		"GET /api/v1/sandbox/sms":         {status: "200", body: "SentSmsList"},
+		"GET /healthz":                          {request: "", status: "200", body: "Status"},
+		"POST /api/v1/admin/sessions":           {request: "AdminLoginRequest", status: "201", body: "AdminLoginResponse"},
+		"DELETE /api/v1/admin/sessions/current": {status: "204"},
+		"GET /api/v1/admin/me":                  {status: "200", body: "Operator"},
+		"GET /api/v1/admin/audit":               {status: "200", body: "AuditPage"},
+		"GET /readyz":                           {request: "", status: "200", body: "Status"},
+		"POST /api/v1/sms-codes":                {request: "SmsCodeRequest", status: "202", body: "SmsCodeResponse"},
+		"POST /api/v1/sessions":                 {request: "LoginRequest", status: "201", body: "LoginResponse"},
+		"DELETE /api/v1/sessions/current":       {status: "204"},
+		"GET /api/v1/me":                        {status: "200", body: "Me"},
+		"PUT /api/v1/me/password":               {request: "SetPasswordRequest", status: "204"},
+		"GET /api/v1/me/activity":               {status: "200", body: "ActivityList"},
+		"GET /api/v1/sandbox/sms":               {status: "200", body: "SentSmsList"},
 
 		"GET /api/v1/channels":                           {status: "200", body: "ChannelList"},
 		"GET /api/v1/channels/{code}":                    {status: "200", body: "ChannelDetail"},

@@ -90,6 +90,8 @@ func (s *Server) registerRoutes() {
 	s.authed("GET", "/api/v1/invoices/{invoice_id}/pdf", s.invoicePDF)
 	s.handle("GET", "/api/v1/invoice-links/{token}", s.invoiceLink)
 
+	s.registerAdminRoutes()
+
 	if s.opts.Sandbox {
 		s.handle("GET", "/api/v1/sandbox/business-registry", s.sandboxRegistry)
 		s.handle("GET", "/api/v1/sandbox/bank-transfers", s.sandboxTransfers)

@@ -860,6 +860,82 @@ func (c *MockTxAuditCall) DoAndReturn(f func() ports.AuditLog) *MockTxAuditCall 
 	return c
 }
 
+// Banners mocks base method.
+func (m *MockTx) Banners() ports.BannerRepository {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "Banners")
+	ret0, _ := ret[0].(ports.BannerRepository)
+	return ret0
+}
+
+// Banners indicates an expected call of Banners.
+func (mr *MockTxMockRecorder) Banners() *MockTxBannersCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "Banners", reflect.TypeOf((*MockTx)(nil).Banners))
+	return &MockTxBannersCall{Call: call}
+}
+
+// MockTxBannersCall wrap *gomock.Call
+type MockTxBannersCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockTxBannersCall) Return(arg0 ports.BannerRepository) *MockTxBannersCall {
+	c.Call = c.Call.Return(arg0)
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockTxBannersCall) Do(f func() ports.BannerRepository) *MockTxBannersCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockTxBannersCall) DoAndReturn(f func() ports.BannerRepository) *MockTxBannersCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
+// ChannelAdmin mocks base method.
+func (m *MockTx) ChannelAdmin() ports.ChannelAdmin {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "ChannelAdmin")
+	ret0, _ := ret[0].(ports.ChannelAdmin)
+	return ret0
+}
+
+// ChannelAdmin indicates an expected call of ChannelAdmin.
+func (mr *MockTxMockRecorder) ChannelAdmin() *MockTxChannelAdminCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "ChannelAdmin", reflect.TypeOf((*MockTx)(nil).ChannelAdmin))
+	return &MockTxChannelAdminCall{Call: call}
+}
+
+// MockTxChannelAdminCall wrap *gomock.Call
+type MockTxChannelAdminCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockTxChannelAdminCall) Return(arg0 ports.ChannelAdmin) *MockTxChannelAdminCall {
+	c.Call = c.Call.Return(arg0)
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockTxChannelAdminCall) Do(f func() ports.ChannelAdmin) *MockTxChannelAdminCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockTxChannelAdminCall) DoAndReturn(f func() ports.ChannelAdmin) *MockTxChannelAdminCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
 // Channels mocks base method.
 func (m *MockTx) Channels() ports.ChannelRepository {
 	m.ctrl.T.Helper()
@@ -970,6 +1046,44 @@ func (c *MockTxConsentsCall) Do(f func() ports.ConsentLog) *MockTxConsentsCall {
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
 func (c *MockTxConsentsCall) DoAndReturn(f func() ports.ConsentLog) *MockTxConsentsCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
+// DeadLetters mocks base method.
+func (m *MockTx) DeadLetters() ports.DeadLetterQueue {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "DeadLetters")
+	ret0, _ := ret[0].(ports.DeadLetterQueue)
+	return ret0
+}
+
+// DeadLetters indicates an expected call of DeadLetters.
+func (mr *MockTxMockRecorder) DeadLetters() *MockTxDeadLettersCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "DeadLetters", reflect.TypeOf((*MockTx)(nil).DeadLetters))
+	return &MockTxDeadLettersCall{Call: call}
+}
+
+// MockTxDeadLettersCall wrap *gomock.Call
+type MockTxDeadLettersCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockTxDeadLettersCall) Return(arg0 ports.DeadLetterQueue) *MockTxDeadLettersCall {
+	c.Call = c.Call.Return(arg0)
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockTxDeadLettersCall) Do(f func() ports.DeadLetterQueue) *MockTxDeadLettersCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockTxDeadLettersCall) DoAndReturn(f func() ports.DeadLetterQueue) *MockTxDeadLettersCall {
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }
@@ -1236,6 +1350,82 @@ func (c *MockTxMembershipsCall) Do(f func() ports.MembershipRepository) *MockTxM
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
 func (c *MockTxMembershipsCall) DoAndReturn(f func() ports.MembershipRepository) *MockTxMembershipsCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
+// OperatorAudit mocks base method.
+func (m *MockTx) OperatorAudit() ports.OperatorAuditLog {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "OperatorAudit")
+	ret0, _ := ret[0].(ports.OperatorAuditLog)
+	return ret0
+}
+
+// OperatorAudit indicates an expected call of OperatorAudit.
+func (mr *MockTxMockRecorder) OperatorAudit() *MockTxOperatorAuditCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "OperatorAudit", reflect.TypeOf((*MockTx)(nil).OperatorAudit))
+	return &MockTxOperatorAuditCall{Call: call}
+}
+
+// MockTxOperatorAuditCall wrap *gomock.Call
+type MockTxOperatorAuditCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockTxOperatorAuditCall) Return(arg0 ports.OperatorAuditLog) *MockTxOperatorAuditCall {
+	c.Call = c.Call.Return(arg0)
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockTxOperatorAuditCall) Do(f func() ports.OperatorAuditLog) *MockTxOperatorAuditCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockTxOperatorAuditCall) DoAndReturn(f func() ports.OperatorAuditLog) *MockTxOperatorAuditCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
+// Operators mocks base method.
+func (m *MockTx) Operators() ports.OperatorRepository {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "Operators")
+	ret0, _ := ret[0].(ports.OperatorRepository)
+	return ret0
+}
+
+// Operators indicates an expected call of Operators.
+func (mr *MockTxMockRecorder) Operators() *MockTxOperatorsCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "Operators", reflect.TypeOf((*MockTx)(nil).Operators))
+	return &MockTxOperatorsCall{Call: call}
+}
+
+// MockTxOperatorsCall wrap *gomock.Call
+type MockTxOperatorsCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockTxOperatorsCall) Return(arg0 ports.OperatorRepository) *MockTxOperatorsCall {
+	c.Call = c.Call.Return(arg0)
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockTxOperatorsCall) Do(f func() ports.OperatorRepository) *MockTxOperatorsCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockTxOperatorsCall) DoAndReturn(f func() ports.OperatorRepository) *MockTxOperatorsCall {
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }
