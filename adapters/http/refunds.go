@@ -1,13 +1,16 @@
 package http
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net/http"
 	"time"
 
+	"github.com/shuxinqian/server/application/operators"
 	"github.com/shuxinqian/server/application/refunds"
 	"github.com/shuxinqian/server/domain/kernel"
+	"github.com/shuxinqian/server/domain/operator"
 	"github.com/shuxinqian/server/domain/order"
 	"github.com/shuxinqian/server/ports"
 )
@@ -65,28 +68,63 @@ func toRefundJSON(rf *order.Refund) refundJSON {
 	return j
 }
 
-// refundOrder opens a refund of an order; by is the operator. It answers 202 with the refund
-// and the order (the refund is final when WeChat Pay's notification arrives).
-func (s *Server) refundOrder(w http.ResponseWriter, r *http.Request, by string) (refunds.View, error) {
+// registerRefundRoutes mounts the refund routes: the console's refund (operators holding the
+// refund permission: admin and finance) and WeChat Pay's refund notification.
+func (s *Server) registerRefundRoutes() {
+	s.operator("POST", "/api/v1/admin/orders/{order_id}/refunds", operator.PermRefund, s.refundOrder)
+	s.operator("GET", "/api/v1/admin/orders/{order_id}/refunds", operator.PermOrdersRead, s.listOrderRefunds)
+	s.handle("POST", "/api/v1/callbacks/wechat-pay/refunds", s.refundCallback)
+}
+
+// refundOrder opens a refund of an order for an operator, audited in the transaction that
+// stores it. It answers 202 with the refund and the order (the refund is final when WeChat Pay's
+// notification arrives); the same refund_no again answers the same refund.
+func (s *Server) refundOrder(w http.ResponseWriter, r *http.Request, op operators.Actor) error {
 	svc, err := s.refundService()
 	if err != nil {
-		return refunds.View{}, err
+		return err
+	}
+	ops, err := s.operatorService()
+	if err != nil {
+		return err
 	}
 	var req refundRequest
 	if err := decode(w, r, &req); err != nil {
-		return refunds.View{}, err
+		return err
 	}
-	v, err := svc.Refund(r.Context(), refunds.Request{OrderID: r.PathValue("order_id"), Amount: kernel.Fen(req.AmountFen),
-		Reason: req.Reason, RefundNo: req.RefundNo, By: by})
+	oid := r.PathValue("order_id")
+	v, err := svc.Refund(r.Context(), refunds.Request{OrderID: oid, Amount: kernel.Fen(req.AmountFen),
+		Reason: req.Reason, RefundNo: req.RefundNo, By: string(op.OperatorID),
+		Audit: func(ctx context.Context, tx ports.Tx, before, after refunds.AuditState) error {
+			return ops.Record(ctx, tx, op, "order.refund", "order", oid, before, after)
+		}})
 	if err != nil {
-		return refunds.View{}, err
+		return err
 	}
 	js := []orderJSON{toOrderJSON(v.Order)}
 	if err := s.withInvoices(r, js); err != nil {
-		return refunds.View{}, err
+		return err
 	}
 	writeJSON(w, http.StatusAccepted, refundAnswer{Refund: toRefundJSON(v.Refund), Order: js[0]})
-	return v, nil
+	return nil
+}
+
+// listOrderRefunds lists an order's refunds, oldest first.
+func (s *Server) listOrderRefunds(w http.ResponseWriter, r *http.Request, _ operators.Actor) error {
+	svc, err := s.refundService()
+	if err != nil {
+		return err
+	}
+	rfs, err := svc.OrderRefunds(r.Context(), r.PathValue("order_id"))
+	if err != nil {
+		return err
+	}
+	items := make([]refundJSON, 0, len(rfs))
+	for _, rf := range rfs {
+		items = append(items, toRefundJSON(rf))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"items": items})
+	return nil
 }
 
 // refundCallback is WeChat Pay's refund notification, answered like the payment one: 204 when

@@ -84,7 +84,7 @@ func (s *Server) registerRoutes() {
 	s.authed("POST", "/api/v1/orders/{order_id}/cancel", s.cancelOrder)
 	s.authed("POST", "/api/v1/orders/{order_id}/wechat-pay", s.wechatPay)
 	s.handle("POST", "/api/v1/callbacks/wechat-pay", s.wechatCallback)
-	s.handle("POST", "/api/v1/callbacks/wechat-pay/refunds", s.refundCallback)
+	s.registerRefundRoutes()
 	s.authed("POST", "/api/v1/orders/{order_id}/invoice", s.requestInvoice)
 	s.authed("GET", "/api/v1/invoices/{invoice_id}", s.getInvoice)
 	s.authed("GET", "/api/v1/invoices/{invoice_id}/pdf", s.invoicePDF)

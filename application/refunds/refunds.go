@@ -77,6 +77,32 @@ type Request struct {
 	RefundNo string
 	// By is who asks (the operator's id), kept with the refund.
 	By string
+	// Audit, when set, records the new refund in the transaction that stores it (the operator
+	// audit log): before is the order's refund state before, after the refund and the order's.
+	Audit func(ctx context.Context, tx ports.Tx, before, after AuditState) error
+}
+
+// AuditState is what the audit log keeps of an order's refunds (no personal data).
+type AuditState struct {
+	OrderID      string `json:"order_id"`
+	OrderStatus  string `json:"order_status"`
+	TotalFen     int64  `json:"total_fen"`
+	RefundedFen  int64  `json:"refunded_fen"`
+	RefundingFen int64  `json:"refunding_fen"`
+	RefundNo     string `json:"refund_no,omitempty"`
+	AmountFen    int64  `json:"amount_fen,omitempty"`
+	Reason       string `json:"reason,omitempty"`
+	// Reductions is what the refund takes back from the granted package.
+	Reductions []order.Reduction `json:"quota_reductions,omitempty"`
+}
+
+func auditState(o *order.Order, rf *order.Refund) AuditState {
+	st := AuditState{OrderID: string(o.ID), OrderStatus: string(o.Status), TotalFen: o.Total.Fen(), RefundedFen: o.Refunded.Fen(),
+		RefundingFen: o.Refunding.Fen()}
+	if rf != nil {
+		st.RefundNo, st.AmountFen, st.Reason, st.Reductions = rf.OutRefundNo(), rf.Amount().Fen(), rf.Reason(), rf.Reductions()
+	}
+	return st
 }
 
 // View is a refund with its order after the request or the notification.
@@ -107,6 +133,7 @@ func (s *Service) Refund(ctx context.Context, req Request) (View, error) {
 	var v View
 	err := s.uow.Do(ctx, func(ctx context.Context, tx ports.Tx) error {
 		return tx.Orders().Update(ctx, kernel.OrderID(req.OrderID), func(o *order.Order) error {
+			before := auditState(o, nil)
 			if !o.WasPaid() {
 				return kernel.Precondition("order-not-refundable", "only a paid order can be refunded").WithDetail("status", string(o.Status))
 			}
@@ -134,6 +161,11 @@ func (s *Service) Refund(ctx context.Context, req Request) (View, error) {
 			}
 			if err := tx.Refunds().Add(ctx, rf); err != nil {
 				return err
+			}
+			if req.Audit != nil {
+				if err := req.Audit(ctx, tx, before, auditState(o, rf)); err != nil {
+					return err
+				}
 			}
 			v = View{Refund: rf, Order: o}
 			return nil

@@ -68,9 +68,9 @@ type Invoice struct {
 	// RedLetterRequired: the order was refunded (wholly or in part) after this invoice was
 	// requested: a red-letter invoice (红冲发票) must cancel it.
 	RedLetterRequired bool
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
-	Version       int64
+	CreatedAt         time.Time
+	UpdatedAt         time.Time
+	Version           int64
 }
 
 // New validates a request for the invoice of a paid order of amount.

@@ -36,9 +36,9 @@ func (s RefundStatus) InFlight() bool { return s == RefundSubmitting || s == Ref
 
 // Reduction is what a refund takes back from the order's grants, per SKU.
 type Reduction struct {
-	SKU              string
-	Signatures       int
-	CertificateYears int
+	SKU              string `json:"sku"`
+	Signatures       int    `json:"signatures"`
+	CertificateYears int    `json:"certificate_years"`
 }
 
 // RefundNumber is a refund's out_refund_no: 1–64 of [0-9A-Za-z_-|*@].
