@@ -115,7 +115,8 @@ func (openapiLiveness) PlayAs(string, string, kernel.IDNumber) error { return ni
 // fullSandbox mounts every route the server can register, the sandbox ones included.
 func fullSandbox() Options {
 	return Options{Sandbox: true, SandboxLiveness: openapiLiveness{},
-		SandboxWeChatPay: func(context.Context, string) error { return nil }}
+		SandboxWeChatPay: func(context.Context, string) error { return nil },
+		SandboxRefund:    func(context.Context, string, string) error { return nil }}
 }
 
 // TestOpenAPIMatchesRoutes is the agreement test of DESIGN.md §5: the document describes exactly
@@ -343,7 +344,7 @@ func TestOpenAPIDocumentShape(t *testing.T) {
 		}
 		// Operations with a JSON body can fail decoding (WeChat Pay's callback answers in
 		// WeChat's format instead; TestOpenAPIWeChatPayCallback checks it).
-		if rb, ok := o.op["requestBody"].(map[string]any); ok && o.key() != wechatCallbackKey && !binaryRequest(rb) {
+		if rb, ok := o.op["requestBody"].(map[string]any); ok && o.key() != wechatCallbackKey && o.key() != wechatRefundCallbackKey && !binaryRequest(rb) {
 			for _, code := range []string{"400", "413", "415", "422"} {
 				if _, ok := resp[code]; !ok {
 					t.Errorf("%s takes a JSON body but documents no %s", o.key(), code)
@@ -527,6 +528,12 @@ func TestOpenAPISchemasMatchGoStructs(t *testing.T) {
 		"WeChatPayRequest":  reflect.TypeFor[wechatPayRequest](),
 		"WeChatPayAnswer":   reflect.TypeFor[wechatAnswer](),
 
+		"RefundRequest":              reflect.TypeFor[refundRequest](),
+		"Refund":                     reflect.TypeFor[refundJSON](),
+		"QuotaReduction":             reflect.TypeFor[reductionJSON](),
+		"RefundAnswer":               reflect.TypeFor[refundAnswer](),
+		"SandboxSettleRefundRequest": reflect.TypeFor[sandboxSettleRequest](),
+
 		"InvoiceRequest": reflect.TypeFor[invoiceRequest](),
 		"Invoice":        reflect.TypeFor[invoiceJSON](),
 
@@ -564,6 +571,7 @@ func TestOpenAPISchemasMatchGoStructs(t *testing.T) {
 				"BatchResultItem":       {"status": "MembershipStatus"},
 				"Enterprise":            {"quota": "Quota"},
 				"Order":                 {"status": "OrderStatus", "trade_type": "TradeType"},
+				"RefundAnswer":          {"refund": "Refund", "order": "Order"},
 				"WeChatPayRequest":      {"trade_type": "TradeType"},
 				"InvoiceRequest":        {"type": "InvoiceType", "title_type": "InvoiceTitleType"},
 				"Invoice":               {"status": "InvoiceStatus", "type": "InvoiceType", "title_type": "InvoiceTitleType", "tax_id": "CreditCode"},
@@ -727,19 +735,24 @@ func TestOpenAPIOperationBodies(t *testing.T) {
 		also []string
 	}
 	table := map[string]want{
-		"GET /healthz":                          {request: "", status: "200", body: "Status"},
-		"POST /api/v1/admin/sessions":           {request: "AdminLoginRequest", status: "201", body: "AdminLoginResponse"},
-		"DELETE /api/v1/admin/sessions/current": {status: "204"},
-		"GET /api/v1/admin/me":                  {status: "200", body: "Operator"},
-		"GET /api/v1/admin/audit":               {status: "200", body: "AuditPage"},
-		"GET /readyz":                           {request: "", status: "200", body: "Status"},
-		"POST /api/v1/sms-codes":                {request: "SmsCodeRequest", status: "202", body: "SmsCodeResponse"},
-		"POST /api/v1/sessions":                 {request: "LoginRequest", status: "201", body: "LoginResponse"},
-		"DELETE /api/v1/sessions/current":       {status: "204"},
-		"GET /api/v1/me":                        {status: "200", body: "Me"},
-		"PUT /api/v1/me/password":               {request: "SetPasswordRequest", status: "204"},
-		"GET /api/v1/me/activity":               {status: "200", body: "ActivityList"},
-		"GET /api/v1/sandbox/sms":               {status: "200", body: "SentSmsList"},
+		"GET /healthz":                                 {request: "", status: "200", body: "Status"},
+		"POST /api/v1/admin/sessions":                  {request: "AdminLoginRequest", status: "201", body: "AdminLoginResponse"},
+		"DELETE /api/v1/admin/sessions/current":        {status: "204"},
+		"GET /api/v1/admin/me":                         {status: "200", body: "Operator"},
+		"GET /api/v1/admin/audit":                      {status: "200", body: "AuditPage"},
+		"POST /api/v1/admin/orders/{order_id}/refunds": {request: "RefundRequest", status: "202", body: "RefundAnswer"},
+		"GET /api/v1/admin/orders/{order_id}/refunds":  {status: "200", body: "RefundList"},
+		"POST /api/v1/callbacks/wechat-pay/refunds":    {request: "WeChatPayNotification", status: "204"},
+		"POST /api/v1/sandbox/wechat-pay/refunds/{refund_no}/settle": {request: "SandboxSettleRefundRequest", status: "200",
+			body: "SandboxSettleRefundResponse"},
+		"GET /readyz":                     {request: "", status: "200", body: "Status"},
+		"POST /api/v1/sms-codes":          {request: "SmsCodeRequest", status: "202", body: "SmsCodeResponse"},
+		"POST /api/v1/sessions":           {request: "LoginRequest", status: "201", body: "LoginResponse"},
+		"DELETE /api/v1/sessions/current": {status: "204"},
+		"GET /api/v1/me":                  {status: "200", body: "Me"},
+		"PUT /api/v1/me/password":         {request: "SetPasswordRequest", status: "204"},
+		"GET /api/v1/me/activity":         {status: "200", body: "ActivityList"},
+		"GET /api/v1/sandbox/sms":         {status: "200", body: "SentSmsList"},
 
 		"GET /api/v1/channels":                           {status: "200", body: "ChannelList"},
 		"GET /api/v1/channels/{code}":                    {status: "200", body: "ChannelDetail"},
@@ -1311,7 +1324,10 @@ func TestOpenAPIMemberErrors(t *testing.T) {
 	}
 }
 
-const wechatCallbackKey = "POST /api/v1/callbacks/wechat-pay"
+const (
+	wechatCallbackKey       = "POST /api/v1/callbacks/wechat-pay"
+	wechatRefundCallbackKey = "POST /api/v1/callbacks/wechat-pay/refunds"
+)
 
 // TestOpenAPIOrderRules pins the order and payment facts of the document to the domain's.
 func TestOpenAPIOrderRules(t *testing.T) {
@@ -1324,7 +1340,8 @@ func TestOpenAPIOrderRules(t *testing.T) {
 
 	// The order states: exactly those order.ParseStatus accepts.
 	states := stringList(obj(t, schemas["OrderStatus"], "OrderStatus")["enum"])
-	want := []string{string(order.StatusPendingPayment), string(order.StatusPaid), string(order.StatusClosed), string(order.StatusRefunded)}
+	want := []string{string(order.StatusPendingPayment), string(order.StatusPaid), string(order.StatusClosed), string(order.StatusRefunding),
+		string(order.StatusPartiallyRefunded), string(order.StatusRefunded)}
 	sort.Strings(want)
 	if !slices.Equal(states, want) {
 		t.Errorf("OrderStatus enum = %v, want %v", states, want)
@@ -1437,15 +1454,24 @@ func TestOpenAPIOrderRules(t *testing.T) {
 // TestOpenAPIWeChatPayCallback checks the callback is documented in WeChat Pay's terms: its
 // signature headers, 204 with no body, and WeChat's {code, message} on failure, never our Error.
 func TestOpenAPIWeChatPayCallback(t *testing.T) {
+	for key, statuses := range map[string][]string{
+		wechatCallbackKey:       {"204", "400", "401", "413", "500"},
+		wechatRefundCallbackKey: {"204", "400", "401", "413", "500", "503"},
+	} {
+		t.Run(key, func(t *testing.T) { checkWeChatCallback(t, key, statuses) })
+	}
+}
+
+func checkWeChatCallback(t *testing.T, key string, statuses []string) {
 	doc := loadOpenAPI(t)
 	var op map[string]any
 	for _, o := range docOperations(t, doc) {
-		if o.key() == wechatCallbackKey {
+		if o.key() == key {
 			op = o.op
 		}
 	}
 	if op == nil {
-		t.Fatalf("%s not documented", wechatCallbackKey)
+		t.Fatalf("%s not documented", key)
 	}
 	headers := map[string]bool{}
 	list, _ := op["parameters"].([]any)
@@ -1460,8 +1486,8 @@ func TestOpenAPIWeChatPayCallback(t *testing.T) {
 		t.Errorf("header parameters %v, want the five Wechatpay-* headers the handler reads", got)
 	}
 	responses := obj(t, op["responses"], "responses")
-	if got := keysAny(responses); !slices.Equal(got, []string{"204", "400", "401", "413", "500"}) {
-		t.Errorf("responses %v, want 204, 400, 401, 413, 500", got)
+	if got := keysAny(responses); !slices.Equal(got, statuses) {
+		t.Errorf("responses %v, want %v", got, statuses)
 	}
 	for status, r := range responses {
 		rm := obj(t, r, status)
