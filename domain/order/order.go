@@ -158,7 +158,7 @@ func (o *Order) WasPaid() bool {
 // CanPay checks that the order can still be paid.
 func (o *Order) CanPay(now time.Time) error {
 	switch {
-	case o.WasPaid():
+	case o.Status == StatusPaid:
 		return kernel.Conflict("order-already-paid", "the order is paid")
 	case o.Status != StatusPendingPayment:
 		return kernel.Precondition("order-not-payable", "the order is closed; place a new one")
