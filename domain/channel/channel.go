@@ -160,13 +160,19 @@ func New(s Snapshot) (*Channel, error) {
 	seen := map[string]bool{}
 	s.Catalog = append([]Item(nil), s.Catalog...)
 	for n := range s.Catalog {
-		if err := ValidateItem(&s.Catalog[n]); err != nil {
+		if err := normalizeItem(&s.Catalog[n]); err != nil {
 			return nil, err
 		}
-		if seen[s.Catalog[n].SKU] {
+		switch sku := s.Catalog[n].SKU; {
+		case !skuRe.MatchString(sku):
+			return nil, kernel.Invalid("catalog-sku-invalid", "SKU is 1-40 lower-case letters, digits or hyphens")
+		case seen[sku]:
 			return nil, kernel.Invalid("catalog-sku-duplicate", "SKUs are unique within a channel")
 		}
 		seen[s.Catalog[n].SKU] = true
+		if err := ValidateItem(&s.Catalog[n]); err != nil {
+			return nil, err
+		}
 	}
 	s.CreatedAt = kernel.OccurredAt(s.CreatedAt)
 	return FromSnapshot(s), nil
