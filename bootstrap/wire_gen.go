@@ -140,6 +140,7 @@ func NewRuntime(cfg Config, clock ports.Clock) (*Runtime, func(), error) {
 		IDs:       iDs,
 		Random:    random,
 		Passwords: passwordHasher,
+		Files:     fileStore,
 		Logger:    logger,
 	}
 	service := operators.New(operatorsDeps)
