@@ -36,7 +36,9 @@ func (s *server) createOperator(username, role string) []byte {
 }
 
 // totp is the code an authenticator app shows now (the server's clock).
-func (s *server) totp(secret []byte) string { return operator.Code(secret, operator.Step(s.clock.Now())) }
+func (s *server) totp(secret []byte) string {
+	return operator.Code(secret, operator.Step(s.clock.Now()))
+}
 
 func (s *server) adminLogin(username, password, code string) resp {
 	s.t.Helper()
