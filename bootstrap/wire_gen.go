@@ -152,6 +152,7 @@ func NewRuntime(cfg Config, clock ports.Clock) (*Runtime, func(), error) {
 		IDs:       iDs,
 		Random:    random,
 		Passwords: passwordHasher,
+		Files:     fileStore,
 		Logger:    logger,
 	}
 	operatorsService := operators.New(operatorsDeps)

@@ -6,10 +6,11 @@ import (
 	"time"
 
 	"github.com/shuxinqian/server/domain/channel"
+	"github.com/shuxinqian/server/domain/enterprise"
 	"github.com/shuxinqian/server/domain/operator"
 )
 
-//go:generate go tool mockgen -typed -destination=mocks/operators_mocks.go -package=mocks github.com/shuxinqian/server/ports OperatorRepository,OperatorAuditLog,BannerRepository,DeadLetterQueue
+//go:generate go tool mockgen -typed -destination=mocks/operators_mocks.go -package=mocks github.com/shuxinqian/server/ports OperatorRepository,OperatorAuditLog,BannerRepository,DeadLetterQueue,ChannelAdmin,ConsoleDirectory
 
 // OperatorRepository stores platform operator accounts (their TOTP secrets encrypted) and their
 // sessions (by the hash of the token).
@@ -98,4 +99,25 @@ type ChannelAdmin interface {
 	ListAll(ctx context.Context, after string, limit int) ([]*channel.Channel, error)
 	// Update loads the channel by code under a row lock, applies fn and saves it with its events.
 	Update(ctx context.Context, code string, fn func(c *channel.Channel) error) error
+}
+
+// AnomalyRecord is a payment anomaly with its resolution.
+type AnomalyRecord struct {
+	PaymentAnomaly
+	ResolvedAt time.Time // zero while open
+	ResolvedBy string    // the operator id
+	Note       string
+}
+
+// ConsoleDirectory is what the console reads across enterprises and payments.
+type ConsoleDirectory interface {
+	// Enterprises lists enterprises by id after the id `after`, whose name contains q ("" all).
+	Enterprises(ctx context.Context, after, q string, limit int) ([]*enterprise.Enterprise, error)
+	// Anomalies lists payment anomalies newest first (by id) before the id `before`; open only
+	// when openOnly.
+	Anomalies(ctx context.Context, openOnly bool, before string, limit int) ([]AnomalyRecord, error)
+	// Anomaly loads one under a row lock; missing → not-found "anomaly-not-found".
+	Anomaly(ctx context.Context, id string) (AnomalyRecord, error)
+	// ResolveAnomaly records the resolution of an open anomaly.
+	ResolveAnomaly(ctx context.Context, id, by, note string, at time.Time) error
 }

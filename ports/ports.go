@@ -114,6 +114,7 @@ type Tx interface {
 	Banners() BannerRepository
 	DeadLetters() DeadLetterQueue
 	ChannelAdmin() ChannelAdmin
+	Console() ConsoleDirectory
 }
 
 // UserRepository stores users. Phones are kept encrypted with a blind index.

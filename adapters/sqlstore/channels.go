@@ -67,7 +67,7 @@ func channelToRow(c *channel.Channel) (*channelRow, error) {
 		return nil, err
 	}
 	return &channelRow{ID: string(s.ID), Code: s.Code, Name: s.Name, QRToken: s.QRToken,
-		Active: s.Active, PersonalCertService: s.PersonalCertService, ChargingEnabled: s.ChargingEnabled, RealNameMethod: string(s.Method),
+		Active: s.Active, PersonalCertService: s.PersonalCertService, ChargingEnabled: !s.ChargingDisabled, RealNameMethod: string(s.Method),
 		Catalog: string(cat), CreatedAt: s.CreatedAt.UTC()}, nil
 }
 
@@ -155,7 +155,7 @@ func channelFromRow(row *channelRow) (*channel.Channel, error) {
 		}
 	}
 	return channel.FromSnapshot(channel.Snapshot{ID: kernel.ChannelID(row.ID), Code: row.Code, Name: row.Name, QRToken: row.QRToken,
-		Active: row.Active, PersonalCertService: row.PersonalCertService, ChargingEnabled: row.ChargingEnabled, Method: channel.RealNameMethod(row.RealNameMethod),
+		Active: row.Active, PersonalCertService: row.PersonalCertService, ChargingDisabled: !row.ChargingEnabled, Method: channel.RealNameMethod(row.RealNameMethod),
 		Catalog: cat, CreatedAt: row.CreatedAt.UTC()}), nil
 }
 

@@ -252,6 +252,9 @@ type anomalyRow struct {
 	AmountFen      int64     `bun:"amount_fen"`
 	NotificationID string    `bun:"notification_id"`
 	At             time.Time `bun:"at"`
+	ResolvedAt     time.Time `bun:"resolved_at,nullzero"`
+	ResolvedBy     string    `bun:"resolved_by"`
+	ResolutionNote string    `bun:"resolution_note"`
 }
 
 type anomalies struct{ t *txn }

@@ -210,7 +210,7 @@ func (s *Store) Sweep(ctx context.Context, now time.Time, after time.Duration, t
 		CreditCode     string `bun:"credit_code"`
 	}
 	if err := s.db.NewSelect().Table("enterprises").Column("id", "verification_id", "credit_code").
-		Where("cert_serial = ''").Where("verified_at < ?", before).OrderExpr("verified_at").Limit(sweepBatch).
+		Where("cert_serial = ''").Where("deactivated_at IS NULL").Where("verified_at < ?", before).OrderExpr("verified_at").Limit(sweepBatch).
 		Scan(ctx, &ents); err != nil {
 		return rep, fmt.Errorf("sweep enterprises: %w", err)
 	}

@@ -178,6 +178,7 @@ func (t *txn) OperatorAudit() ports.OperatorAuditLog   { return operatorAudit{t}
 func (t *txn) Banners() ports.BannerRepository         { return banners{t} }
 func (t *txn) DeadLetters() ports.DeadLetterQueue      { return deadLetters{t} }
 func (t *txn) ChannelAdmin() ports.ChannelAdmin        { return t.cachedChannels() }
+func (t *txn) Console() ports.ConsoleDirectory         { return console{t} }
 
 // forUpdate adds FOR UPDATE on Postgres. SQLite has no row locks: its write transactions begin
 // IMMEDIATE, which serialises writers for the whole database.

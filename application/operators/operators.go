@@ -31,6 +31,7 @@ type Deps struct {
 	IDs       ports.IDs
 	Random    ports.Random
 	Passwords ports.PasswordHasher
+	Files     ports.FileStore
 	Logger    *slog.Logger
 }
 
@@ -41,6 +42,7 @@ type Service struct {
 	ids       ports.IDs
 	random    ports.Random
 	passwords ports.PasswordHasher
+	files     ports.FileStore
 	log       *slog.Logger
 
 	dummyOnce sync.Once
@@ -53,7 +55,7 @@ func New(d Deps) *Service {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Service{uow: d.UoW, clock: d.Clock, ids: d.IDs, random: d.Random, passwords: d.Passwords, log: log}
+	return &Service{uow: d.UoW, clock: d.Clock, ids: d.IDs, random: d.Random, passwords: d.Passwords, files: d.Files, log: log}
 }
 
 // Actor is an authenticated operator calling a console use case.

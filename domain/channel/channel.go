@@ -116,7 +116,7 @@ type Channel struct {
 	qrToken             string
 	active              bool
 	personalCertService bool
-	chargingEnabled     bool
+	chargingDisabled    bool
 	method              RealNameMethod
 	catalog             []Item
 	createdAt           time.Time
@@ -132,11 +132,12 @@ type Snapshot struct {
 	QRToken             string
 	Active              bool
 	PersonalCertService bool
-	// ChargingEnabled: the channel's services are paid for (with the platform's switch on).
-	ChargingEnabled bool
-	Method          RealNameMethod
-	Catalog         []Item
-	CreatedAt       time.Time
+	// ChargingDisabled: the channel's services are free even with the platform's charging on
+	// (zero: charging follows the platform, as for channels created before the switch).
+	ChargingDisabled bool
+	Method           RealNameMethod
+	Catalog          []Item
+	CreatedAt        time.Time
 }
 
 // New validates and creates a channel.
@@ -159,13 +160,19 @@ func New(s Snapshot) (*Channel, error) {
 	seen := map[string]bool{}
 	s.Catalog = append([]Item(nil), s.Catalog...)
 	for n := range s.Catalog {
-		if err := ValidateItem(&s.Catalog[n]); err != nil {
+		if err := normalizeItem(&s.Catalog[n]); err != nil {
 			return nil, err
 		}
-		if seen[s.Catalog[n].SKU] {
+		switch sku := s.Catalog[n].SKU; {
+		case !skuRe.MatchString(sku):
+			return nil, kernel.Invalid("catalog-sku-invalid", "SKU is 1-40 lower-case letters, digits or hyphens")
+		case seen[sku]:
 			return nil, kernel.Invalid("catalog-sku-duplicate", "SKUs are unique within a channel")
 		}
 		seen[s.Catalog[n].SKU] = true
+		if err := ValidateItem(&s.Catalog[n]); err != nil {
+			return nil, err
+		}
 	}
 	s.CreatedAt = kernel.OccurredAt(s.CreatedAt)
 	return FromSnapshot(s), nil
@@ -198,14 +205,14 @@ func ValidateItem(it *Item) error {
 // FromSnapshot rehydrates a channel (adapters only).
 func FromSnapshot(s Snapshot) *Channel {
 	return &Channel{id: s.ID, code: s.Code, name: s.Name, qrToken: s.QRToken, active: s.Active,
-		personalCertService: s.PersonalCertService, chargingEnabled: s.ChargingEnabled, method: s.Method,
+		personalCertService: s.PersonalCertService, chargingDisabled: s.ChargingDisabled, method: s.Method,
 		catalog: append([]Item(nil), s.Catalog...), createdAt: s.CreatedAt}
 }
 
 // Snapshot returns the persisted form.
 func (c *Channel) Snapshot() Snapshot {
 	return Snapshot{ID: c.id, Code: c.code, Name: c.name, QRToken: c.qrToken, Active: c.active,
-		PersonalCertService: c.personalCertService, ChargingEnabled: c.chargingEnabled, Method: c.method,
+		PersonalCertService: c.personalCertService, ChargingDisabled: c.chargingDisabled, Method: c.method,
 		Catalog: append([]Item(nil), c.catalog...), CreatedAt: c.createdAt}
 }
 
@@ -225,7 +232,7 @@ func (c *Channel) Active() bool { return c.active }
 func (c *Channel) PersonalCertService() bool { return c.personalCertService }
 
 // ChargingEnabled reports whether the channel's services are paid for.
-func (c *Channel) ChargingEnabled() bool { return c.chargingEnabled }
+func (c *Channel) ChargingEnabled() bool { return !c.chargingDisabled }
 
 // Method is the channel's real-name method.
 func (c *Channel) Method() RealNameMethod { return c.method }
@@ -323,7 +330,7 @@ func (c *Channel) Apply(e Edit, now time.Time) error {
 		c.active = *e.Active
 	}
 	if e.ChargingEnabled != nil {
-		c.chargingEnabled = *e.ChargingEnabled
+		c.chargingDisabled = !*e.ChargingEnabled
 	}
 	if e.PersonalCertService != nil {
 		c.personalCertService = *e.PersonalCertService

@@ -45,6 +45,9 @@ const (
 	PurposeAuthorizationLetterScan Purpose = "authorization_letter_scan"
 	PurposeSignature               Purpose = "signature"
 	PurposeSeal                    Purpose = "seal" // an enterprise's seal image (seal.CheckImage checks it further)
+	// PurposeBanner is a home-page banner image, uploaded by operators only (not in Purposes:
+	// the app's upload refuses it).
+	PurposeBanner Purpose = "banner"
 )
 
 // Purposes lists every purpose, in a stable order.
@@ -120,6 +123,7 @@ var allowed = map[Purpose][]string{
 	PurposeAuthorizationLetterScan: {TypeJPEG, TypeGIF},
 	PurposeSignature:               {TypePNG},
 	PurposeSeal:                    {TypePNG},
+	PurposeBanner:                  {TypePNG, TypeJPEG},
 }
 
 // Inspect checks an upload for a purpose and describes it. The checks run from the cheapest to the
@@ -136,7 +140,7 @@ type Reserve func(bytes int64) (release func(), err error)
 
 // InspectWithin is Inspect with the decode memory reserved through reserve (nil: no budget).
 func InspectWithin(purpose Purpose, data []byte, reserve Reserve) (Info, error) {
-	if _, err := ParsePurpose(string(purpose)); err != nil {
+	if _, err := ParsePurpose(string(purpose)); err != nil && purpose != PurposeBanner {
 		return Info{}, err
 	}
 	if len(data) == 0 {

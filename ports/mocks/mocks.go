@@ -1050,6 +1050,44 @@ func (c *MockTxConsentsCall) DoAndReturn(f func() ports.ConsentLog) *MockTxConse
 	return c
 }
 
+// Console mocks base method.
+func (m *MockTx) Console() ports.ConsoleDirectory {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "Console")
+	ret0, _ := ret[0].(ports.ConsoleDirectory)
+	return ret0
+}
+
+// Console indicates an expected call of Console.
+func (mr *MockTxMockRecorder) Console() *MockTxConsoleCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "Console", reflect.TypeOf((*MockTx)(nil).Console))
+	return &MockTxConsoleCall{Call: call}
+}
+
+// MockTxConsoleCall wrap *gomock.Call
+type MockTxConsoleCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockTxConsoleCall) Return(arg0 ports.ConsoleDirectory) *MockTxConsoleCall {
+	c.Call = c.Call.Return(arg0)
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockTxConsoleCall) Do(f func() ports.ConsoleDirectory) *MockTxConsoleCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockTxConsoleCall) DoAndReturn(f func() ports.ConsoleDirectory) *MockTxConsoleCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
 // DeadLetters mocks base method.
 func (m *MockTx) DeadLetters() ports.DeadLetterQueue {
 	m.ctrl.T.Helper()
