@@ -192,8 +192,8 @@ func ValidateItem(it *Item) error {
 		return kernel.Invalid("catalog-name-invalid", "item name is 1-64 characters")
 	case utf8.RuneCountInString(it.Description) > 500:
 		return kernel.Invalid("catalog-description-invalid", "item description is at most 500 characters")
-	case it.UnitPrice <= 0 || it.UnitPrice > kernel.Fen(100_000_000_00):
-		return kernel.Invalid("catalog-price-invalid", "unit price must be positive and at most 100,000,000 yuan")
+	case it.UnitPrice <= 0:
+		return kernel.Invalid("catalog-price-invalid", "unit price must be positive")
 	case it.Kind != KindPackage && it.Kind != KindService:
 		return kernel.Invalid("catalog-kind-invalid", "item kind is package or service")
 	case it.Grants.Signatures < 0 || it.Grants.CertificateYears < 0 || it.Grants.Signatures > 1_000_000 || it.Grants.CertificateYears > 10:
@@ -339,6 +339,9 @@ func (c *Channel) Apply(e Edit, now time.Time) error {
 	return nil
 }
 
+// MaxUnitPrice bounds a price set from the console (1,000,000 yuan).
+const MaxUnitPrice = kernel.Money(100_000_000)
+
 // MaxCatalogItems bounds a channel's catalog.
 const MaxCatalogItems = 200
 
@@ -347,6 +350,9 @@ const MaxCatalogItems = 200
 func (c *Channel) PutItem(it Item, now time.Time) (bool, error) {
 	if err := ValidateItem(&it); err != nil {
 		return false, err
+	}
+	if it.UnitPrice > MaxUnitPrice {
+		return false, kernel.Invalid("catalog-price-invalid", "unit price is at most 1,000,000 yuan")
 	}
 	for i := range c.catalog {
 		if c.catalog[i].SKU == it.SKU {
