@@ -10,27 +10,8 @@ import (
 	"time"
 
 	"github.com/shuxinqian/server/domain/kernel"
-	"github.com/shuxinqian/server/domain/operator"
 	"github.com/shuxinqian/server/ports"
 )
-
-// refundOperator creates an operator of the role and logs in with password and a TOTP code of
-// the server's (fake) clock; it returns the operator token.
-func (s *server) refundOperator(username, role string) string {
-	s.t.Helper()
-	const password = "correct horse battery staple"
-	c, err := s.rt.Operators.Create(s.t.Context(), username, role, password)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	secret, err := operator.DecodeSecret(c.TOTPSecret)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	r := s.do("POST", "/api/v1/admin/sessions", "", map[string]string{"username": username, "password": password,
-		"totp": operator.Code(secret, operator.Step(s.clock.Now()))}).expect(s.t, 201, "")
-	return r.str("token")
-}
 
 // payOrder places an order of the items, pays it at the simulator and waits for the grant.
 func (s *server) payOrder(token, eid string, items []map[string]any, wantSignatures int) (id, outTradeNo string) {
@@ -81,9 +62,9 @@ func TestRefundHalfThenRest(t *testing.T) {
 		oid, _ := s.payOrder(token, eid, []map[string]any{{"sku": "pkg-sign-50", "quantity": 2}}, 100) // 300.00 yuan, 100 signatures
 		inv := s.requestInvoice(token, oid, "", map[string]any{"type": "vat_ordinary_digital", "title_type": "personal", "title": "退款买家"}).
 			expect(t, 202, "")
-		finance := s.refundOperator("finance1", "finance")
-		support := s.refundOperator("support1", "support")
-		admin := s.refundOperator("admin1", "admin")
+		finance := s.operatorLogin("finance1", "finance")
+		support := s.operatorLogin("support1", "support")
+		admin := s.operatorLogin("admin1", "admin")
 
 		// Support cannot refund; an app session cannot call the console.
 		s.refund(support, oid, map[string]any{"amount_fen": 100, "reason": "试试"}).expect(t, 403, "operator-permission-denied")
@@ -200,7 +181,7 @@ func TestRefundHalfThenRest(t *testing.T) {
 func TestRefundLimitsConcurrencyAndReconcile(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, s *server) {
 		token, eid := s.orderSetup(1, "13600000111", "退款买家乙", "871")
-		finance := s.refundOperator("finance2", "finance")
+		finance := s.operatorLogin("finance2", "finance")
 		b, _ := s.payOrder(token, eid, []map[string]any{{"sku": "pkg-sign-50", "quantity": 1}}, 50) // 150.00 yuan, 50 signatures
 		// 40 of the 50 signatures used: refunding half would take 25 back, only 10 are unused.
 		if err := s.rt.Store.Do(t.Context(), func(ctx context.Context, tx ports.Tx) error {
@@ -287,5 +268,47 @@ func TestRefundLimitsConcurrencyAndReconcile(t *testing.T) {
 		// Unpaid orders cannot be refunded.
 		u := s.placeOrder(token, eid, "", map[string]any{"items": []map[string]any{{"sku": "pkg-sign-50", "quantity": 1}}}).expect(t, 201, "")
 		s.refund(finance, u.str("id"), map[string]any{"amount_fen": 100, "reason": "未付"}).expect(t, 422, "order-not-refundable")
+	})
+}
+
+// The first acceptance bullet: an operator creates a channel and a catalog item through
+// the API; an app user switches to it, buys the item and pays; a finance operator refunds half;
+// the order shows partially_refunded, the enterprise's quota the reduction, the audit log each
+// operator step. All through the real wechatpay-go SDK against the simulator.
+func TestRefundAcceptance(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s *server) {
+		admin := s.operatorLogin("ada", "admin")
+		finance := s.operatorLogin("fay", "finance")
+		support := s.operatorLogin("sam", "support")
+		s.do("POST", "/api/v1/admin/channels", admin, map[string]any{"code": "k16refund", "name": "验收渠道",
+			"real_name_method": "id2", "charging_enabled": true, "personal_cert_service": true}).expect(t, 201, "")
+		s.do("PUT", "/api/v1/admin/channels/k16refund/catalog/pkg-sign-20", admin, map[string]any{"name": "签署套餐 20 次",
+			"unit_price_fen": 2000, "grants": map[string]int{"signatures": 20}, "tax_code": "3040201000000000000", "tax_rate_bp": 600}).
+			expect(t, 201, "")
+		token, eid := s.orderSetup(0, "13600001621", "验收买家", "862")
+		s.do("PUT", "/api/v1/me/channel", token, map[string]string{"code": "k16refund"}).expect(t, 200, "")
+		oid, _ := s.payOrder(token, eid, []map[string]any{{"sku": "pkg-sign-20", "quantity": 2}}, 40) // 40.00 yuan, 40 signatures
+		s.refund(support, oid, map[string]any{"amount_fen": 2000, "reason": "退一半"}).expect(t, 403, "operator-permission-denied")
+		r := s.refund(finance, oid, map[string]any{"amount_fen": 2000, "reason": "退一半"}).expect(t, 202, "")
+		no := sub(r, "refund")["refund_no"].(string)
+		s.do("POST", "/api/v1/sandbox/wechat-pay/refunds/"+no+"/settle", "", map[string]string{"status": "SUCCESS"}).expect(t, 200, "")
+		o := s.do("GET", "/api/v1/orders/"+oid, token, nil).expect(t, 200, "")
+		if o.str("status") != "partially_refunded" || o.body["refunded_fen"] != float64(2000) {
+			t.Fatalf("order %s", o.raw)
+		}
+		if q := s.quotaSignatures(token, eid); q != 20 {
+			t.Fatalf("quota %d, want 20 of 40", q)
+		}
+		want := []string{"session.create", "session.create", "session.create", "channel.create", "catalog.put", "order.refund"}
+		if got := s.auditActions(admin, ""); strings.Join(got, ",") != strings.Join(want, ",") {
+			t.Fatalf("audit %v, want %v", got, want)
+		}
+		e := s.do("GET", "/api/v1/admin/audit?action=order.refund", admin, nil).expect(t, 200, "").body["items"].([]any)[0].(map[string]any)
+		before, _ := e["before"].(map[string]any)
+		after, _ := e["after"].(map[string]any)
+		if e["username"] != "fay" || e["target_id"] != oid || before["order_status"] != "paid" || after["order_status"] != "refunding" ||
+			after["amount_fen"] != float64(2000) {
+			t.Fatalf("refund audit %v", e)
+		}
 	})
 }
