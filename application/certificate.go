@@ -63,7 +63,10 @@ func (a *App) applyForCertificate(ctx context.Context, actor Actor, password str
 		if err != nil {
 			return err
 		}
-		return u.CanSetSigningPassword(p.ChargingEnabled, c != nil && c.Active() && c.PersonalCertService())
+		// Charging applies when the platform's switch is on and the user's channel (if any)
+		// does not waive it.
+		charging := p.ChargingEnabled && (c == nil || c.ChargingEnabled())
+		return u.CanSetSigningPassword(charging, c != nil && c.Active() && c.PersonalCertService())
 	}
 	if err := a.uow.Read(ctx, func(ctx context.Context, tx ports.Tx) error {
 		var err error

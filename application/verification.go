@@ -704,7 +704,7 @@ func (a *App) IssueOrgCertificate(ctx context.Context, ev *enterprise.Enterprise
 	revoked := 0
 	if err := a.uow.Read(ctx, func(ctx context.Context, tx ports.Tx) error {
 		var err error
-		if e, err = tx.Enterprises().Get(ctx, ev.EnterpriseID); err != nil || e.Certificate() != nil {
+		if e, err = tx.Enterprises().Get(ctx, ev.EnterpriseID); err != nil || e.Certificate() != nil || e.Deactivated() {
 			return err
 		}
 		revs, err := tx.Revocations().List(ctx)
@@ -717,7 +717,7 @@ func (a *App) IssueOrgCertificate(ctx context.Context, ev *enterprise.Enterprise
 	}); err != nil {
 		return err
 	}
-	if e.Certificate() != nil {
+	if e.Certificate() != nil || e.Deactivated() { // a deactivated enterprise gets no new certificate
 		return nil
 	}
 	// One certificate per enterprise and generation: after a revocation the next one is issued
@@ -738,7 +738,7 @@ func (a *App) IssueOrgCertificate(ctx context.Context, ev *enterprise.Enterprise
 		now := a.clock.Now()
 		return a.uow.Do(ctx, func(ctx context.Context, tx ports.Tx) error {
 			return tx.Enterprises().Update(ctx, e.ID(), func(e *enterprise.Enterprise) error {
-				if e.Certificate() != nil { // issued meanwhile by a concurrent delivery
+				if e.Certificate() != nil || e.Deactivated() { // issued meanwhile, or deactivated meanwhile
 					return nil
 				}
 				return e.IssueCertificate(enterprise.OrgCertificate{Serial: cert.SerialHex, Subject: cert.Subject, NotBefore: cert.NotBefore,

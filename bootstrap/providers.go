@@ -37,6 +37,8 @@ import (
 	"github.com/shuxinqian/server/adapters/unavailable"
 	"github.com/shuxinqian/server/adapters/wechatpay"
 	"github.com/shuxinqian/server/application"
+	"github.com/shuxinqian/server/application/operators"
+	"github.com/shuxinqian/server/application/refunds"
 	"github.com/shuxinqian/server/application/seals"
 	"github.com/shuxinqian/server/application/signing"
 	"github.com/shuxinqian/server/domain/kernel"
@@ -74,6 +76,8 @@ var ProviderSet = wire.NewSet(
 	wire.Struct(new(seals.Deps), "*"), seals.New,
 	wire.InterfaceValue(new(ports.PDFSigner), document.PDFSigner{}),
 	provideSigning,
+	provideRefundGateway, provideRefundConfig, wire.Struct(new(refunds.Deps), "*"), refunds.New,
+	wire.Struct(new(operators.Deps), "*"), operators.New,
 	provideHTTP,
 	provideDelivery,
 	provideRouter,
@@ -144,7 +148,15 @@ func provideKeys(cfg Config) (*crypto.Keys, error) {
 // payments is the gateway and, in sandbox mode, its simulator (nil otherwise).
 type payments struct {
 	gateway ports.PaymentGateway
+	refunds ports.RefundGateway
 	sim     *wechatpay.Simulator
+}
+
+func provideRefundGateway(p *payments) ports.RefundGateway { return p.refunds }
+
+// provideRefundConfig: WeChat Pay sends refund notifications to PUBLIC_BASE_URL's callback.
+func provideRefundConfig(cfg Config) refunds.Config {
+	return refunds.Config{NotifyURL: strings.TrimRight(cfg.PublicBaseURL, "/") + "/api/v1/callbacks/wechat-pay/refunds"}
 }
 
 func provideGateway(p *payments) ports.PaymentGateway   { return p.gateway }
@@ -166,7 +178,7 @@ func providePayments(cfg Config) (*payments, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &payments{gateway: g}, nil
+		return &payments{gateway: g, refunds: g}, nil
 	}
 	if w.MchID == "" || w.AppID == "" {
 		w.MchID, w.AppID = "1900000109", "wxd678efh567hg6787" // WeChat's documentation sandbox ids
@@ -185,7 +197,7 @@ func providePayments(cfg Config) (*payments, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &payments{gateway: g, sim: sim}, nil
+	return &payments{gateway: g, refunds: g, sim: sim}, nil
 }
 
 // provideInvoicer is the sandbox digital-invoice issuer (it renders the PDFs itself and keeps what
@@ -312,7 +324,8 @@ func provideFileStore(cfg Config) (ports.FileStore, error) {
 	return filestore.NewLocal(filepath.Join(cfg.DataDir, "files"))
 }
 
-func provideHTTP(cfg Config, app *application.App, sl *seals.Service, sg *signing.Service, db *sqlstore.DB, box *sms.Sandbox, live *identity.SandboxLiveness,
+func provideHTTP(cfg Config, app *application.App, sl *seals.Service, sg *signing.Service, rf *refunds.Service, ops *operators.Service, db *sqlstore.DB,
+	box *sms.Sandbox, live *identity.SandboxLiveness,
 	reg *registry.Sandbox, bk *bank.Sandbox, sim *wechatpay.Simulator, sandboxTSA *tsa.Local, log *slog.Logger) *adhttp.Server {
 	opts := adhttp.Options{
 		Sandbox:        cfg.Sandbox(),
@@ -322,6 +335,8 @@ func provideHTTP(cfg Config, app *application.App, sl *seals.Service, sg *signin
 		Logger:         log,
 		Seals:          sl,
 		Signing:        sg,
+		Refunds:        rf,
+		Operators:      ops,
 		H5:             h5.Handler(),
 	}
 	if sandboxTSA != nil {
@@ -332,6 +347,7 @@ func provideHTTP(cfg Config, app *application.App, sl *seals.Service, sg *signin
 	}
 	if cfg.Sandbox() && sim != nil {
 		opts.SandboxWeChatPay = sim.Pay
+		opts.SandboxRefund = sim.SettleRefund
 	}
 	if cfg.Sandbox() {
 		opts.SandboxRegistry = func() []adhttp.SandboxRegistryEntry {

@@ -20,6 +20,8 @@ import (
 	"github.com/shuxinqian/server/adapters/wechatpay"
 	"github.com/shuxinqian/server/application"
 	"github.com/shuxinqian/server/application/signing"
+	"github.com/shuxinqian/server/application/operators"
+	"github.com/shuxinqian/server/application/refunds"
 )
 
 // Runtime is the wired process: what serve, consume and migrate run.
@@ -31,6 +33,10 @@ type Runtime struct {
 	App    *application.App
 	// Signing runs the sign flows (application/signing).
 	Signing   *signing.Service
+	// Refunds runs refunds (application/refunds).
+	Refunds *refunds.Service
+	// Operators is the platform console (operator accounts: `shuxinqian operator create`).
+	Operators *operators.Service
 	HTTP      *adhttp.Server
 	Delivery  *Delivery
 	Router    *message.Router
@@ -224,6 +230,12 @@ func (rt *Runtime) reconcileLoop(ctx context.Context) {
 				rt.Log.Warn("reconciler", "err", err)
 			} else if rep.Queried > 0 {
 				rt.Log.Info("reconciler", "queried", rep.Queried, "paid", rep.Paid, "closed", rep.Closed, "failed", rep.Failed)
+			}
+			rr, err := rt.Refunds.Reconcile(ctx)
+			if err != nil && ctx.Err() == nil {
+				rt.Log.Warn("refund reconciler", "err", err)
+			} else if rr.Resent+rr.Queried > 0 {
+				rt.Log.Info("refund reconciler", "resent", rr.Resent, "queried", rr.Queried, "settled", rr.Settled, "failed", rr.Failed)
 			}
 		}
 	}

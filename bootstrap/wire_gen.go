@@ -14,6 +14,8 @@ import (
 	"github.com/shuxinqian/server/adapters/sqlstore"
 	"github.com/shuxinqian/server/adapters/system"
 	"github.com/shuxinqian/server/application"
+	"github.com/shuxinqian/server/application/operators"
+	"github.com/shuxinqian/server/application/refunds"
 	"github.com/shuxinqian/server/application/seals"
 	"github.com/shuxinqian/server/ports"
 )
@@ -137,6 +139,27 @@ func NewRuntime(cfg Config, clock ports.Clock) (*Runtime, func(), error) {
 	app := application.New(deps)
 	pdfSigner := _wirePDFSignerValue
 	service := provideSigning(cfg, store, clock, iDs, fileStore, smsSender, timeStampAuthority, pdfSigner, renderer, app, logger)
+	refundGateway := provideRefundGateway(bootstrapPayments)
+	config := provideRefundConfig(cfg)
+	refundsDeps := refunds.Deps{
+		UoW:     store,
+		Clock:   clock,
+		IDs:     iDs,
+		Gateway: refundGateway,
+		Config:  config,
+		Logger:  logger,
+	}
+	refundsService := refunds.New(refundsDeps)
+	operatorsDeps := operators.Deps{
+		UoW:       store,
+		Clock:     clock,
+		IDs:       iDs,
+		Random:    random,
+		Passwords: passwordHasher,
+		Files:     fileStore,
+		Logger:    logger,
+	}
+	operatorsService := operators.New(operatorsDeps)
 	sealRenderer, err := document.NewSealRenderer()
 	if err != nil {
 		cleanup()
@@ -152,7 +175,7 @@ func NewRuntime(cfg Config, clock ports.Clock) (*Runtime, func(), error) {
 	}
 	sealsService := seals.New(sealsDeps)
 	simulator := provideSimulator(bootstrapPayments)
-	server := provideHTTP(cfg, app, sealsService, service, db, sandbox, sandboxLiveness, registrySandbox, bankSandbox, simulator, local, logger)
+	server := provideHTTP(cfg, app, sealsService, service, refundsService, operatorsService, db, sandbox, sandboxLiveness, registrySandbox, bankSandbox, simulator, local, logger)
 	delivery, cleanup2, err := provideDelivery(cfg, store, app, sealsService, service, loggerAdapter)
 	if err != nil {
 		cleanup()
@@ -183,6 +206,8 @@ func NewRuntime(cfg Config, clock ports.Clock) (*Runtime, func(), error) {
 		Store:     store,
 		App:       app,
 		Signing:   service,
+		Refunds:   refundsService,
+		Operators: operatorsService,
 		HTTP:      server,
 		Delivery:  delivery,
 		Router:    router,

@@ -2,7 +2,7 @@
 // or driven, lives in adapters/. This package imports only the domain and the standard library.
 package ports
 
-//go:generate go tool mockgen -typed -destination=mocks/mocks.go -package=mocks github.com/shuxinqian/server/ports Clock,IDs,Random,PasswordHasher,Secrets,Cipher,SMSSender,UnitOfWork,Tx,UserRepository,CodeRepository,SessionRepository,AuditLog,Inbox,ChannelRepository,FileRepository,SignatureRepository,ConsentLog,IdentityVerifier,LivenessVerifier,CertificateAuthority,SigningKeys,FileStore,SignatureRenderer,QRCoder,BusinessRegistry,BankRemitter,DocumentRenderer,DocumentSigner,KeyGenerator,VerificationRepository,EnterpriseRepository,MembershipRepository,OrderRepository,QuotaLedger,PaymentAnomalies,IdempotencyKeys,PaymentGateway,InvoiceRepository,InvoiceIssuer,TimeStampAuthority,RevocationRepository,RevocationSigner,EventCertificateAuthority,SignatureInspector,PDFSignatureVerifier,EffectLog,AttemptCounter
+//go:generate go tool mockgen -typed -destination=mocks/mocks.go -package=mocks github.com/shuxinqian/server/ports Clock,IDs,Random,PasswordHasher,Secrets,Cipher,SMSSender,UnitOfWork,Tx,UserRepository,CodeRepository,SessionRepository,AuditLog,Inbox,ChannelRepository,FileRepository,SignatureRepository,ConsentLog,IdentityVerifier,LivenessVerifier,CertificateAuthority,SigningKeys,FileStore,SignatureRenderer,QRCoder,BusinessRegistry,BankRemitter,DocumentRenderer,DocumentSigner,KeyGenerator,VerificationRepository,EnterpriseRepository,MembershipRepository,OrderRepository,QuotaLedger,PaymentAnomalies,IdempotencyKeys,PaymentGateway,InvoiceRepository,InvoiceIssuer,TimeStampAuthority,RevocationRepository,RevocationSigner,EventCertificateAuthority,SignatureInspector,PDFSignatureVerifier,EffectLog,AttemptCounter,RefundRepository,QuotaUsage,RefundGateway
 
 import (
 	"context"
@@ -107,6 +107,15 @@ type Tx interface {
 	SignFlows() SignFlowRepository
 	Effects() EffectLog
 	Attempts() AttemptCounter
+	Refunds() RefundRepository
+	QuotaUsage() QuotaUsage
+	// The platform console (application/operators).
+	Operators() OperatorRepository
+	OperatorAudit() OperatorAuditLog
+	Banners() BannerRepository
+	DeadLetters() DeadLetterQueue
+	ChannelAdmin() ChannelAdmin
+	Console() ConsoleDirectory
 }
 
 // UserRepository stores users. Phones are kept encrypted with a blind index.

@@ -42,13 +42,16 @@ type invoiceJSON struct {
 	ShareURL       string     `json:"share_url,omitempty"`
 	ShareExpiresAt *time.Time `json:"share_expires_at,omitempty"`
 	FailureReason  string     `json:"failure_reason,omitempty"`
-	CreatedAt      time.Time  `json:"created_at"`
+	// RedLetterRequired: the order was refunded; this invoice must be cancelled by a red-letter
+	// invoice (红冲).
+	RedLetterRequired bool      `json:"red_letter_required"`
+	CreatedAt         time.Time `json:"created_at"`
 }
 
 func (s *Server) toInvoiceJSON(inv *invoice.Invoice) invoiceJSON {
 	j := invoiceJSON{ID: string(inv.ID), OrderID: string(inv.OrderID), Status: string(inv.Status), Type: inv.Type, TitleType: inv.TitleType,
 		Title: inv.Title, TaxID: string(inv.TaxID), AmountFen: inv.Amount.Fen(), Amount: inv.Amount.String(), Number: inv.Number,
-		FailureReason: inv.FailureReason, CreatedAt: inv.CreatedAt,
+		FailureReason: inv.FailureReason, CreatedAt: inv.CreatedAt, RedLetterRequired: inv.RedLetterRequired,
 		AmountNetFen: inv.Net.Fen(), TaxFen: inv.Tax.Fen(), TaxRate: "mixed", AmountUpper: kernel.UpperCase(inv.Amount)}
 	if !inv.MixedRates {
 		j.TaxRate, j.TaxRateBP = inv.TaxRate.String(), new(inv.TaxRate.BasisPoints())

@@ -116,7 +116,8 @@ func (openapiLiveness) PlayAs(string, string, kernel.IDNumber) error { return ni
 // fullSandbox mounts every route the server can register, the sandbox ones included.
 func fullSandbox() Options {
 	return Options{Sandbox: true, SandboxLiveness: openapiLiveness{},
-		SandboxWeChatPay: func(context.Context, string) error { return nil }}
+		SandboxWeChatPay: func(context.Context, string) error { return nil },
+		SandboxRefund:    func(context.Context, string, string) error { return nil }}
 }
 
 // TestOpenAPIMatchesRoutes is the agreement test of DESIGN.md §5: the document describes exactly
@@ -170,7 +171,7 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 			t.Errorf("%s: security is %T, want a list", o.key(), sec)
 			continue
 		}
-		anonymous, bearer := len(reqs) == 0, false
+		anonymous, bearer, operatorAuth := len(reqs) == 0, false, false
 		for _, q := range reqs {
 			m := obj(t, q, o.key()+".security[]")
 			if len(m) == 0 {
@@ -179,8 +180,16 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 			if _, ok := m["bearerAuth"]; ok {
 				bearer = true
 			}
+			if _, ok := m["operatorAuth"]; ok {
+				operatorAuth = true
+			}
 		}
 		switch {
+		case r.Operator && (!operatorAuth || bearer || anonymous):
+			t.Errorf("%s is a console route: security must be exactly [{operatorAuth: []}], got %v", o.key(), reqs)
+		case r.Operator:
+		case operatorAuth:
+			t.Errorf("%s is not a console route but declares operatorAuth", o.key())
 		case r.Auth && (!bearer || anonymous):
 			t.Errorf("%s needs a session: security must require bearerAuth (and not allow {}), got %v", o.key(), reqs)
 		case !r.Auth && !anonymous:
@@ -197,7 +206,7 @@ func TestOpenAPIPublicSecurityIsEmptyList(t *testing.T) {
 	optional := map[string]bool{"POST /api/v1/sms-codes": true}
 	auth := map[string]bool{}
 	for _, r := range s.Routes() {
-		auth[routeKey(r)] = r.Auth
+		auth[routeKey(r)] = r.Auth || r.Operator
 	}
 	for _, o := range docOperations(t, doc) {
 		if auth[o.key()] {
@@ -336,7 +345,7 @@ func TestOpenAPIDocumentShape(t *testing.T) {
 		}
 		// Operations with a JSON body can fail decoding (WeChat Pay's callback answers in
 		// WeChat's format instead; TestOpenAPIWeChatPayCallback checks it).
-		if rb, ok := o.op["requestBody"].(map[string]any); ok && o.key() != wechatCallbackKey && !binaryRequest(rb) {
+		if rb, ok := o.op["requestBody"].(map[string]any); ok && o.key() != wechatCallbackKey && o.key() != wechatRefundCallbackKey && !binaryRequest(rb) {
 			for _, code := range []string{"400", "413", "415", "422"} {
 				if _, ok := resp[code]; !ok {
 					t.Errorf("%s takes a JSON body but documents no %s", o.key(), code)
@@ -520,6 +529,12 @@ func TestOpenAPISchemasMatchGoStructs(t *testing.T) {
 		"WeChatPayRequest":  reflect.TypeFor[wechatPayRequest](),
 		"WeChatPayAnswer":   reflect.TypeFor[wechatAnswer](),
 
+		"RefundRequest":              reflect.TypeFor[refundRequest](),
+		"Refund":                     reflect.TypeFor[refundJSON](),
+		"QuotaReduction":             reflect.TypeFor[reductionJSON](),
+		"RefundAnswer":               reflect.TypeFor[refundAnswer](),
+		"SandboxSettleRefundRequest": reflect.TypeFor[sandboxSettleRequest](),
+
 		"InvoiceRequest": reflect.TypeFor[invoiceRequest](),
 		"Invoice":        reflect.TypeFor[invoiceJSON](),
 
@@ -537,6 +552,34 @@ func TestOpenAPISchemasMatchGoStructs(t *testing.T) {
 		"UpdateSealRequest":     reflect.TypeFor[updateSealRequest](),
 		"SealGrant":             reflect.TypeFor[sealGrantJSON](),
 		"GrantSealRequest":      reflect.TypeFor[grantSealRequest](),
+		"AdminLoginRequest":     reflect.TypeFor[adminLoginRequest](),
+		"AdminLoginResponse":    reflect.TypeFor[adminLoginResponse](),
+		"Operator":              reflect.TypeFor[operatorJSON](),
+		"AuditEntry":            reflect.TypeFor[auditJSON](),
+		"AuditPage":             reflect.TypeFor[auditPage](),
+
+		"CreateChannelRequest":        reflect.TypeFor[createChannelRequest](),
+		"EditChannelRequest":          reflect.TypeFor[editChannelRequest](),
+		"AdminChannel":                reflect.TypeFor[adminChannelJSON](),
+		"AdminChannelPage":            reflect.TypeFor[adminChannelPage](),
+		"CatalogItemRequest":          reflect.TypeFor[catalogItemRequest](),
+		"PlatformSettings":            reflect.TypeFor[settingsJSON](),
+		"PlatformSettingsRequest":     reflect.TypeFor[settingsRequest](),
+		"BannerImage":                 reflect.TypeFor[fileJSON](),
+		"BannerRequest":               reflect.TypeFor[bannerRequest](),
+		"Banner":                      reflect.TypeFor[bannerJSON](),
+		"BannerList":                  reflect.TypeFor[bannerList](),
+		"PublicBanner":                reflect.TypeFor[publicBannerJSON](),
+		"PublicBannerList":            reflect.TypeFor[publicBannerList](),
+		"AdminVerification":           reflect.TypeFor[adminVerificationJSON](),
+		"AdminEnterprise":             reflect.TypeFor[adminEnterpriseJSON](),
+		"AdminEnterprisePage":         reflect.TypeFor[adminEnterprisePage](),
+		"DeactivateEnterpriseRequest": reflect.TypeFor[deactivateRequest](),
+		"PaymentAnomaly":              reflect.TypeFor[anomalyJSON](),
+		"AnomalyPage":                 reflect.TypeFor[anomalyPage](),
+		"ResolveAnomalyRequest":       reflect.TypeFor[resolveRequest](),
+		"DeadLetter":                  reflect.TypeFor[deadLetterJSON](),
+		"DeadLetterPage":              reflect.TypeFor[deadLetterPage](),
 	} {
 		t.Run(name, func(t *testing.T) {
 			s := obj(t, schemas[name], "schemas."+name)
@@ -560,6 +603,7 @@ func TestOpenAPISchemasMatchGoStructs(t *testing.T) {
 				"BatchResultItem":       {"status": "MembershipStatus"},
 				"Enterprise":            {"quota": "Quota"},
 				"Order":                 {"status": "OrderStatus", "trade_type": "TradeType"},
+				"RefundAnswer":          {"refund": "Refund", "order": "Order"},
 				"WeChatPayRequest":      {"trade_type": "TradeType"},
 				"InvoiceRequest":        {"type": "InvoiceType", "title_type": "InvoiceTitleType"},
 				"Invoice":               {"status": "InvoiceStatus", "type": "InvoiceType", "title_type": "InvoiceTitleType", "tax_id": "CreditCode"},
@@ -723,7 +767,39 @@ func TestOpenAPIOperationBodies(t *testing.T) {
 		also []string
 	}
 	table := map[string]want{
-		"GET /healthz":                    {request: "", status: "200", body: "Status"},
+		"GET /healthz":                                                 {request: "", status: "200", body: "Status"},
+		"POST /api/v1/admin/sessions":                                  {request: "AdminLoginRequest", status: "201", body: "AdminLoginResponse"},
+		"DELETE /api/v1/admin/sessions/current":                        {status: "204"},
+		"GET /api/v1/admin/me":                                         {status: "200", body: "Operator"},
+		"GET /api/v1/admin/audit":                                      {status: "200", body: "AuditPage"},
+		"GET /api/v1/admin/channels":                                   {status: "200", body: "AdminChannelPage"},
+		"POST /api/v1/admin/channels":                                  {request: "CreateChannelRequest", status: "201", body: "AdminChannel"},
+		"GET /api/v1/admin/channels/{code}":                            {status: "200", body: "AdminChannel"},
+		"PUT /api/v1/admin/channels/{code}":                            {request: "EditChannelRequest", status: "200", body: "AdminChannel"},
+		"PUT /api/v1/admin/channels/{code}/catalog/{sku}":              {request: "CatalogItemRequest", status: "200", body: "CatalogItem"},
+		"DELETE /api/v1/admin/channels/{code}/catalog/{sku}":           {status: "204"},
+		"GET /api/v1/admin/settings":                                   {status: "200", body: "PlatformSettings"},
+		"PUT /api/v1/admin/settings":                                   {request: "PlatformSettingsRequest", status: "200", body: "PlatformSettings"},
+		"GET /api/v1/admin/banners":                                    {status: "200", body: "BannerList"},
+		"POST /api/v1/admin/banners":                                   {request: "BannerRequest", status: "201", body: "Banner"},
+		"PUT /api/v1/admin/banners/{banner_id}":                        {request: "BannerRequest", status: "200", body: "Banner"},
+		"DELETE /api/v1/admin/banners/{banner_id}":                     {status: "204"},
+		"GET /api/v1/banners":                                          {status: "200", body: "PublicBannerList"},
+		"GET /api/v1/banners/{banner_id}/image":                        {status: "200", media: []string{"image/jpeg", "image/png"}},
+		"GET /api/v1/admin/enterprises":                                {status: "200", body: "AdminEnterprisePage"},
+		"GET /api/v1/admin/enterprises/{enterprise_id}":                {status: "200", body: "AdminEnterprise"},
+		"POST /api/v1/admin/enterprises/{enterprise_id}/deactivate":    {request: "DeactivateEnterpriseRequest", status: "200", body: "AdminEnterprise"},
+		"GET /api/v1/admin/enterprise-verifications/{verification_id}": {status: "200", body: "AdminVerification"},
+		"GET /api/v1/admin/payment-anomalies":                          {status: "200", body: "AnomalyPage"},
+		"POST /api/v1/admin/payment-anomalies/{anomaly_id}/resolve":    {request: "ResolveAnomalyRequest", status: "200", body: "PaymentAnomaly"},
+		"GET /api/v1/admin/dead-letters":                               {status: "200", body: "DeadLetterPage"},
+		"GET /api/v1/admin/dead-letters/{dead_letter_id}":              {status: "200", body: "DeadLetter"},
+		"POST /api/v1/admin/dead-letters/{dead_letter_id}/replay":      {status: "202", body: "DeadLetter"},
+		"POST /api/v1/admin/orders/{order_id}/refunds":                 {request: "RefundRequest", status: "202", body: "RefundAnswer"},
+		"GET /api/v1/admin/orders/{order_id}/refunds":                  {status: "200", body: "RefundList"},
+		"POST /api/v1/callbacks/wechat-pay/refunds":                    {request: "WeChatPayNotification", status: "204"},
+		"POST /api/v1/sandbox/wechat-pay/refunds/{refund_no}/settle": {request: "SandboxSettleRefundRequest", status: "200",
+			body: "SandboxSettleRefundResponse"},
 		"GET /readyz":                     {request: "", status: "200", body: "Status"},
 		"POST /api/v1/sms-codes":          {request: "SmsCodeRequest", status: "202", body: "SmsCodeResponse"},
 		"POST /api/v1/sessions":           {request: "LoginRequest", status: "201", body: "LoginResponse"},
@@ -823,6 +899,7 @@ func TestOpenAPIOperationBodies(t *testing.T) {
 	// The uploads take a multipart form rather than JSON; their forms are checked on their own below.
 	multipart := map[string]want{
 		"POST /api/v1/files":                                       {request: "FileUpload", status: "201", body: "File"},
+		"POST /api/v1/admin/banner-images":                         {request: "BannerImageUpload", status: "201", body: "BannerImage"},
 		"POST /api/v1/signature-verifications":                     {request: "SignatureVerificationForm", status: "200", body: "SignatureVerifications"},
 		"POST /api/v1/authorization-links/{token}/signature-image": {request: "SignatureImageUpload", status: "201", body: "File"},
 	}
@@ -1318,7 +1395,10 @@ func TestOpenAPIMemberErrors(t *testing.T) {
 	}
 }
 
-const wechatCallbackKey = "POST /api/v1/callbacks/wechat-pay"
+const (
+	wechatCallbackKey       = "POST /api/v1/callbacks/wechat-pay"
+	wechatRefundCallbackKey = "POST /api/v1/callbacks/wechat-pay/refunds"
+)
 
 // TestOpenAPIOrderRules pins the order and payment facts of the document to the domain's.
 func TestOpenAPIOrderRules(t *testing.T) {
@@ -1331,7 +1411,8 @@ func TestOpenAPIOrderRules(t *testing.T) {
 
 	// The order states: exactly those order.ParseStatus accepts.
 	states := stringList(obj(t, schemas["OrderStatus"], "OrderStatus")["enum"])
-	want := []string{string(order.StatusPendingPayment), string(order.StatusPaid), string(order.StatusClosed), string(order.StatusRefunded)}
+	want := []string{string(order.StatusPendingPayment), string(order.StatusPaid), string(order.StatusClosed), string(order.StatusRefunding),
+		string(order.StatusPartiallyRefunded), string(order.StatusRefunded)}
 	sort.Strings(want)
 	if !slices.Equal(states, want) {
 		t.Errorf("OrderStatus enum = %v, want %v", states, want)
@@ -1444,15 +1525,24 @@ func TestOpenAPIOrderRules(t *testing.T) {
 // TestOpenAPIWeChatPayCallback checks the callback is documented in WeChat Pay's terms: its
 // signature headers, 204 with no body, and WeChat's {code, message} on failure, never our Error.
 func TestOpenAPIWeChatPayCallback(t *testing.T) {
+	for key, statuses := range map[string][]string{
+		wechatCallbackKey:       {"204", "400", "401", "413", "500"},
+		wechatRefundCallbackKey: {"204", "400", "401", "413", "500", "503"},
+	} {
+		t.Run(key, func(t *testing.T) { checkWeChatCallback(t, key, statuses) })
+	}
+}
+
+func checkWeChatCallback(t *testing.T, key string, statuses []string) {
 	doc := loadOpenAPI(t)
 	var op map[string]any
 	for _, o := range docOperations(t, doc) {
-		if o.key() == wechatCallbackKey {
+		if o.key() == key {
 			op = o.op
 		}
 	}
 	if op == nil {
-		t.Fatalf("%s not documented", wechatCallbackKey)
+		t.Fatalf("%s not documented", key)
 	}
 	headers := map[string]bool{}
 	list, _ := op["parameters"].([]any)
@@ -1467,8 +1557,8 @@ func TestOpenAPIWeChatPayCallback(t *testing.T) {
 		t.Errorf("header parameters %v, want the five Wechatpay-* headers the handler reads", got)
 	}
 	responses := obj(t, op["responses"], "responses")
-	if got := keysAny(responses); !slices.Equal(got, []string{"204", "400", "401", "413", "500"}) {
-		t.Errorf("responses %v, want 204, 400, 401, 413, 500", got)
+	if got := keysAny(responses); !slices.Equal(got, statuses) {
+		t.Errorf("responses %v, want %v", got, statuses)
 	}
 	for status, r := range responses {
 		rm := obj(t, r, status)

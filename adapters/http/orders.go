@@ -61,6 +61,8 @@ type orderJSON struct {
 	TransactionID      string          `json:"transaction_id,omitempty"`
 	ClosedAt           *time.Time      `json:"closed_at,omitempty"`
 	CloseReason        string          `json:"close_reason,omitempty"`
+	RefundedFen        int64           `json:"refunded_fen"`
+	RefundingFen       int64           `json:"refunding_fen"`
 	InvoiceStatus      string          `json:"invoice_status"`
 	InvoiceID          string          `json:"invoice_id,omitempty"`
 	InvoiceURL         string          `json:"invoice_url,omitempty"`
@@ -93,7 +95,7 @@ func toOrderJSON(o *order.Order) orderJSON {
 	j := orderJSON{ID: string(o.ID), EnterpriseID: string(o.EnterpriseID), Status: string(o.Status), TotalFen: o.Total.Fen(),
 		Total: o.Total.String(), ChannelCode: o.ChannelCode, OutTradeNo: o.OutTradeNo, TradeType: o.TradeType,
 		CreatedAt: o.CreatedAt, ExpiresAt: o.ExpiresAt, TransactionID: o.TransactionID, CloseReason: o.CloseReason,
-		InvoiceStatus: "none", Items: []orderItemJSON{}}
+		RefundedFen: o.Refunded.Fen(), RefundingFen: o.Refunding.Fen(), InvoiceStatus: "none", Items: []orderItemJSON{}}
 	for _, it := range o.Items {
 		j.Items = append(j.Items, orderItemJSON{SKU: it.SKU, Name: it.Name, Kind: string(it.Kind), UnitPriceFen: it.UnitPrice.Fen(),
 			Quantity: it.Quantity, SubtotalFen: it.Subtotal.Fen()})

@@ -85,16 +85,22 @@ func (s *Server) registerRoutes() {
 	s.authed("POST", "/api/v1/orders/{order_id}/cancel", s.cancelOrder)
 	s.authed("POST", "/api/v1/orders/{order_id}/wechat-pay", s.wechatPay)
 	s.handle("POST", "/api/v1/callbacks/wechat-pay", s.wechatCallback)
+	s.registerRefundRoutes()
 	s.authed("POST", "/api/v1/orders/{order_id}/invoice", s.requestInvoice)
 	s.authed("GET", "/api/v1/invoices/{invoice_id}", s.getInvoice)
 	s.authed("GET", "/api/v1/invoices/{invoice_id}/pdf", s.invoicePDF)
 	s.handle("GET", "/api/v1/invoice-links/{token}", s.invoiceLink)
+
+	s.registerAdminRoutes()
 
 	if s.opts.Sandbox {
 		s.handle("GET", "/api/v1/sandbox/business-registry", s.sandboxRegistry)
 		s.handle("GET", "/api/v1/sandbox/bank-transfers", s.sandboxTransfers)
 		if s.opts.SandboxWeChatPay != nil {
 			s.handle("POST", "/api/v1/sandbox/wechat-pay/orders/{order_id}/pay", s.sandboxPay)
+		}
+		if s.opts.SandboxRefund != nil {
+			s.handle("POST", "/api/v1/sandbox/wechat-pay/refunds/{refund_no}/settle", s.sandboxSettleRefund)
 		}
 		s.handle("GET", "/api/v1/sandbox/sms", s.sandboxSMS)
 		if s.opts.SandboxLiveness != nil {

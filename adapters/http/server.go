@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/shuxinqian/server/application"
+	"github.com/shuxinqian/server/application/operators"
+	"github.com/shuxinqian/server/application/refunds"
 	"github.com/shuxinqian/server/application/seals"
 	"github.com/shuxinqian/server/application/signing"
 	"github.com/shuxinqian/server/domain/kernel"
@@ -66,6 +68,13 @@ type Options struct {
 	Seals *seals.Service
 	// Signing runs the sign flows (their routes answer 503 without it).
 	Signing *signing.Service
+	// Refunds runs refunds (its routes answer 503 without it).
+	Refunds *refunds.Service
+	// SandboxRefund has the WeChat Pay simulator give a refund its final state (SUCCESS, CLOSED
+	// or ABNORMAL) and send its signed refund notification to the callback.
+	SandboxRefund func(ctx context.Context, outRefundNo, status string) error
+	// Operators runs the platform console (/api/v1/admin; its routes answer 503 without it).
+	Operators *operators.Service
 	// H5 serves the H5 client for GET/HEAD paths no API route matches (never under /api/).
 	H5 http.Handler
 }
@@ -93,6 +102,8 @@ type Route struct {
 	Method  string
 	Pattern string
 	Auth    bool
+	// Operator: the route needs an operator session (operatorAuth), not an app one.
+	Operator bool
 }
 
 // NewServer builds the handler tree.

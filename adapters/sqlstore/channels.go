@@ -23,6 +23,7 @@ type channelRow struct {
 	QRToken             string    `bun:"qr_token"`
 	Active              bool      `bun:"active"`
 	PersonalCertService bool      `bun:"personal_cert_service"`
+	ChargingEnabled     bool      `bun:"charging_enabled"`
 	RealNameMethod      string    `bun:"real_name_method"`
 	Catalog             string    `bun:"catalog"` // JSON: the catalog is read and written with its channel
 	CreatedAt           time.Time `bun:"created_at"`
@@ -53,10 +54,7 @@ type platformRow struct {
 
 type channels struct{ t *txn }
 
-func (r channels) Add(ctx context.Context, c *channel.Channel) error {
-	if err := r.t.mustWrite(); err != nil {
-		return err
-	}
+func channelToRow(c *channel.Channel) (*channelRow, error) {
 	s := c.Snapshot()
 	items := make([]catalogItem, len(s.Catalog))
 	for i, it := range s.Catalog {
@@ -66,15 +64,74 @@ func (r channels) Add(ctx context.Context, c *channel.Channel) error {
 	}
 	cat, err := json.Marshal(items)
 	if err != nil {
+		return nil, err
+	}
+	return &channelRow{ID: string(s.ID), Code: s.Code, Name: s.Name, QRToken: s.QRToken,
+		Active: s.Active, PersonalCertService: s.PersonalCertService, ChargingEnabled: !s.ChargingDisabled, RealNameMethod: string(s.Method),
+		Catalog: string(cat), CreatedAt: s.CreatedAt.UTC()}, nil
+}
+
+func (r channels) Add(ctx context.Context, c *channel.Channel) error {
+	if err := r.t.mustWrite(); err != nil {
 		return err
 	}
-	_, err = r.t.idb.NewInsert().Model(&channelRow{ID: string(s.ID), Code: s.Code, Name: s.Name, QRToken: s.QRToken,
-		Active: s.Active, PersonalCertService: s.PersonalCertService, RealNameMethod: string(s.Method),
-		Catalog: string(cat), CreatedAt: s.CreatedAt.UTC()}).Exec(ctx)
+	row, err := channelToRow(c)
+	if err != nil {
+		return err
+	}
+	_, err = r.t.idb.NewInsert().Model(row).Exec(ctx)
 	if isUnique(err) {
 		return kernel.Conflict("channel-code-taken", "a channel with this code exists")
 	}
+	if err == nil {
+		r.t.record(c)
+	}
 	return err
+}
+
+// ListAll returns every channel (active or not) by code after the code `after`.
+func (r channels) ListAll(ctx context.Context, after string, limit int) ([]*channel.Channel, error) {
+	var rows []channelRow
+	if err := r.t.idb.NewSelect().Model(&rows).Where("code > ?", after).Order("code").Limit(int64(limit)).Scan(ctx); err != nil {
+		return nil, err
+	}
+	out := make([]*channel.Channel, 0, len(rows))
+	for i := range rows {
+		c, err := channelFromRow(&rows[i])
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// Update loads the channel under a row lock, applies fn and saves it with its events.
+func (r channels) Update(ctx context.Context, code string, fn func(c *channel.Channel) error) error {
+	if err := r.t.mustWrite(); err != nil {
+		return err
+	}
+	row := new(channelRow)
+	if err := r.t.forUpdate(r.t.idb.NewSelect().Model(row).Where("code = ?", code)).Scan(ctx); err != nil {
+		return notFound(err, "channel-not-found", "no such channel")
+	}
+	c, err := channelFromRow(row)
+	if err != nil {
+		return err
+	}
+	if err := fn(c); err != nil {
+		return err
+	}
+	nrow, err := channelToRow(c)
+	if err != nil {
+		return err
+	}
+	if _, err := r.t.idb.NewUpdate().Model(nrow).Column("name", "active", "personal_cert_service", "charging_enabled", "real_name_method", "catalog").
+		WherePK().Exec(ctx); err != nil {
+		return err
+	}
+	r.t.record(c)
+	return nil
 }
 
 func channelFromRow(row *channelRow) (*channel.Channel, error) {
@@ -98,7 +155,7 @@ func channelFromRow(row *channelRow) (*channel.Channel, error) {
 		}
 	}
 	return channel.FromSnapshot(channel.Snapshot{ID: kernel.ChannelID(row.ID), Code: row.Code, Name: row.Name, QRToken: row.QRToken,
-		Active: row.Active, PersonalCertService: row.PersonalCertService, Method: channel.RealNameMethod(row.RealNameMethod),
+		Active: row.Active, PersonalCertService: row.PersonalCertService, ChargingDisabled: !row.ChargingEnabled, Method: channel.RealNameMethod(row.RealNameMethod),
 		Catalog: cat, CreatedAt: row.CreatedAt.UTC()}), nil
 }
 

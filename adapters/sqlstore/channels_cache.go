@@ -83,12 +83,23 @@ func (t *txn) cachedChannels() cachedChannels {
 func (r cachedChannels) Add(ctx context.Context, c *channel.Channel) error {
 	err := r.channels.Add(ctx, c)
 	r.cache.invalidate()
+	r.t.onCommit = append(r.t.onCommit, r.cache.invalidate)
+	return err
+}
+
+// Update writes through and empties the cache (this instance sees the change at once; other
+// instances within ChannelCacheTTL).
+func (r cachedChannels) Update(ctx context.Context, code string, fn func(c *channel.Channel) error) error {
+	err := r.channels.Update(ctx, code, fn)
+	r.cache.invalidate()
+	r.t.onCommit = append(r.t.onCommit, r.cache.invalidate)
 	return err
 }
 
 func (r cachedChannels) SavePlatform(ctx context.Context, p channel.Platform) error {
 	err := r.channels.SavePlatform(ctx, p)
 	r.cache.invalidate()
+	r.t.onCommit = append(r.t.onCommit, r.cache.invalidate)
 	return err
 }
 

@@ -304,6 +304,7 @@ type enterpriseRow struct {
 	CertDER        []byte    `bun:"cert_der"`
 	CertKeyEnc     []byte    `bun:"cert_key_enc"`
 	CertIssuedAt   time.Time `bun:"cert_issued_at,nullzero"`
+	DeactivatedAt  time.Time `bun:"deactivated_at,nullzero"`
 }
 
 type enterprises struct{ t *txn }
@@ -311,7 +312,7 @@ type enterprises struct{ t *txn }
 func (r enterprises) toRow(e *enterprise.Enterprise) (*enterpriseRow, error) {
 	s := e.Snapshot()
 	row := &enterpriseRow{ID: string(s.ID), Name: s.Name, CreditCode: string(s.CreditCode), LegalRepName: s.LegalRepName,
-		Method: string(s.Method), VerificationID: string(s.VerificationID), VerifiedAt: utc(s.VerifiedAt)}
+		Method: string(s.Method), VerificationID: string(s.VerificationID), VerifiedAt: utc(s.VerifiedAt), DeactivatedAt: utc(s.DeactivatedAt)}
 	var err error
 	if row.LegalRepIDEnc, err = r.t.store.cipher.Seal([]byte(s.LegalRepIDNumber), aadEntLegalRepID); err != nil {
 		return nil, err
@@ -333,7 +334,7 @@ func (r enterprises) fromRow(row *enterpriseRow) (*enterprise.Enterprise, error)
 	}
 	s := enterprise.EnterpriseSnapshot{ID: kernel.EnterpriseID(row.ID), Name: row.Name, CreditCode: kernel.CreditCode(row.CreditCode),
 		LegalRepName: row.LegalRepName, LegalRepIDNumber: kernel.IDNumber(id), Method: enterprise.Method(row.Method),
-		VerificationID: kernel.VerificationID(row.VerificationID), VerifiedAt: utc(row.VerifiedAt)}
+		VerificationID: kernel.VerificationID(row.VerificationID), VerifiedAt: utc(row.VerifiedAt), DeactivatedAt: utc(row.DeactivatedAt)}
 	if row.CertSerial != "" {
 		key, err := r.t.store.cipher.Open(row.CertKeyEnc, aadEntKey+":"+row.ID)
 		if err != nil {

@@ -32,6 +32,7 @@ type invoiceRow struct {
 	PDFKey        string    `bun:"pdf_key"`
 	Attempts      int       `bun:"attempts"`
 	FailureReason string    `bun:"failure_reason"`
+	RedLetter     bool      `bun:"red_letter_required"`
 	CreatedAt     time.Time `bun:"created_at"`
 	UpdatedAt     time.Time `bun:"updated_at"`
 	Version       int64     `bun:"version"`
@@ -45,7 +46,7 @@ func (r invoices) toRow(i *invoice.Invoice) (*invoiceRow, error) {
 	row := &invoiceRow{ID: string(i.ID), OrderID: string(i.OrderID), EnterpriseID: string(i.EnterpriseID), RequestedBy: string(i.RequestedBy),
 		Type: i.Type, TitleType: i.TitleType, Title: i.Title, TaxID: string(i.TaxID), AmountFen: i.Amount.Fen(), Status: string(i.Status),
 		NetFen: i.Net.Fen(), TaxFen: i.Tax.Fen(), TaxRateBP: i.TaxRate.BasisPoints(),
-		Number: i.Number, IssuedAt: utc(i.IssuedAt), PDFKey: i.PDFKey, Attempts: i.Attempts, FailureReason: i.FailureReason,
+		Number: i.Number, IssuedAt: utc(i.IssuedAt), PDFKey: i.PDFKey, Attempts: i.Attempts, FailureReason: i.FailureReason, RedLetter: i.RedLetterRequired,
 		CreatedAt: utc(i.CreatedAt), UpdatedAt: utc(i.UpdatedAt), Version: i.Version}
 	if i.MixedRates {
 		row.TaxRateBP = -1
@@ -65,7 +66,8 @@ func (r invoices) fromRow(row *invoiceRow) (*invoice.Invoice, error) {
 		RequestedBy: kernel.UserID(row.RequestedBy), Type: row.Type, TitleType: row.TitleType, Title: row.Title, TaxID: kernel.CreditCode(row.TaxID),
 		Amount: kernel.Fen(row.AmountFen), Status: invoice.Status(row.Status), Number: row.Number, IssuedAt: utc(row.IssuedAt), PDFKey: row.PDFKey,
 		Attempts: row.Attempts, FailureReason: row.FailureReason, CreatedAt: utc(row.CreatedAt), UpdatedAt: utc(row.UpdatedAt), Version: row.Version,
-		Net: kernel.Fen(row.NetFen), Tax: kernel.Fen(row.TaxFen), TaxRate: kernel.TaxRate(row.TaxRateBP), MixedRates: row.TaxRateBP < 0}
+		Net: kernel.Fen(row.NetFen), Tax: kernel.Fen(row.TaxFen), TaxRate: kernel.TaxRate(row.TaxRateBP), MixedRates: row.TaxRateBP < 0,
+		RedLetterRequired: row.RedLetter}
 	if len(row.EmailEnc) > 0 {
 		e, err := r.t.store.cipher.Open(row.EmailEnc, aadInvoiceEmail)
 		if err != nil {
@@ -152,7 +154,7 @@ func (r invoices) Update(ctx context.Context, id kernel.InvoiceID, fn func(i *in
 	}
 	row.Version = i.Version + 1
 	res, err := r.t.idb.NewUpdate().Model(row).Column("status", "number", "issued_at", "pdf_key", "attempts", "failure_reason", "updated_at", "version",
-		"requested_by", "title_type", "title", "tax_id", "email_enc").
+		"requested_by", "title_type", "title", "tax_id", "email_enc", "red_letter_required").
 		Where("id = ? AND version = ?", row.ID, i.Version).Exec(ctx)
 	if err != nil {
 		return err

@@ -31,6 +31,8 @@ type orderRow struct {
 	TransactionID string    `bun:"transaction_id"`
 	ClosedAt      time.Time `bun:"closed_at,nullzero"`
 	CloseReason   string    `bun:"close_reason"`
+	RefundedFen   int64     `bun:"refunded_fen"`
+	RefundingFen  int64     `bun:"refunding_fen"`
 	CreatedAt     time.Time `bun:"created_at"`
 	ExpiresAt     time.Time `bun:"expires_at"`
 	UpdatedAt     time.Time `bun:"updated_at"`
@@ -69,6 +71,7 @@ func orderToRow(o *order.Order) (*orderRow, error) {
 	return &orderRow{ID: string(o.ID), EnterpriseID: string(o.EnterpriseID), UserID: string(o.UserID), ChannelCode: o.ChannelCode,
 		Items: string(b), TotalFen: o.Total.Fen(), Status: string(o.Status), OutTradeNo: o.OutTradeNo, TradeType: o.TradeType,
 		PaidAt: utc(o.PaidAt), TransactionID: o.TransactionID, ClosedAt: utc(o.ClosedAt), CloseReason: o.CloseReason,
+		RefundedFen: o.Refunded.Fen(), RefundingFen: o.Refunding.Fen(),
 		CreatedAt: utc(o.CreatedAt), ExpiresAt: utc(o.ExpiresAt), UpdatedAt: utc(o.UpdatedAt), Version: o.Version}, nil
 }
 
@@ -80,7 +83,7 @@ func orderFromRow(row *orderRow) (*order.Order, error) {
 	o := &order.Order{ID: kernel.OrderID(row.ID), EnterpriseID: kernel.EnterpriseID(row.EnterpriseID), UserID: kernel.UserID(row.UserID),
 		ChannelCode: row.ChannelCode, Total: kernel.Fen(row.TotalFen), Status: order.Status(row.Status), OutTradeNo: row.OutTradeNo,
 		TradeType: row.TradeType, PaidAt: utc(row.PaidAt), TransactionID: row.TransactionID, ClosedAt: utc(row.ClosedAt),
-		CloseReason: row.CloseReason, CreatedAt: utc(row.CreatedAt), ExpiresAt: utc(row.ExpiresAt), UpdatedAt: utc(row.UpdatedAt),
+		CloseReason: row.CloseReason, Refunded: kernel.Fen(row.RefundedFen), Refunding: kernel.Fen(row.RefundingFen), CreatedAt: utc(row.CreatedAt), ExpiresAt: utc(row.ExpiresAt), UpdatedAt: utc(row.UpdatedAt),
 		Version: row.Version}
 	for _, it := range items {
 		o.Items = append(o.Items, order.Item{SKU: it.SKU, Name: it.Name, Kind: channel.ItemKind(it.Kind), UnitPrice: kernel.Fen(it.UnitPrice),
@@ -154,7 +157,7 @@ func (r orders) Update(ctx context.Context, id kernel.OrderID, fn func(o *order.
 	}
 	row.Version = o.Version + 1
 	res, err := r.t.idb.NewUpdate().Model(row).
-		Column("status", "trade_type", "paid_at", "transaction_id", "closed_at", "close_reason", "updated_at", "version").
+		Column("status", "trade_type", "paid_at", "transaction_id", "closed_at", "close_reason", "refunded_fen", "refunding_fen", "updated_at", "version").
 		Where("id = ? AND version = ?", row.ID, o.Version).Exec(ctx)
 	if err != nil {
 		return err
@@ -228,12 +231,17 @@ func (r quota) Grant(ctx context.Context, gs []ports.Grant) (int, error) {
 
 func (r quota) Totals(ctx context.Context, eid kernel.EnterpriseID) (ports.Quota, error) {
 	var q ports.Quota
-	err := r.t.idb.NewSelect().Table("quota_grants").ColumnExpr("COALESCE(SUM(signatures), 0), COALESCE(SUM(certificate_years), 0)").
-		Where("enterprise_id = ?", string(eid)).Scan(ctx, &q.Signatures, &q.CertificateYears)
+	// What was granted less what refunds took back (reductions of refunds not closed).
+	err := r.t.idb.NewRaw(`SELECT
+		(SELECT COALESCE(SUM(signatures), 0) FROM quota_grants WHERE enterprise_id = ?0) -
+		(SELECT COALESCE(SUM(signatures), 0) FROM quota_reductions WHERE enterprise_id = ?0),
+		(SELECT COALESCE(SUM(certificate_years), 0) FROM quota_grants WHERE enterprise_id = ?0) -
+		(SELECT COALESCE(SUM(certificate_years), 0) FROM quota_reductions WHERE enterprise_id = ?0)`, string(eid)).
+		Scan(ctx, &q.Signatures, &q.CertificateYears)
 	if err != nil {
 		return q, err
 	}
-	// Signatures left: bought minus used or reserved by signings (signature_usage).
+	// Signatures left: less what signings used or reserved (signature_usage).
 	used, err := signFlows(r).SignaturesUsed(ctx, eid)
 	q.Signatures -= used
 	return q, err
@@ -250,6 +258,9 @@ type anomalyRow struct {
 	AmountFen      int64     `bun:"amount_fen"`
 	NotificationID string    `bun:"notification_id"`
 	At             time.Time `bun:"at"`
+	ResolvedAt     time.Time `bun:"resolved_at,nullzero"`
+	ResolvedBy     string    `bun:"resolved_by"`
+	ResolutionNote string    `bun:"resolution_note"`
 }
 
 type anomalies struct{ t *txn }

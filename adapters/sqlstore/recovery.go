@@ -103,31 +103,39 @@ var ErrDeadLetterNotFound = kernel.NotFound("dead-letter-not-found", "no such de
 func (s *Store) ReplayDeadLetter(ctx context.Context, id int64) (DeadLetter, error) {
 	var d DeadLetter
 	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, btx bun.Tx) error {
-		var r poisonRow
-		q := btx.NewSelect().Model(&r).ColumnExpr(`"offset", uuid, payload, CAST(metadata AS TEXT) AS metadata, created_at`).
-			Where(`"offset" = ?`, id)
-		if s.db.IsPostgres() {
-			q = q.For("UPDATE")
-		}
-		if err := q.Scan(ctx); err != nil {
-			if errors.Is(err, sql.ErrNoRows) {
-				return ErrDeadLetterNotFound
-			}
-			return err
-		}
-		d = r.letter()
-		if d.Event == "" || d.Handler == "" {
-			return kernel.Invalid("dead-letter-unroutable", "the dead letter names no event or handler")
-		}
-		msg := message.NewMessage(r.UUID, r.Payload)
-		msg.Metadata.Set("name", d.Event)
-		msg.Metadata.Set(DeliverToKey, d.Handler)
-		if err := s.enqueueTx(btx, msg); err != nil {
-			return err
-		}
-		_, err := btx.NewDelete().Model((*poisonRow)(nil)).Where(`"offset" = ?`, id).Exec(ctx)
+		var err error
+		d, err = s.replayDeadLetterTx(ctx, btx, id)
 		return err
 	})
+	return d, err
+}
+
+// replayDeadLetterTx is ReplayDeadLetter inside btx (the console audits the replay in the same
+// transaction).
+func (s *Store) replayDeadLetterTx(ctx context.Context, btx bun.Tx, id int64) (DeadLetter, error) {
+	var r poisonRow
+	q := btx.NewSelect().Model(&r).ColumnExpr(`"offset", uuid, payload, CAST(metadata AS TEXT) AS metadata, created_at`).
+		Where(`"offset" = ?`, id)
+	if s.db.IsPostgres() {
+		q = q.For("UPDATE")
+	}
+	if err := q.Scan(ctx); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return DeadLetter{}, ErrDeadLetterNotFound
+		}
+		return DeadLetter{}, err
+	}
+	d := r.letter()
+	if d.Event == "" || d.Handler == "" {
+		return d, kernel.Invalid("dead-letter-unroutable", "the dead letter names no event or handler")
+	}
+	msg := message.NewMessage(r.UUID, r.Payload)
+	msg.Metadata.Set("name", d.Event)
+	msg.Metadata.Set(DeliverToKey, d.Handler)
+	if err := s.enqueueTx(btx, msg); err != nil {
+		return d, err
+	}
+	_, err := btx.NewDelete().Model((*poisonRow)(nil)).Where(`"offset" = ?`, id).Exec(ctx)
 	return d, err
 }
 
@@ -202,7 +210,7 @@ func (s *Store) Sweep(ctx context.Context, now time.Time, after time.Duration, t
 		CreditCode     string `bun:"credit_code"`
 	}
 	if err := s.db.NewSelect().Table("enterprises").Column("id", "verification_id", "credit_code").
-		Where("cert_serial = ''").Where("verified_at < ?", before).OrderExpr("verified_at").Limit(sweepBatch).
+		Where("cert_serial = ''").Where("deactivated_at IS NULL").Where("verified_at < ?", before).OrderExpr("verified_at").Limit(sweepBatch).
 		Scan(ctx, &ents); err != nil {
 		return rep, fmt.Errorf("sweep enterprises: %w", err)
 	}

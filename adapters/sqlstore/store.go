@@ -54,13 +54,19 @@ var _ ports.UnitOfWork = (*Store)(nil)
 // Do runs fn in a transaction and writes the events of the saved aggregates to the outbox in the
 // same transaction. The commit's error is returned.
 func (s *Store) Do(ctx context.Context, fn func(ctx context.Context, tx ports.Tx) error) error {
-	return s.db.RunInTx(ctx, nil, func(ctx context.Context, btx bun.Tx) error {
+	var committed []func()
+	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, btx bun.Tx) error {
 		t := &txn{store: s, idb: btx, writable: true}
 		if err := fn(ctx, t); err != nil {
 			return err
 		}
+		committed = t.onCommit
 		return t.flush(ctx, btx)
 	})
+	for _, f := range committed { // also after a failed commit: they only empty caches
+		f()
+	}
+	return err
 }
 
 // Read runs fn on the database without a transaction.
@@ -74,6 +80,9 @@ type txn struct {
 	idb      bun.IDB
 	writable bool
 	events   []kernel.Event
+	// onCommit runs after the transaction ends (cache invalidation: a read that raced the
+	// write before its commit cannot keep the old value cached).
+	onCommit []func()
 }
 
 var errReadOnly = errors.New("sqlstore: write through a read-only unit of work")
@@ -164,6 +173,12 @@ func (t *txn) Invoices() ports.InvoiceRepository       { return invoices{t} }
 func (t *txn) Seals() ports.SealRepository             { return seals{t} }
 func (t *txn) Effects() ports.EffectLog                { return effects{t} }
 func (t *txn) Attempts() ports.AttemptCounter          { return attempts{t} }
+func (t *txn) Operators() ports.OperatorRepository     { return operators{t} }
+func (t *txn) OperatorAudit() ports.OperatorAuditLog   { return operatorAudit{t} }
+func (t *txn) Banners() ports.BannerRepository         { return banners{t} }
+func (t *txn) DeadLetters() ports.DeadLetterQueue      { return deadLetters{t} }
+func (t *txn) ChannelAdmin() ports.ChannelAdmin        { return t.cachedChannels() }
+func (t *txn) Console() ports.ConsoleDirectory         { return console{t} }
 
 // forUpdate adds FOR UPDATE on Postgres. SQLite has no row locks: its write transactions begin
 // IMMEDIATE, which serialises writers for the whole database.

@@ -30,6 +30,7 @@ import (
 	"github.com/wechatpay-apiv3/wechatpay-go/services/payments/app"
 	"github.com/wechatpay-apiv3/wechatpay-go/services/payments/jsapi"
 	"github.com/wechatpay-apiv3/wechatpay-go/services/payments/native"
+	"github.com/wechatpay-apiv3/wechatpay-go/services/refunddomestic"
 
 	"github.com/shuxinqian/server/domain/kernel"
 	"github.com/shuxinqian/server/ports"
@@ -85,6 +86,7 @@ type Gateway struct {
 	jsapi        jsapi.JsapiApiService
 	native       native.NativeApiService
 	app          app.AppApiService
+	refunds      refunddomestic.RefundsApiService
 	verifier     auth.Verifier
 	aead         cipher.AEAD // AEAD_AES_256_GCM under the APIv3 key: opens notification resources
 }
@@ -140,6 +142,7 @@ func New(cfg Config) (*Gateway, error) {
 		jsapi:    jsapi.JsapiApiService{Client: client},
 		native:   native.NativeApiService{Client: client},
 		app:      app.AppApiService{Client: client},
+		refunds:  refunddomestic.RefundsApiService{Client: client},
 		verifier: verifier,
 		aead:     aead,
 	}, nil
@@ -281,52 +284,11 @@ func (g *Gateway) Close(ctx context.Context, outTradeNo string) error {
 // ParseNotification verifies a payment notification (WeChat Pay public key, serial = its id,
 // timestamp within 5 minutes) and only then decrypts its resource (AEAD_AES_256_GCM, APIv3 key).
 func (g *Gateway) ParseNotification(ctx context.Context, n ports.PaymentNotification) (ports.PaymentTransaction, error) {
-	sigInvalid := kernel.Unauthenticated(CodeSignatureInvalid, "the notification's signature is invalid")
-	h := http.Header{}
-	for k, v := range n.Headers {
-		h.Set(k, v)
-	}
-	sig := strings.TrimSpace(h.Get("Wechatpay-Signature"))
-	if sig == "" || strings.HasPrefix(sig, signTestPrefix) {
-		return ports.PaymentTransaction{}, sigInvalid
-	}
-	if st := h.Get("Wechatpay-Signature-Type"); st != "" && st != signatureType {
-		return ports.PaymentTransaction{}, sigInvalid
-	}
-	ts, err := strconv.ParseInt(strings.TrimSpace(h.Get("Wechatpay-Timestamp")), 10, 64)
+	plain, nr, err := g.open(ctx, n, "transaction")
 	if err != nil {
-		return ports.PaymentTransaction{}, sigInvalid
-	}
-	// The SDK's validator checks the same window against the wall clock; this makes it explicit.
-	if skew := time.Since(time.Unix(ts, 0)); skew >= notifyWindow || skew <= -notifyWindow {
-		return ports.PaymentTransaction{}, sigInvalid
-	}
-	if len(n.Body) > maxNotifyBodySize {
-		return ports.PaymentTransaction{}, kernel.Invalid(CodeMalformed, "the notification is too large")
-	}
-	r, err := http.NewRequestWithContext(ctx, http.MethodPost, "/", bytes.NewReader(n.Body))
-	if err != nil {
-		return ports.PaymentTransaction{}, kernel.Internal(err)
-	}
-	r.Header = h
-	// The one RSA verification (timestamp, nonce, body). The SDK's ParseNotifyRequest would verify
-	// the same signature a second time, so the resource is opened here instead.
-	if err := validators.NewWechatPayNotifyValidator(g.verifier).Validate(ctx, r); err != nil {
-		return ports.PaymentTransaction{}, sigInvalid
+		return ports.PaymentTransaction{}, err
 	}
 	malformed := kernel.Invalid(CodeMalformed, "the notification cannot be decrypted or read")
-	var nr notify.Request
-	if err := json.Unmarshal(n.Body, &nr); err != nil || nr.Resource == nil || nr.Resource.Algorithm != "AEAD_AES_256_GCM" {
-		return ports.PaymentTransaction{}, malformed
-	}
-	ct, err := base64.StdEncoding.DecodeString(nr.Resource.Ciphertext)
-	if err != nil || len(nr.Resource.Nonce) != g.aead.NonceSize() {
-		return ports.PaymentTransaction{}, malformed // a nonce of another length would make GCM panic
-	}
-	plain, err := g.aead.Open(nil, []byte(nr.Resource.Nonce), ct, []byte(nr.Resource.AssociatedData))
-	if err != nil {
-		return ports.PaymentTransaction{}, malformed
-	}
 	var tx payments.Transaction
 	if err := json.Unmarshal(plain, &tx); err != nil {
 		return ports.PaymentTransaction{}, malformed
@@ -337,6 +299,60 @@ func (g *Gateway) ParseNotification(ctx context.Context, n ports.PaymentNotifica
 	}
 	pt.NotificationID = nr.ID
 	return pt, nil
+}
+
+// open verifies a notification (WeChat Pay public key, serial = its id, timestamp within 5
+// minutes) and only then decrypts its resource (AEAD_AES_256_GCM, APIv3 key). originalType is
+// the resource's expected original_type ("transaction" or "refund"), when WeChat names it.
+func (g *Gateway) open(ctx context.Context, n ports.PaymentNotification, originalType string) ([]byte, notify.Request, error) {
+	sigInvalid := kernel.Unauthenticated(CodeSignatureInvalid, "the notification's signature is invalid")
+	h := http.Header{}
+	for k, v := range n.Headers {
+		h.Set(k, v)
+	}
+	sig := strings.TrimSpace(h.Get("Wechatpay-Signature"))
+	if sig == "" || strings.HasPrefix(sig, signTestPrefix) {
+		return nil, notify.Request{}, sigInvalid
+	}
+	if st := h.Get("Wechatpay-Signature-Type"); st != "" && st != signatureType {
+		return nil, notify.Request{}, sigInvalid
+	}
+	ts, err := strconv.ParseInt(strings.TrimSpace(h.Get("Wechatpay-Timestamp")), 10, 64)
+	if err != nil {
+		return nil, notify.Request{}, sigInvalid
+	}
+	// The SDK's validator checks the same window against the wall clock; this makes it explicit.
+	if skew := time.Since(time.Unix(ts, 0)); skew >= notifyWindow || skew <= -notifyWindow {
+		return nil, notify.Request{}, sigInvalid
+	}
+	if len(n.Body) > maxNotifyBodySize {
+		return nil, notify.Request{}, kernel.Invalid(CodeMalformed, "the notification is too large")
+	}
+	r, err := http.NewRequestWithContext(ctx, http.MethodPost, "/", bytes.NewReader(n.Body))
+	if err != nil {
+		return nil, notify.Request{}, kernel.Internal(err)
+	}
+	r.Header = h
+	// The one RSA verification (timestamp, nonce, body). The SDK's ParseNotifyRequest would verify
+	// the same signature a second time, so the resource is opened here instead.
+	if err := validators.NewWechatPayNotifyValidator(g.verifier).Validate(ctx, r); err != nil {
+		return nil, notify.Request{}, sigInvalid
+	}
+	malformed := kernel.Invalid(CodeMalformed, "the notification cannot be decrypted or read")
+	var nr notify.Request
+	if err := json.Unmarshal(n.Body, &nr); err != nil || nr.Resource == nil || nr.Resource.Algorithm != "AEAD_AES_256_GCM" ||
+		(nr.Resource.OriginalType != "" && nr.Resource.OriginalType != originalType) {
+		return nil, notify.Request{}, malformed
+	}
+	ct, err := base64.StdEncoding.DecodeString(nr.Resource.Ciphertext)
+	if err != nil || len(nr.Resource.Nonce) != g.aead.NonceSize() {
+		return nil, notify.Request{}, malformed // a nonce of another length would make GCM panic
+	}
+	plain, err := g.aead.Open(nil, []byte(nr.Resource.Nonce), ct, []byte(nr.Resource.AssociatedData))
+	if err != nil {
+		return nil, notify.Request{}, malformed
+	}
+	return plain, nr, nil
 }
 
 func toTransaction(tx *payments.Transaction) (ports.PaymentTransaction, error) {

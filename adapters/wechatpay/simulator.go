@@ -48,6 +48,9 @@ type SimConfig struct {
 	// notifications are stamped with it. The SDK checks those stamps against the wall clock (±5
 	// minutes), so it must stay near the real time. nil = the system clock.
 	Clock ports.Clock
+	// RefundNotifyURL, when set, receives every refund notification; otherwise the refund's
+	// notify_url does.
+	RefundNotifyURL string
 	// HTTPClient sends the notifications (nil = a client with a 10s timeout).
 	HTTPClient *http.Client
 	// MaxOrders bounds the orders kept in memory (the oldest are forgotten); 0 = 10000.
@@ -72,6 +75,7 @@ type simOrder struct {
 	transactionID                         string
 	successTime                           time.Time
 	timeExpire                            time.Time
+	refundNos                             []string // its refunds' out_refund_nos
 }
 
 // Simulator is an in-process WeChat Pay API v3 (直连商户 JSAPI/APP prepay, query, close, payment
@@ -83,9 +87,10 @@ type Simulator struct {
 	aead  cipher.AEAD
 	mux   *http.ServeMux
 
-	mu     sync.Mutex
-	orders map[string]*simOrder
-	fifo   []string // out_trade_nos, oldest first
+	mu      sync.Mutex
+	orders  map[string]*simOrder
+	fifo    []string // out_trade_nos, oldest first
+	refunds map[string]*simRefund
 }
 
 var _ http.Handler = (*Simulator)(nil)
@@ -116,7 +121,7 @@ func NewSimulator(cfg SimConfig) (*Simulator, error) {
 	if cfg.MaxOrders <= 0 {
 		cfg.MaxOrders = 10000
 	}
-	s := &Simulator{cfg: cfg, clock: cfg.Clock, aead: aead, orders: map[string]*simOrder{}}
+	s := &Simulator{cfg: cfg, clock: cfg.Clock, aead: aead, orders: map[string]*simOrder{}, refunds: map[string]*simRefund{}}
 	if s.clock == nil {
 		s.clock = systemClock{}
 	}
@@ -126,6 +131,8 @@ func NewSimulator(cfg SimConfig) (*Simulator, error) {
 	s.mux.HandleFunc("POST /v3/pay/transactions/native", func(w http.ResponseWriter, r *http.Request) { s.prepay(w, r, "NATIVE") })
 	s.mux.HandleFunc("GET /v3/pay/transactions/out-trade-no/{out_trade_no}", s.query)
 	s.mux.HandleFunc("POST /v3/pay/transactions/out-trade-no/{out_trade_no}/close", s.closeOrder)
+	s.mux.HandleFunc("POST /v3/refund/domestic/refunds", s.createRefund)
+	s.mux.HandleFunc("GET /v3/refund/domestic/refunds/{out_refund_no}", s.queryRefund)
 	return s, nil
 }
 
@@ -324,6 +331,9 @@ func (s *Simulator) prepay(w http.ResponseWriter, r *http.Request, tradeType str
 	s.orders[o.outTradeNo] = o
 	s.fifo = append(s.fifo, o.outTradeNo)
 	for len(s.fifo) > s.cfg.MaxOrders {
+		for _, rno := range s.orders[s.fifo[0]].refundNos {
+			delete(s.refunds, rno)
+		}
 		delete(s.orders, s.fifo[0])
 		s.fifo = s.fifo[1:]
 	}

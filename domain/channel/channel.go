@@ -116,9 +116,12 @@ type Channel struct {
 	qrToken             string
 	active              bool
 	personalCertService bool
+	chargingDisabled    bool
 	method              RealNameMethod
 	catalog             []Item
 	createdAt           time.Time
+
+	kernel.Events
 }
 
 // Snapshot is the persisted form.
@@ -129,9 +132,12 @@ type Snapshot struct {
 	QRToken             string
 	Active              bool
 	PersonalCertService bool
-	Method              RealNameMethod
-	Catalog             []Item
-	CreatedAt           time.Time
+	// ChargingDisabled: the channel's services are free even with the platform's charging on
+	// (zero: charging follows the platform, as for channels created before the switch).
+	ChargingDisabled bool
+	Method           RealNameMethod
+	Catalog          []Item
+	CreatedAt        time.Time
 }
 
 // New validates and creates a channel.
@@ -157,37 +163,57 @@ func New(s Snapshot) (*Channel, error) {
 		if err := normalizeItem(&s.Catalog[n]); err != nil {
 			return nil, err
 		}
-		it := s.Catalog[n]
-		switch {
-		case !skuRe.MatchString(it.SKU):
+		switch sku := s.Catalog[n].SKU; {
+		case !skuRe.MatchString(sku):
 			return nil, kernel.Invalid("catalog-sku-invalid", "SKU is 1-40 lower-case letters, digits or hyphens")
-		case seen[it.SKU]:
+		case seen[sku]:
 			return nil, kernel.Invalid("catalog-sku-duplicate", "SKUs are unique within a channel")
-		case strings.TrimSpace(it.Name) == "" || utf8.RuneCountInString(it.Name) > 64:
-			return nil, kernel.Invalid("catalog-name-invalid", "item name is 1-64 characters")
-		case it.UnitPrice <= 0:
-			return nil, kernel.Invalid("catalog-price-invalid", "unit price must be positive")
-		case it.Kind != KindPackage && it.Kind != KindService:
-			return nil, kernel.Invalid("catalog-kind-invalid", "item kind is package or service")
-		case it.Grants.Signatures < 0 || it.Grants.CertificateYears < 0:
-			return nil, kernel.Invalid("catalog-grants-invalid", "grants cannot be negative")
 		}
-		seen[it.SKU] = true
+		seen[s.Catalog[n].SKU] = true
+		if err := ValidateItem(&s.Catalog[n]); err != nil {
+			return nil, err
+		}
 	}
 	s.CreatedAt = kernel.OccurredAt(s.CreatedAt)
 	return FromSnapshot(s), nil
 }
 
+// ValidateItem normalises and validates one catalog item.
+func ValidateItem(it *Item) error {
+	it.Name = strings.TrimSpace(it.Name)
+	it.Description = strings.TrimSpace(it.Description)
+	if err := normalizeItem(it); err != nil {
+		return err
+	}
+	switch {
+	case !skuRe.MatchString(it.SKU):
+		return kernel.Invalid("catalog-sku-invalid", "SKU is 1-40 lower-case letters, digits or hyphens")
+	case it.Name == "" || utf8.RuneCountInString(it.Name) > 64:
+		return kernel.Invalid("catalog-name-invalid", "item name is 1-64 characters")
+	case utf8.RuneCountInString(it.Description) > 500:
+		return kernel.Invalid("catalog-description-invalid", "item description is at most 500 characters")
+	case it.UnitPrice <= 0:
+		return kernel.Invalid("catalog-price-invalid", "unit price must be positive")
+	case it.Kind != KindPackage && it.Kind != KindService:
+		return kernel.Invalid("catalog-kind-invalid", "item kind is package or service")
+	case it.Grants.Signatures < 0 || it.Grants.CertificateYears < 0 || it.Grants.Signatures > 1_000_000 || it.Grants.CertificateYears > 10:
+		return kernel.Invalid("catalog-grants-invalid", "grants are 0-1000000 signatures and 0-10 certificate years")
+	}
+	return nil
+}
+
 // FromSnapshot rehydrates a channel (adapters only).
 func FromSnapshot(s Snapshot) *Channel {
 	return &Channel{id: s.ID, code: s.Code, name: s.Name, qrToken: s.QRToken, active: s.Active,
-		personalCertService: s.PersonalCertService, method: s.Method, catalog: append([]Item(nil), s.Catalog...), createdAt: s.CreatedAt}
+		personalCertService: s.PersonalCertService, chargingDisabled: s.ChargingDisabled, method: s.Method,
+		catalog: append([]Item(nil), s.Catalog...), createdAt: s.CreatedAt}
 }
 
 // Snapshot returns the persisted form.
 func (c *Channel) Snapshot() Snapshot {
 	return Snapshot{ID: c.id, Code: c.code, Name: c.name, QRToken: c.qrToken, Active: c.active,
-		PersonalCertService: c.personalCertService, Method: c.method, Catalog: append([]Item(nil), c.catalog...), CreatedAt: c.createdAt}
+		PersonalCertService: c.personalCertService, ChargingDisabled: c.chargingDisabled, Method: c.method,
+		Catalog: append([]Item(nil), c.catalog...), CreatedAt: c.createdAt}
 }
 
 // ID returns the id.
@@ -204,6 +230,9 @@ func (c *Channel) Active() bool { return c.active }
 
 // PersonalCertService reports whether the channel offers the personal certificate.
 func (c *Channel) PersonalCertService() bool { return c.personalCertService }
+
+// ChargingEnabled reports whether the channel's services are paid for.
+func (c *Channel) ChargingEnabled() bool { return !c.chargingDisabled }
 
 // Method is the channel's real-name method.
 func (c *Channel) Method() RealNameMethod { return c.method }
@@ -269,3 +298,96 @@ type Platform struct {
 
 // DefaultPlatform is the platform before any setting is stored.
 var DefaultPlatform = Platform{ChargingEnabled: false, DefaultMethod: MethodID2}
+
+// Edit is a console change of a channel's settings; nil fields stay.
+type Edit struct {
+	Name                *string
+	Active              *bool
+	Method              *RealNameMethod
+	ChargingEnabled     *bool
+	PersonalCertService *bool
+}
+
+// Apply changes the channel's name, switches and real-name method (checked first).
+func (c *Channel) Apply(e Edit, now time.Time) error {
+	name := c.name
+	if e.Name != nil {
+		name = strings.TrimSpace(*e.Name)
+		if name == "" || utf8.RuneCountInString(name) > 64 {
+			return kernel.Invalid("channel-name-invalid", "channel name is 1-64 characters")
+		}
+	}
+	method := c.method
+	if e.Method != nil {
+		m, err := ParseMethod(string(*e.Method))
+		if err != nil {
+			return err
+		}
+		method = m
+	}
+	c.name, c.method = name, method
+	if e.Active != nil {
+		c.active = *e.Active
+	}
+	if e.ChargingEnabled != nil {
+		c.chargingDisabled = !*e.ChargingEnabled
+	}
+	if e.PersonalCertService != nil {
+		c.personalCertService = *e.PersonalCertService
+	}
+	c.Record(Changed{Code: c.code, What: "settings", At: kernel.OccurredAt(now)})
+	return nil
+}
+
+// MaxUnitPrice bounds a price set from the console (1,000,000 yuan).
+const MaxUnitPrice = kernel.Money(100_000_000)
+
+// MaxCatalogItems bounds a channel's catalog.
+const MaxCatalogItems = 200
+
+// PutItem adds the item or replaces the one with its SKU. Orders copy their items' prices when
+// placed, so a new price never alters a placed order. It reports whether the SKU was new.
+func (c *Channel) PutItem(it Item, now time.Time) (bool, error) {
+	if err := ValidateItem(&it); err != nil {
+		return false, err
+	}
+	if it.UnitPrice > MaxUnitPrice {
+		return false, kernel.Invalid("catalog-price-invalid", "unit price is at most 1,000,000 yuan")
+	}
+	for i := range c.catalog {
+		if c.catalog[i].SKU == it.SKU {
+			c.catalog[i] = it
+			c.Record(Changed{Code: c.code, What: "catalog", SKU: it.SKU, At: kernel.OccurredAt(now)})
+			return false, nil
+		}
+	}
+	if len(c.catalog) >= MaxCatalogItems {
+		return false, kernel.Precondition("catalog-full", "a channel has at most 200 catalog items")
+	}
+	c.catalog = append(c.catalog, it)
+	c.Record(Changed{Code: c.code, What: "catalog", SKU: it.SKU, At: kernel.OccurredAt(now)})
+	return true, nil
+}
+
+// RemoveItem takes an item off the catalog (placed orders keep their copy).
+func (c *Channel) RemoveItem(sku string, now time.Time) error {
+	for i := range c.catalog {
+		if c.catalog[i].SKU == sku {
+			c.catalog = append(c.catalog[:i:i], c.catalog[i+1:]...)
+			c.Record(Changed{Code: c.code, What: "catalog", SKU: sku, At: kernel.OccurredAt(now)})
+			return nil
+		}
+	}
+	return kernel.NotFound("catalog-item-not-found", "no such catalog item in this channel")
+}
+
+// Changed: a channel's settings or catalog changed (the caches of channels are emptied).
+type Changed struct {
+	Code string    `json:"code"`
+	What string    `json:"what"` // settings | catalog
+	SKU  string    `json:"sku,omitempty"`
+	At   time.Time `json:"at"`
+}
+
+// EventName implements kernel.Event.
+func (Changed) EventName() string { return "channel.changed" }

@@ -31,6 +31,7 @@ type Enterprise struct {
 	verificationID   kernel.VerificationID
 	verifiedAt       time.Time
 	cert             *OrgCertificate
+	deactivatedAt    time.Time
 }
 
 // NewFromVerification creates the enterprise a completed verification proved.
@@ -53,19 +54,21 @@ type EnterpriseSnapshot struct {
 	VerificationID   kernel.VerificationID
 	VerifiedAt       time.Time
 	Certificate      *OrgCertificate
+	// DeactivatedAt is when the platform deactivated the enterprise (zero: active).
+	DeactivatedAt time.Time
 }
 
 // Snapshot returns the persisted form.
 func (e *Enterprise) Snapshot() EnterpriseSnapshot {
 	return EnterpriseSnapshot{ID: e.id, Name: e.name, CreditCode: e.creditCode, LegalRepName: e.legalRepName,
 		LegalRepIDNumber: e.legalRepIDNumber, Method: e.method, VerificationID: e.verificationID, VerifiedAt: e.verifiedAt,
-		Certificate: e.Certificate()}
+		Certificate: e.Certificate(), DeactivatedAt: e.deactivatedAt}
 }
 
 // EnterpriseFromSnapshot rehydrates an Enterprise (adapters only).
 func EnterpriseFromSnapshot(s EnterpriseSnapshot) *Enterprise {
 	e := &Enterprise{id: s.ID, name: s.Name, creditCode: s.CreditCode, legalRepName: s.LegalRepName, legalRepIDNumber: s.LegalRepIDNumber,
-		method: s.Method, verificationID: s.VerificationID, verifiedAt: s.VerifiedAt}
+		method: s.Method, verificationID: s.VerificationID, verifiedAt: s.VerifiedAt, deactivatedAt: s.DeactivatedAt}
 	if s.Certificate != nil {
 		c := s.Certificate.clone()
 		e.cert = &c
@@ -102,6 +105,9 @@ func (e *Enterprise) IssueCertificate(c OrgCertificate, now time.Time) error {
 	if e.cert != nil {
 		return kernel.Conflict("org-certificate-exists", "the organisation certificate is already issued")
 	}
+	if e.Deactivated() {
+		return kernel.Precondition("enterprise-deactivated", "the enterprise is deactivated")
+	}
 	if c.Serial == "" || len(c.DER) == 0 || len(c.KeyPKCS8) == 0 {
 		return kernel.Invalid("certificate-incomplete", "certificate needs a serial, DER and a key")
 	}
@@ -126,3 +132,37 @@ func (e *Enterprise) RevokeCertificate(reason string, now time.Time) (string, er
 	e.Record(OrgCertificateRevoked{EnterpriseID: e.id, Serial: serial, Reason: reason, At: now})
 	return serial, nil
 }
+
+// DeactivatedAt is when the platform deactivated the enterprise (zero while active).
+func (e *Enterprise) DeactivatedAt() time.Time { return e.deactivatedAt }
+
+// Deactivated reports whether the platform deactivated the enterprise.
+func (e *Enterprise) Deactivated() bool { return !e.deactivatedAt.IsZero() }
+
+// Deactivate ends the enterprise on the platform (the operations console): its organisation
+// certificate, if issued, is revoked (the caller records the revocation with the CA; serial is
+// "" when there was none) and no new one is issued.
+func (e *Enterprise) Deactivate(reason string, now time.Time) (serial string, err error) {
+	if e.Deactivated() {
+		return "", kernel.Conflict("enterprise-deactivated", "the enterprise is already deactivated")
+	}
+	if e.cert != nil {
+		if serial, err = e.RevokeCertificate(reason, now); err != nil {
+			return "", err
+		}
+	}
+	now = kernel.OccurredAt(now)
+	e.deactivatedAt = now
+	e.Record(Deactivated{EnterpriseID: e.id, Reason: reason, At: now})
+	return serial, nil
+}
+
+// Deactivated: the platform deactivated an enterprise.
+type Deactivated struct {
+	EnterpriseID kernel.EnterpriseID `json:"enterprise_id"`
+	Reason       string              `json:"reason"`
+	At           time.Time           `json:"at"`
+}
+
+// EventName implements kernel.Event.
+func (Deactivated) EventName() string { return "enterprise.deactivated" }

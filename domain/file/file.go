@@ -52,6 +52,9 @@ const (
 	// PurposeDocument is a PDF to sign; the application checks it further as a PDF (encryption,
 	// damage, pages, certification) through its PDF intake port.
 	PurposeDocument Purpose = "document"
+	// PurposeBanner is a home-page banner image, uploaded by operators only (not in Purposes:
+	// the app's upload refuses it).
+	PurposeBanner Purpose = "banner"
 )
 
 // Purposes lists every purpose, in a stable order.
@@ -138,6 +141,7 @@ var allowed = map[Purpose][]string{
 	PurposeSignature:               {TypePNG},
 	PurposeSeal:                    {TypePNG},
 	PurposeDocument:                {TypePDF},
+	PurposeBanner:                  {TypePNG, TypeJPEG},
 }
 
 // Inspect checks an upload for a purpose and describes it. The checks run from the cheapest to the
@@ -154,7 +158,7 @@ type Reserve func(bytes int64) (release func(), err error)
 
 // InspectWithin is Inspect with the decode memory reserved through reserve (nil: no budget).
 func InspectWithin(purpose Purpose, data []byte, reserve Reserve) (Info, error) {
-	if _, err := ParsePurpose(string(purpose)); err != nil {
+	if _, err := ParsePurpose(string(purpose)); err != nil && purpose != PurposeBanner {
 		return Info{}, err
 	}
 	if len(data) == 0 {

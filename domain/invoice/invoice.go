@@ -65,9 +65,12 @@ type Invoice struct {
 	PDFKey        string
 	Attempts      int
 	FailureReason string
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
-	Version       int64
+	// RedLetterRequired: the order was refunded (wholly or in part) after this invoice was
+	// requested: a red-letter invoice (红冲发票) must cancel it.
+	RedLetterRequired bool
+	CreatedAt         time.Time
+	UpdatedAt         time.Time
+	Version           int64
 }
 
 // New validates a request for the invoice of a paid order of amount.
@@ -205,6 +208,16 @@ func (i *Invoice) Failed(reason string, now time.Time) {
 		return
 	}
 	i.Status, i.FailureReason, i.UpdatedAt = StatusFailed, reason, kernel.OccurredAt(now)
+}
+
+// RequireRedLetter marks the invoice for a red-letter invoice (红冲): its order was refunded. It
+// returns false when it was marked already.
+func (i *Invoice) RequireRedLetter(now time.Time) bool {
+	if i.RedLetterRequired {
+		return false
+	}
+	i.RedLetterRequired, i.UpdatedAt = true, kernel.OccurredAt(now)
+	return true
 }
 
 // Requested: an invoice was requested (the issuing consumer takes it from here).

@@ -25,16 +25,21 @@ const (
 	StatusPendingPayment Status = "pending_payment"
 	StatusPaid           Status = "paid"
 	StatusClosed         Status = "closed"
-	StatusRefunded       Status = "refunded" // reserved
+	// StatusRefunding: a refund was sent to WeChat Pay and has no final state yet.
+	StatusRefunding Status = "refunding"
+	// StatusPartiallyRefunded: part of the paid amount came back to the payer.
+	StatusPartiallyRefunded Status = "partially_refunded"
+	// StatusRefunded: the whole paid amount came back to the payer.
+	StatusRefunded Status = "refunded"
 )
 
 // ParseStatus validates a status filter.
 func ParseStatus(s string) (Status, error) {
 	switch st := Status(s); st {
-	case StatusPendingPayment, StatusPaid, StatusClosed, StatusRefunded:
+	case StatusPendingPayment, StatusPaid, StatusClosed, StatusRefunding, StatusPartiallyRefunded, StatusRefunded:
 		return st, nil
 	}
-	return "", kernel.Invalid("order-status-invalid", "status is pending_payment, paid, closed or refunded")
+	return "", kernel.Invalid("order-status-invalid", "status is pending_payment, paid, closed, refunding, partially_refunded or refunded")
 }
 
 // Line is what the buyer asked for: a SKU and a quantity.
@@ -86,10 +91,15 @@ type Order struct {
 	TransactionID string
 	ClosedAt      time.Time
 	CloseReason   string
-	CreatedAt     time.Time
-	ExpiresAt     time.Time
-	UpdatedAt     time.Time
-	Version       int64
+	// RefundedFen is what came back to the payer (refunds WeChat Pay reported SUCCESS);
+	// RefundingFen what is on its way (refunds sent, no final state yet). Their sum never exceeds
+	// Total.
+	Refunded  kernel.Money
+	Refunding kernel.Money
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	UpdatedAt time.Time
+	Version   int64
 }
 
 // Place prices the lines from the channel's catalog (never from the client) and opens the order.
@@ -136,6 +146,15 @@ func Place(id kernel.OrderID, eid kernel.EnterpriseID, uid kernel.UserID, ch *ch
 	return o, nil
 }
 
+// WasPaid reports whether the order was paid (whatever was refunded since).
+func (o *Order) WasPaid() bool {
+	switch o.Status {
+	case StatusPaid, StatusRefunding, StatusPartiallyRefunded, StatusRefunded:
+		return true
+	}
+	return false
+}
+
 // CanPay checks that the order can still be paid.
 func (o *Order) CanPay(now time.Time) error {
 	switch {
@@ -167,9 +186,9 @@ func (o *Order) MarkPaid(transactionID string, amount kernel.Money, at time.Time
 	switch {
 	case amount != o.Total:
 		return false, kernel.Invalid("payment-amount-mismatch", "the paid amount differs from the order's total")
-	case o.Status == StatusPaid && o.TransactionID == transactionID:
+	case o.WasPaid() && o.TransactionID == transactionID:
 		return true, nil
-	case o.Status == StatusPaid:
+	case o.WasPaid():
 		return false, kernel.Conflict("order-paid-twice", "the order was paid by another transaction")
 	case o.Status != StatusPendingPayment:
 		return false, ErrPaidAfterClose

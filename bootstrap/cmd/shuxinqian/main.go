@@ -24,12 +24,17 @@ commands:
   seed      load the demo data (channel q86804 东莞交易专家评标项目 and its catalog)
   dead-letters list [AFTER_ID]   list the messages that exhausted their retries (JSON lines)
   dead-letters replay ID         deliver a dead letter again to its handler (durably, through the outbox)
+  operator create --username NAME --role admin|finance|support [--password-stdin]
+            create a platform operator account: prints its TOTP secret and otpauth:// URL once;
+            the password is asked twice on the terminal, or read from the first line of stdin
+  operator totp [--secret-stdin | SECRET]
+            print the current TOTP code of a base32 secret (what an authenticator app shows)
   sweep     drive on work stuck in an intermediate state once (serve and consume do it every SWEEP_INTERVAL)
 
 configuration comes from the environment: see README.md "Configuration".`
 
 func main() {
-	if len(os.Args) < 2 || (os.Args[1] != "dead-letters" && len(os.Args) != 2) {
+	if len(os.Args) < 2 || (os.Args[1] != "dead-letters" && os.Args[1] != "operator" && len(os.Args) != 2) {
 		fmt.Fprintln(os.Stderr, usage)
 		os.Exit(2)
 	}
@@ -43,16 +48,26 @@ func main() {
 
 func run(ctx context.Context, cmd string, args []string) error {
 	switch cmd {
-	case "serve", "consume", "migrate", "seed", "dead-letters", "sweep":
+	case "serve", "consume", "migrate", "seed", "dead-letters", "sweep", "operator":
 	case "help", "-h", "--help":
 		fmt.Println(usage)
 		return nil
 	default:
 		return errors.New("unknown command " + cmd + "\n" + usage)
 	}
+	if cmd == "operator" && len(args) > 0 && args[0] == "totp" {
+		return printTOTP(args[1:], os.Stdin, os.Stdout)
+	}
 	cfg, err := bootstrap.LoadConfig(os.Getenv)
 	if err != nil {
 		return fmt.Errorf("configuration: %w", err)
+	}
+	var op operatorCreate
+	if cmd == "operator" {
+		// Parse and read the password before wiring, so a usage error touches nothing.
+		if op, err = parseOperatorCreate(args, os.Stdin); err != nil {
+			return err
+		}
 	}
 	rt, cleanup, err := bootstrap.NewRuntime(cfg, system.Clock{})
 	if err != nil {
@@ -66,6 +81,11 @@ func run(ctx context.Context, cmd string, args []string) error {
 		return rt.Consume(ctx)
 	case "dead-letters":
 		return deadLetters(ctx, rt, args)
+	case "operator":
+		if err := rt.PrepareDatabase(ctx); err != nil {
+			return err
+		}
+		return op.run(ctx, rt, os.Stdout)
 	case "sweep":
 		rep, err := rt.Sweep(ctx)
 		if err != nil {
