@@ -87,6 +87,8 @@ func findChromium() string {
 type server struct {
 	t    *testing.T
 	base string
+	// env is the server's environment (the CLI run beside it uses the same database).
+	env []string
 }
 
 func startServer(t *testing.T) *server {
@@ -101,8 +103,9 @@ func startServer(t *testing.T) *server {
 	addr := ln.Addr().String()
 	_ = ln.Close()
 	cmd := exec.Command(binPath, "serve")
-	cmd.Env = append(os.Environ(), "HTTP_ADDR="+addr, "PUBLIC_BASE_URL=http://"+addr, "DATA_DIR="+t.TempDir(),
+	env := append(os.Environ(), "HTTP_ADDR="+addr, "PUBLIC_BASE_URL=http://"+addr, "DATA_DIR="+t.TempDir(),
 		"APP_MODE=sandbox", "LOG_LEVEL=error", "FORWARDER_POLL_INTERVAL=20ms", "DATABASE_URL=")
+	cmd.Env = env
 	logf, err := os.Create(filepath.Join(t.TempDir(), "server.log"))
 	if err != nil {
 		t.Fatal(err)
@@ -125,7 +128,7 @@ func startServer(t *testing.T) *server {
 			t.Logf("server log:\n%s", b)
 		}
 	})
-	s := &server{t: t, base: "http://" + addr}
+	s := &server{t: t, base: "http://" + addr, env: env}
 	for deadline := time.Now().Add(30 * time.Second); ; {
 		if r, err := http.Get(s.base + "/healthz"); err == nil {
 			_ = r.Body.Close()
