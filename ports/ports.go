@@ -106,6 +106,7 @@ type Tx interface {
 	Seals() SealRepository
 	Effects() EffectLog
 	Attempts() AttemptCounter
+	Webhooks() WebhookRepository
 }
 
 // UserRepository stores users. Phones are kept encrypted with a blind index.
