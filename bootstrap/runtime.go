@@ -19,6 +19,7 @@ import (
 	"github.com/shuxinqian/server/adapters/sqlstore"
 	"github.com/shuxinqian/server/adapters/wechatpay"
 	"github.com/shuxinqian/server/application"
+	"github.com/shuxinqian/server/application/webhooks"
 )
 
 // Runtime is the wired process: what serve, consume and migrate run.
@@ -35,6 +36,8 @@ type Runtime struct {
 	SMS       *sms.Sandbox
 	// WeChatPay is the WeChat Pay simulator (sandbox mode only, else nil).
 	WeChatPay *wechatpay.Simulator
+	// Webhooks is the webhook context; its dispatcher runs beside the consumers.
+	Webhooks *webhooks.Service
 	// Ops is metrics, tracing, the admin listener and the retention pruner (ops.go).
 	Ops *Ops
 }
@@ -110,6 +113,13 @@ func (rt *Runtime) StartConsumers(ctx context.Context) (stop func(), err error) 
 		go func() {
 			defer wg.Done()
 			rt.sweepLoop(ctx)
+		}()
+	}
+	if rt.Webhooks != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rt.Webhooks.Run(ctx, rt.Config.Webhooks.PollInterval)
 		}()
 	}
 	if rt.Config.ReconcileInterval > 0 {

@@ -15,6 +15,7 @@ import (
 	"github.com/shuxinqian/server/adapters/system"
 	"github.com/shuxinqian/server/application"
 	"github.com/shuxinqian/server/application/seals"
+	"github.com/shuxinqian/server/application/webhooks"
 	"github.com/shuxinqian/server/ports"
 )
 
@@ -147,20 +148,32 @@ func NewRuntime(cfg Config, clock ports.Clock) (*Runtime, func(), error) {
 		Logger:   logger,
 	}
 	service := seals.New(sealsDeps)
+	webhookSender := provideWebhookSender(cfg)
+	webhooksSettings := provideWebhookSettings(cfg)
+	webhooksDeps := webhooks.Deps{
+		UoW:      store,
+		Clock:    clock,
+		IDs:      iDs,
+		Random:   random,
+		Sender:   webhookSender,
+		Settings: webhooksSettings,
+		Logger:   logger,
+	}
+	webhooksService := webhooks.New(webhooksDeps)
 	simulator := provideSimulator(bootstrapPayments)
-	server := provideHTTP(cfg, app, service, db, sandbox, sandboxLiveness, registrySandbox, bankSandbox, simulator, local, logger)
-	delivery, cleanup2, err := provideDelivery(cfg, store, app, service, loggerAdapter)
+	server := provideHTTP(cfg, app, service, webhooksService, db, sandbox, sandboxLiveness, registrySandbox, bankSandbox, simulator, local, logger)
+	delivery, cleanup2, err := provideDelivery(cfg, store, app, service, webhooksService, loggerAdapter)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
 	}
-	router, err := provideRouter(delivery, store, app, service, loggerAdapter)
+	router, err := provideRouter(delivery, store, app, service, webhooksService, loggerAdapter)
 	if err != nil {
 		cleanup2()
 		cleanup()
 		return nil, nil, err
 	}
-	forwarder, err := provideForwarder(cfg, store, delivery, app, service, loggerAdapter)
+	forwarder, err := provideForwarder(cfg, store, delivery, app, service, webhooksService, loggerAdapter)
 	if err != nil {
 		cleanup2()
 		cleanup()
@@ -184,6 +197,7 @@ func NewRuntime(cfg Config, clock ports.Clock) (*Runtime, func(), error) {
 		Forwarder: forwarder,
 		SMS:       sandbox,
 		WeChatPay: simulator,
+		Webhooks:  webhooksService,
 		Ops:       ops,
 	}
 	return runtime, func() {

@@ -77,6 +77,7 @@ func (s *Server) registerRoutes() {
 	s.authed("DELETE", "/api/v1/enterprises/{enterprise_id}/members/{member_id}", s.removeMember)
 
 	s.registerSealRoutes()
+	s.registerWebhookRoutes()
 	s.authed("GET", "/api/v1/enterprises/{enterprise_id}/catalog", s.catalog)
 	s.authed("POST", "/api/v1/enterprises/{enterprise_id}/orders", s.placeOrder)
 	s.authed("GET", "/api/v1/orders", s.listOrders)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/shuxinqian/server/application"
 	"github.com/shuxinqian/server/application/seals"
+	"github.com/shuxinqian/server/application/webhooks"
 	"github.com/shuxinqian/server/domain/kernel"
 	"github.com/shuxinqian/server/ports"
 )
@@ -63,6 +64,8 @@ type Options struct {
 	Logger         *slog.Logger
 	// Seals runs 印章管理 (its routes answer 503 without it).
 	Seals *seals.Service
+	// Webhooks runs the enterprises' webhook endpoints (its routes answer 503 without it).
+	Webhooks *webhooks.Service
 	// H5 serves the H5 client for GET/HEAD paths no API route matches (never under /api/).
 	H5 http.Handler
 }
