@@ -50,7 +50,7 @@ func Jittered(d time.Duration, j int) time.Duration {
 type Attempt struct {
 	N          int
 	At         time.Time
-	StatusCode int    // 0 when no HTTP answer (refused, timeout, blocked address)
+	StatusCode int // 0 when no HTTP answer (refused, timeout, blocked address)
 	Duration   time.Duration
 	Error      string // why it failed without an answer; never personal data
 	Response   string // the first bytes of the answer (bounded)
