@@ -3,6 +3,7 @@ package webhook
 import (
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -50,7 +51,8 @@ func ParseURL(raw string, requireHTTPS bool) (*url.URL, error) {
 		return nil, ErrURLInvalid
 	}
 	if p := u.Port(); p != "" {
-		if len(p) > 5 || strings.Trim(p, "0123456789") != "" || p == "0" {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 1 || n > 65535 {
 			return nil, ErrURLInvalid
 		}
 	}
