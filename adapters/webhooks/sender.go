@@ -152,7 +152,7 @@ func (s *Sender) Send(ctx context.Context, r ports.WebhookRequest) (ports.Webhoo
 	if err != nil {
 		return ports.WebhookResponse{Duration: time.Since(start)}, describe(err)
 	}
-	defer res.Body.Close()
+	defer func() { _ = res.Body.Close() }()
 	b, _ := io.ReadAll(io.LimitReader(res.Body, s.cfg.MaxResponse))
 	return ports.WebhookResponse{StatusCode: res.StatusCode, Body: string(b), Duration: time.Since(start)}, nil
 }

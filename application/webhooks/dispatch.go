@@ -67,8 +67,8 @@ func (s *Service) send(ctx context.Context, c ports.ClaimedDelivery) error {
 		"Shuxinqian-Event-Type":  string(d.Type()),
 	}}
 	res, sendErr := s.sender.Send(ctx, req)
-	if ctx.Err() != nil {
-		return nil // stopped mid-send: the lease runs out and the delivery is attempted again
+	if err := ctx.Err(); err != nil {
+		return err // stopped mid-send: nothing is recorded, the lease runs out and it is attempted again
 	}
 	a := webhook.Attempt{StatusCode: res.StatusCode, Duration: res.Duration, Response: truncate(res.Body, MaxLoggedResponse)}
 	if sendErr != nil {
