@@ -65,6 +65,8 @@ type Config struct {
 	Ops OpsConfig
 	// Events: the delivery broker, the sweeper (config_events.go).
 	Events EventsConfig
+	// Webhooks: the deliveries to integrators (config_webhooks.go).
+	Webhooks WebhooksConfig
 }
 
 // WeChatPayConfig is the merchant's WeChat Pay API v3 credentials.
@@ -132,6 +134,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	}
 	var errs []error
 	errs = append(errs, c.Events.load(get)...)
+	errs = append(errs, c.Webhooks.load(get)...)
 	if c.Mode != ModeSandbox && c.Mode != ModeProduction {
 		errs = append(errs, fmt.Errorf("APP_MODE must be sandbox or production, not %q", c.Mode))
 	}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/components/forwarder"
@@ -35,12 +36,14 @@ import (
 	"github.com/shuxinqian/server/adapters/tracing"
 	"github.com/shuxinqian/server/adapters/tsa"
 	"github.com/shuxinqian/server/adapters/unavailable"
+	whsender "github.com/shuxinqian/server/adapters/webhooks"
 	"github.com/shuxinqian/server/adapters/wechatpay"
 	"github.com/shuxinqian/server/application"
 	"github.com/shuxinqian/server/application/operators"
 	"github.com/shuxinqian/server/application/refunds"
 	"github.com/shuxinqian/server/application/seals"
 	"github.com/shuxinqian/server/application/signing"
+	"github.com/shuxinqian/server/application/webhooks"
 	"github.com/shuxinqian/server/domain/kernel"
 	"github.com/shuxinqian/server/ports"
 )
@@ -78,6 +81,7 @@ var ProviderSet = wire.NewSet(
 	provideSigning,
 	provideRefundGateway, provideRefundConfig, wire.Struct(new(refunds.Deps), "*"), refunds.New,
 	wire.Struct(new(operators.Deps), "*"), operators.New,
+	provideWebhookSender, provideWebhookSettings, wire.Struct(new(webhooks.Deps), "*"), webhooks.New,
 	provideHTTP,
 	provideDelivery,
 	provideRouter,
@@ -324,7 +328,7 @@ func provideFileStore(cfg Config) (ports.FileStore, error) {
 	return filestore.NewLocal(filepath.Join(cfg.DataDir, "files"))
 }
 
-func provideHTTP(cfg Config, app *application.App, sl *seals.Service, sg *signing.Service, rf *refunds.Service, ops *operators.Service, db *sqlstore.DB,
+func provideHTTP(cfg Config, app *application.App, sl *seals.Service, sg *signing.Service, rf *refunds.Service, ops *operators.Service, wh *webhooks.Service, db *sqlstore.DB,
 	box *sms.Sandbox, live *identity.SandboxLiveness,
 	reg *registry.Sandbox, bk *bank.Sandbox, sim *wechatpay.Simulator, sandboxTSA *tsa.Local, log *slog.Logger) *adhttp.Server {
 	opts := adhttp.Options{
@@ -337,6 +341,7 @@ func provideHTTP(cfg Config, app *application.App, sl *seals.Service, sg *signin
 		Signing:        sg,
 		Refunds:        rf,
 		Operators:      ops,
+		Webhooks:       wh,
 		H5:             h5.Handler(),
 	}
 	if sandboxTSA != nil {
@@ -393,10 +398,10 @@ type Delivery struct {
 	NATS   *natsq.Broker
 }
 
-func provideDelivery(cfg Config, store *sqlstore.Store, app *application.App, sl *seals.Service, sg *signing.Service, logger watermill.LoggerAdapter) (*Delivery, func(), error) {
+func provideDelivery(cfg Config, store *sqlstore.Store, app *application.App, sl *seals.Service, sg *signing.Service, wh *webhooks.Service, logger watermill.LoggerAdapter) (*Delivery, func(), error) {
 	if cfg.Events.Broker == "nats" {
 		var topics []string
-		for _, h := range allHandlers(app, sl, sg) {
+		for _, h := range allHandlers(app, sl, sg, wh) {
 			topics = append(topics, consumer.ConsumerTopic(cfg.Events.TopicPrefix, h.HandlerName()))
 		}
 		b, err := natsq.Open(natsq.Config{URL: cfg.Events.NATSURL, AckWait: cfg.Events.DeliveryLease, MaxDeliver: cfg.Events.MaxDeliver},
@@ -410,20 +415,20 @@ func provideDelivery(cfg Config, store *sqlstore.Store, app *application.App, sl
 	return &Delivery{Pub: q, Sub: q, Queue: q}, func() { _ = q.Close() }, nil
 }
 
-func provideRouter(d *Delivery, store *sqlstore.Store, app *application.App, sl *seals.Service, sg *signing.Service, logger watermill.LoggerAdapter) (*message.Router, error) {
+func provideRouter(d *Delivery, store *sqlstore.Store, app *application.App, sl *seals.Service, sg *signing.Service, wh *webhooks.Service, logger watermill.LoggerAdapter) (*message.Router, error) {
 	poison, err := store.NewPoisonPublisher()
 	if err != nil {
 		return nil, err
 	}
 	cfg := consumer.DefaultConfig
 	cfg.TopicPrefix = d.Prefix
-	return consumer.NewRouter(cfg, d.Sub, poison, allHandlers(app, sl, sg), logger)
+	return consumer.NewRouter(cfg, d.Sub, poison, allHandlers(app, sl, sg, wh), logger)
 }
 
 // provideForwarder moves the outbox to the consumers' queues: each event is copied to the
 // queue of each of its handlers, and its outbox row is deleted only once every copy is stored.
-func provideForwarder(cfg Config, store *sqlstore.Store, d *Delivery, app *application.App, sl *seals.Service, sg *signing.Service, logger watermill.LoggerAdapter) (*forwarder.Forwarder, error) {
-	fan := consumer.NewFanOut(consumer.RoutesOf(allHandlers(app, sl, sg)), d.Pub, d.Prefix, logger)
+func provideForwarder(cfg Config, store *sqlstore.Store, d *Delivery, app *application.App, sl *seals.Service, sg *signing.Service, wh *webhooks.Service, logger watermill.LoggerAdapter) (*forwarder.Forwarder, error) {
+	fan := consumer.NewFanOut(consumer.RoutesOf(allHandlers(app, sl, sg, wh)), d.Pub, d.Prefix, logger)
 	f, err := store.NewForwarder(fan, wmsql.SubscriberOptions{PollInterval: cfg.ForwarderPoll, DeleteOnAck: true})
 	if err != nil {
 		return nil, fmt.Errorf("outbox forwarder: %w", err)
@@ -431,10 +436,28 @@ func provideForwarder(cfg Config, store *sqlstore.Store, d *Delivery, app *appli
 	return f, nil
 }
 
-// allHandlers is every event handler: the application's and the seals context's. The router, the
+// allHandlers is every event handler: the application's, the seals and the webhooks contexts'. The router, the
 // fan-out routes and the NATS consumers are all built from this one list.
-func allHandlers(app *application.App, sl *seals.Service, sg *signing.Service) []consumer.Handler {
-	return append(append(consumer.Handlers(app), consumer.SealHandlers(sl)...), consumer.SignFlowHandlers(sg)...)
+func allHandlers(app *application.App, sl *seals.Service, sg *signing.Service, wh *webhooks.Service) []consumer.Handler {
+	hs := append(append(consumer.Handlers(app), consumer.SealHandlers(sl)...), consumer.SignFlowHandlers(sg)...)
+	return append(hs, consumer.WebhookHandlers(wh)...)
+}
+
+// webhookBatch is how many due deliveries one dispatcher pass claims.
+const webhookBatch = 10
+
+// provideWebhookSender posts deliveries to integrators: in sandbox mode loopback targets are
+// allowed (a developer receives webhooks against `make run`) and http:// URLs accepted; in
+// production only https to public addresses, unless WEBHOOK_ALLOW_PRIVATE=true.
+func provideWebhookSender(cfg Config) ports.WebhookSender {
+	return whsender.New(whsender.Config{AllowLoopback: cfg.Sandbox(), AllowPrivate: cfg.Webhooks.AllowPrivate,
+		RequireHTTPS: !cfg.Sandbox(), Timeout: cfg.Webhooks.Timeout})
+}
+
+// provideWebhookSettings: a claim outlives a whole batch of sends at their timeout.
+func provideWebhookSettings(cfg Config) webhooks.Settings {
+	return webhooks.Settings{RequireHTTPS: !cfg.Sandbox(), Batch: webhookBatch,
+		Lease: time.Duration(webhookBatch)*cfg.Webhooks.Timeout + time.Minute}
 }
 
 // provideRegistry is the sandbox registry, or none (REGISTRY_PROVIDER=off; no real provider yet).

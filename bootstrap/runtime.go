@@ -19,9 +19,10 @@ import (
 	"github.com/shuxinqian/server/adapters/sqlstore"
 	"github.com/shuxinqian/server/adapters/wechatpay"
 	"github.com/shuxinqian/server/application"
-	"github.com/shuxinqian/server/application/signing"
 	"github.com/shuxinqian/server/application/operators"
 	"github.com/shuxinqian/server/application/refunds"
+	"github.com/shuxinqian/server/application/signing"
+	"github.com/shuxinqian/server/application/webhooks"
 )
 
 // Runtime is the wired process: what serve, consume and migrate run.
@@ -32,7 +33,7 @@ type Runtime struct {
 	Store  *sqlstore.Store
 	App    *application.App
 	// Signing runs the sign flows (application/signing).
-	Signing   *signing.Service
+	Signing *signing.Service
 	// Refunds runs refunds (application/refunds).
 	Refunds *refunds.Service
 	// Operators is the platform console (operator accounts: `shuxinqian operator create`).
@@ -44,6 +45,8 @@ type Runtime struct {
 	SMS       *sms.Sandbox
 	// WeChatPay is the WeChat Pay simulator (sandbox mode only, else nil).
 	WeChatPay *wechatpay.Simulator
+	// Webhooks is the webhook context; its dispatcher runs beside the consumers.
+	Webhooks *webhooks.Service
 	// Ops is metrics, tracing, the admin listener and the retention pruner (ops.go).
 	Ops *Ops
 }
@@ -119,6 +122,13 @@ func (rt *Runtime) StartConsumers(ctx context.Context) (stop func(), err error) 
 		go func() {
 			defer wg.Done()
 			rt.sweepLoop(ctx)
+		}()
+	}
+	if rt.Webhooks != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rt.Webhooks.Run(ctx, rt.Config.Webhooks.PollInterval)
 		}()
 	}
 	if rt.Config.ReconcileInterval > 0 {

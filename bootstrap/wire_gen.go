@@ -17,6 +17,7 @@ import (
 	"github.com/shuxinqian/server/application/operators"
 	"github.com/shuxinqian/server/application/refunds"
 	"github.com/shuxinqian/server/application/seals"
+	"github.com/shuxinqian/server/application/webhooks"
 	"github.com/shuxinqian/server/ports"
 )
 
@@ -174,20 +175,32 @@ func NewRuntime(cfg Config, clock ports.Clock) (*Runtime, func(), error) {
 		Logger:   logger,
 	}
 	sealsService := seals.New(sealsDeps)
+	webhookSender := provideWebhookSender(cfg)
+	webhooksSettings := provideWebhookSettings(cfg)
+	webhooksDeps := webhooks.Deps{
+		UoW:      store,
+		Clock:    clock,
+		IDs:      iDs,
+		Random:   random,
+		Sender:   webhookSender,
+		Settings: webhooksSettings,
+		Logger:   logger,
+	}
+	webhooksService := webhooks.New(webhooksDeps)
 	simulator := provideSimulator(bootstrapPayments)
-	server := provideHTTP(cfg, app, sealsService, service, refundsService, operatorsService, db, sandbox, sandboxLiveness, registrySandbox, bankSandbox, simulator, local, logger)
-	delivery, cleanup2, err := provideDelivery(cfg, store, app, sealsService, service, loggerAdapter)
+	server := provideHTTP(cfg, app, sealsService, service, refundsService, operatorsService, webhooksService, db, sandbox, sandboxLiveness, registrySandbox, bankSandbox, simulator, local, logger)
+	delivery, cleanup2, err := provideDelivery(cfg, store, app, sealsService, service, webhooksService, loggerAdapter)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
 	}
-	router, err := provideRouter(delivery, store, app, sealsService, service, loggerAdapter)
+	router, err := provideRouter(delivery, store, app, sealsService, service, webhooksService, loggerAdapter)
 	if err != nil {
 		cleanup2()
 		cleanup()
 		return nil, nil, err
 	}
-	forwarder, err := provideForwarder(cfg, store, delivery, app, sealsService, service, loggerAdapter)
+	forwarder, err := provideForwarder(cfg, store, delivery, app, sealsService, service, webhooksService, loggerAdapter)
 	if err != nil {
 		cleanup2()
 		cleanup()
@@ -214,6 +227,7 @@ func NewRuntime(cfg Config, clock ports.Clock) (*Runtime, func(), error) {
 		Forwarder: forwarder,
 		SMS:       sandbox,
 		WeChatPay: simulator,
+		Webhooks:  webhooksService,
 		Ops:       ops,
 	}
 	return runtime, func() {

@@ -116,6 +116,7 @@ type Tx interface {
 	DeadLetters() DeadLetterQueue
 	ChannelAdmin() ChannelAdmin
 	Console() ConsoleDirectory
+	Webhooks() WebhookRepository
 }
 
 // UserRepository stores users. Phones are kept encrypted with a blind index.

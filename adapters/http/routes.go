@@ -78,6 +78,7 @@ func (s *Server) registerRoutes() {
 
 	s.registerSealRoutes()
 	s.registerSignFlowRoutes()
+	s.registerWebhookRoutes()
 	s.authed("GET", "/api/v1/enterprises/{enterprise_id}/catalog", s.catalog)
 	s.authed("POST", "/api/v1/enterprises/{enterprise_id}/orders", s.placeOrder)
 	s.authed("GET", "/api/v1/orders", s.listOrders)

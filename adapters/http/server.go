@@ -21,6 +21,7 @@ import (
 	"github.com/shuxinqian/server/application/refunds"
 	"github.com/shuxinqian/server/application/seals"
 	"github.com/shuxinqian/server/application/signing"
+	"github.com/shuxinqian/server/application/webhooks"
 	"github.com/shuxinqian/server/domain/kernel"
 	"github.com/shuxinqian/server/ports"
 )
@@ -75,6 +76,8 @@ type Options struct {
 	SandboxRefund func(ctx context.Context, outRefundNo, status string) error
 	// Operators runs the platform console (/api/v1/admin; its routes answer 503 without it).
 	Operators *operators.Service
+	// Webhooks runs the enterprises' webhook endpoints (its routes answer 503 without it).
+	Webhooks *webhooks.Service
 	// H5 serves the H5 client for GET/HEAD paths no API route matches (never under /api/).
 	H5 http.Handler
 }

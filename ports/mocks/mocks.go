@@ -1886,6 +1886,44 @@ func (c *MockTxVerificationsCall) DoAndReturn(f func() ports.VerificationReposit
 	return c
 }
 
+// Webhooks mocks base method.
+func (m *MockTx) Webhooks() ports.WebhookRepository {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "Webhooks")
+	ret0, _ := ret[0].(ports.WebhookRepository)
+	return ret0
+}
+
+// Webhooks indicates an expected call of Webhooks.
+func (mr *MockTxMockRecorder) Webhooks() *MockTxWebhooksCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "Webhooks", reflect.TypeOf((*MockTx)(nil).Webhooks))
+	return &MockTxWebhooksCall{Call: call}
+}
+
+// MockTxWebhooksCall wrap *gomock.Call
+type MockTxWebhooksCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockTxWebhooksCall) Return(arg0 ports.WebhookRepository) *MockTxWebhooksCall {
+	c.Call = c.Call.Return(arg0)
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockTxWebhooksCall) Do(f func() ports.WebhookRepository) *MockTxWebhooksCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockTxWebhooksCall) DoAndReturn(f func() ports.WebhookRepository) *MockTxWebhooksCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
 // MockUserRepository is a mock of UserRepository interface.
 type MockUserRepository struct {
 	ctrl     *gomock.Controller

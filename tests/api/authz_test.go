@@ -21,6 +21,8 @@ type authzFixture struct {
 	// sealID is the automatic official seal; doomedSealID a seal the admin deletes;
 	// revokedGrantID a grant of sealID already revoked.
 	sealID, doomedSealID, revokedGrantID string
+	// webhookID is an endpoint the admin registered; doomedWebhookID one the admin deletes.
+	webhookID, doomedWebhookID string
 }
 
 // The table: a route added under /api/v1/enterprises/{enterprise_id} without an entry here
@@ -86,6 +88,36 @@ var authzTable = map[string]authzCase{
 			return map[string]any{"items": []map[string]any{{"sku": "pkg-sign-50", "quantity": 1}}}
 		},
 		want: map[string]int{"admin": 422, "member": 422, "other": 404, "removed": 404, "anonymous": 401},
+	},
+	// Webhooks: admins only.
+	"GET /api/v1/enterprises/{enterprise_id}/webhooks": {
+		path: func(fx *authzFixture) string { return "/api/v1/enterprises/" + fx.eid + "/webhooks" },
+		want: map[string]int{"admin": 200, "member": 403, "other": 404, "removed": 404, "anonymous": 401},
+	},
+	"POST /api/v1/enterprises/{enterprise_id}/webhooks": {
+		path: func(fx *authzFixture) string { return "/api/v1/enterprises/" + fx.eid + "/webhooks" },
+		body: func(*authzFixture, string) any {
+			return map[string]any{"url": "http://127.0.0.1:9/hook", "events": []string{"order.paid"}}
+		},
+		want: map[string]int{"admin": 201, "member": 403, "other": 404, "removed": 404, "anonymous": 401},
+	},
+	"DELETE /api/v1/enterprises/{enterprise_id}/webhooks/{webhook_id}": {
+		path: func(fx *authzFixture) string {
+			return "/api/v1/enterprises/" + fx.eid + "/webhooks/" + fx.doomedWebhookID
+		},
+		want: map[string]int{"admin": 204, "member": 403, "other": 404, "removed": 404, "anonymous": 401},
+	},
+	"GET /api/v1/enterprises/{enterprise_id}/webhooks/{webhook_id}/deliveries": {
+		path: func(fx *authzFixture) string {
+			return "/api/v1/enterprises/" + fx.eid + "/webhooks/" + fx.webhookID + "/deliveries"
+		},
+		want: map[string]int{"admin": 200, "member": 403, "other": 404, "removed": 404, "anonymous": 401},
+	},
+	"POST /api/v1/enterprises/{enterprise_id}/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver": {
+		path: func(fx *authzFixture) string {
+			return "/api/v1/enterprises/" + fx.eid + "/webhooks/" + fx.webhookID + "/deliveries/none/redeliver"
+		},
+		want: map[string]int{"admin": 404, "member": 403, "other": 404, "removed": 404, "anonymous": 401},
 	},
 	// Seals: members see them, admins manage them.
 	"GET /api/v1/enterprises/{enterprise_id}/seals": {
@@ -175,6 +207,10 @@ func TestEnterpriseScopedAuthorization(t *testing.T) {
 	f.revokedGrantID = s.do("POST", "/api/v1/enterprises/"+eid+"/seals/"+f.sealID+"/grants", admin,
 		map[string]string{"member_id": f.adminMemberID}).expect(t, 201, "").str("id")
 	s.do("DELETE", "/api/v1/enterprises/"+eid+"/seals/"+f.sealID+"/grants/"+f.revokedGrantID, admin, nil).expect(t, 204, "")
+	for _, id := range []*string{&f.webhookID, &f.doomedWebhookID} {
+		*id = s.do("POST", "/api/v1/enterprises/"+eid+"/webhooks", admin, map[string]any{"url": "http://127.0.0.1:9/hook",
+			"events": []string{"*"}}).expect(t, 201, "").str("id")
+	}
 	callers := map[string]string{"admin": admin, "member": member, "other": otherAdmin, "removed": removed, "anonymous": ""}
 
 	seen := 0
