@@ -93,7 +93,7 @@ func (t *txn) flush(ctx context.Context, btx bun.Tx) error {
 	if len(t.events) == 0 {
 		return nil
 	}
-	pub, err := wmsql.NewTxPublisher(wsql.TxFromStdSQL(btx.Tx), t.store.db.Dialect, t.store.logger)
+	pub, err := wmsql.NewTxPublisher(cachedTx{wsql.TxFromStdSQL(btx.Tx), t.store.db}, t.store.db.Dialect, t.store.logger)
 	if err != nil {
 		return err
 	}
@@ -126,6 +126,17 @@ func (t *txn) flush(ctx context.Context, btx bun.Tx) error {
 	}
 	t.events = nil
 	return nil
+}
+
+// cachedTx runs the outbox INSERT as a cached prepared statement with its payloads as binary
+// values (on Postgres; see DB.CachedStatement), not as hex text inside the SQL.
+type cachedTx struct {
+	wsql.Tx
+	db *DB
+}
+
+func (c cachedTx) ExecContext(ctx context.Context, query string, args ...any) (wsql.Result, error) {
+	return c.Tx.ExecContext(ctx, query, c.db.CachedStatement(args...)...)
 }
 
 // EventMessage encodes a domain event as a watermill message the way cqrs.JSONMarshaler reads
@@ -179,8 +190,8 @@ func isUnique(err error) bool {
 	if err == nil {
 		return false
 	}
-	var pgErr interface{ Field(byte) string }
-	if errors.As(err, &pgErr) && pgErr.Field('C') == "23505" {
+	var pgErr interface{ SQLState() string } // pgx's *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.SQLState() == "23505" {
 		return true
 	}
 	return strings.Contains(err.Error(), "UNIQUE constraint failed")

@@ -5356,6 +5356,45 @@ func (c *MockOrderRepositoryListCall) DoAndReturn(f func(context.Context, ports.
 	return c
 }
 
+// PayPending mocks base method.
+func (m *MockOrderRepository) PayPending(ctx context.Context, outTradeNo string, p order.Payment) (*order.Order, error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "PayPending", ctx, outTradeNo, p)
+	ret0, _ := ret[0].(*order.Order)
+	ret1, _ := ret[1].(error)
+	return ret0, ret1
+}
+
+// PayPending indicates an expected call of PayPending.
+func (mr *MockOrderRepositoryMockRecorder) PayPending(ctx, outTradeNo, p any) *MockOrderRepositoryPayPendingCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "PayPending", reflect.TypeOf((*MockOrderRepository)(nil).PayPending), ctx, outTradeNo, p)
+	return &MockOrderRepositoryPayPendingCall{Call: call}
+}
+
+// MockOrderRepositoryPayPendingCall wrap *gomock.Call
+type MockOrderRepositoryPayPendingCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockOrderRepositoryPayPendingCall) Return(arg0 *order.Order, arg1 error) *MockOrderRepositoryPayPendingCall {
+	c.Call = c.Call.Return(arg0, arg1)
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockOrderRepositoryPayPendingCall) Do(f func(context.Context, string, order.Payment) (*order.Order, error)) *MockOrderRepositoryPayPendingCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockOrderRepositoryPayPendingCall) DoAndReturn(f func(context.Context, string, order.Payment) (*order.Order, error)) *MockOrderRepositoryPayPendingCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
 // Update mocks base method.
 func (m *MockOrderRepository) Update(ctx context.Context, id kernel.OrderID, fn func(*order.Order) error) error {
 	m.ctrl.T.Helper()
