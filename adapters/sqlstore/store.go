@@ -63,6 +63,23 @@ func (s *Store) Do(ctx context.Context, fn func(ctx context.Context, tx ports.Tx
 	})
 }
 
+// errEventsOutsideTx: events can only reach the outbox in a transaction.
+var errEventsOutsideTx = errors.New("sqlstore: domain events recorded in an autocommit unit of work")
+
+// Autocommit runs fn on the database without a transaction of its own: each statement commits by
+// itself. For single-statement writes that record no events: events recorded by fn are an error
+// (a programming error: its statements have run, the events are not written).
+func (s *Store) Autocommit(ctx context.Context, fn func(ctx context.Context, tx ports.Tx) error) error {
+	t := &txn{store: s, idb: s.db.DB, writable: true}
+	if err := fn(ctx, t); err != nil {
+		return err
+	}
+	if len(t.events) > 0 {
+		return kernel.Internal(errEventsOutsideTx)
+	}
+	return nil
+}
+
 // Read runs fn on the database without a transaction.
 func (s *Store) Read(ctx context.Context, fn func(ctx context.Context, tx ports.Tx) error) error {
 	return fn(ctx, &txn{store: s, idb: s.db.DB})

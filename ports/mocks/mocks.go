@@ -646,6 +646,44 @@ func (m *MockUnitOfWork) EXPECT() *MockUnitOfWorkMockRecorder {
 	return m.recorder
 }
 
+// Autocommit mocks base method.
+func (m *MockUnitOfWork) Autocommit(ctx context.Context, fn func(context.Context, ports.Tx) error) error {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "Autocommit", ctx, fn)
+	ret0, _ := ret[0].(error)
+	return ret0
+}
+
+// Autocommit indicates an expected call of Autocommit.
+func (mr *MockUnitOfWorkMockRecorder) Autocommit(ctx, fn any) *MockUnitOfWorkAutocommitCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "Autocommit", reflect.TypeOf((*MockUnitOfWork)(nil).Autocommit), ctx, fn)
+	return &MockUnitOfWorkAutocommitCall{Call: call}
+}
+
+// MockUnitOfWorkAutocommitCall wrap *gomock.Call
+type MockUnitOfWorkAutocommitCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockUnitOfWorkAutocommitCall) Return(arg0 error) *MockUnitOfWorkAutocommitCall {
+	c.Call = c.Call.Return(arg0)
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockUnitOfWorkAutocommitCall) Do(f func(context.Context, func(context.Context, ports.Tx) error) error) *MockUnitOfWorkAutocommitCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockUnitOfWorkAutocommitCall) DoAndReturn(f func(context.Context, func(context.Context, ports.Tx) error) error) *MockUnitOfWorkAutocommitCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
 // Do mocks base method.
 func (m *MockUnitOfWork) Do(ctx context.Context, fn func(context.Context, ports.Tx) error) error {
 	m.ctrl.T.Helper()
@@ -2252,6 +2290,45 @@ func (c *MockAuditLogAppendCall) Do(f func(context.Context, ports.AuditEntry) er
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
 func (c *MockAuditLogAppendCall) DoAndReturn(f func(context.Context, ports.AuditEntry) error) *MockAuditLogAppendCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
+// AppendOnce mocks base method.
+func (m *MockAuditLog) AppendOnce(ctx context.Context, e ports.AuditEntry) (bool, error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "AppendOnce", ctx, e)
+	ret0, _ := ret[0].(bool)
+	ret1, _ := ret[1].(error)
+	return ret0, ret1
+}
+
+// AppendOnce indicates an expected call of AppendOnce.
+func (mr *MockAuditLogMockRecorder) AppendOnce(ctx, e any) *MockAuditLogAppendOnceCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "AppendOnce", reflect.TypeOf((*MockAuditLog)(nil).AppendOnce), ctx, e)
+	return &MockAuditLogAppendOnceCall{Call: call}
+}
+
+// MockAuditLogAppendOnceCall wrap *gomock.Call
+type MockAuditLogAppendOnceCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockAuditLogAppendOnceCall) Return(arg0 bool, arg1 error) *MockAuditLogAppendOnceCall {
+	c.Call = c.Call.Return(arg0, arg1)
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockAuditLogAppendOnceCall) Do(f func(context.Context, ports.AuditEntry) (bool, error)) *MockAuditLogAppendOnceCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockAuditLogAppendOnceCall) DoAndReturn(f func(context.Context, ports.AuditEntry) (bool, error)) *MockAuditLogAppendOnceCall {
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }
