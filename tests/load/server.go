@@ -21,6 +21,8 @@ type process struct {
 	cmd  *exec.Cmd
 	Addr string // host:port
 	Base string // http://host:port
+	// Admin is the server's ADMIN_ADDR (pprof, /metrics), host:port; empty for other programs.
+	Admin string
 	done chan struct{}
 }
 
