@@ -71,8 +71,8 @@ func loadOptions() options {
 		Duration: envDur("LOAD_DURATION", 30*time.Second), RatioDuration: envDur("LOAD_RATIO_DURATION", 3*time.Second),
 		Rate: envInt("LOAD_RATE", 300), Pairs: envInt("LOAD_PAIRS", 3), NotifyN: envInt("LOAD_NOTIFY_N", 400),
 		HeapEvents: envInt("LOAD_HEAP_EVENTS", 100000),
-		Sizes:    sizes{Members: envInt("LOAD_MEMBERS", 5000), Orders: envInt("LOAD_ORDERS", 50000), Sessions: 100},
-		BenchDir: os.Getenv("LOAD_BENCH_DIR"), PostgresDSN: os.Getenv("TEST_DATABASE_URL"),
+		Sizes:      sizes{Members: envInt("LOAD_MEMBERS", 5000), Orders: envInt("LOAD_ORDERS", 50000), Sessions: 100},
+		BenchDir:   os.Getenv("LOAD_BENCH_DIR"), PostgresDSN: os.Getenv("TEST_DATABASE_URL"),
 	}
 	if o.BenchDir == "" {
 		o.BenchDir = filepath.Join("..", "shared", "bench")

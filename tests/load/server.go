@@ -23,7 +23,7 @@ type process struct {
 	Base string // http://host:port
 	// Admin is the server's ADMIN_ADDR (pprof, /metrics), host:port; empty for other programs.
 	Admin string
-	done chan struct{}
+	done  chan struct{}
 }
 
 func freePort() (int, error) {
