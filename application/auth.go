@@ -236,11 +236,18 @@ func (a *App) Login(ctx context.Context, in Login) (LoginResult, error) {
 
 func (a *App) loginByCode(ctx context.Context, phone kernel.Phone, code string) (LoginResult, error) {
 	now := a.clock.Now()
-	if err := a.verifyCode(ctx, phone, otp.PurposeLogin, code, now); err != nil {
-		return LoginResult{}, err
-	}
 	var res LoginResult
+	// One transaction: the code is consumed and the session opened together (one commit). A
+	// refused code commits only its wrong try, as verifyCode does.
+	var verr error
 	err := a.uow.Do(ctx, func(ctx context.Context, tx ports.Tx) error {
+		verr = a.consumeCode(ctx, tx, phone, otp.PurposeLogin, code, now)
+		if isInfrastructure(verr) {
+			return verr // roll back
+		}
+		if verr != nil {
+			return nil // commit the wrong try
+		}
 		u, err := tx.Users().GetByPhone(ctx, phone)
 		switch {
 		case kernel.CodeOf(err) == "user-not-found":
@@ -264,6 +271,9 @@ func (a *App) loginByCode(ctx context.Context, phone kernel.Phone, code string) 
 	})
 	if err != nil {
 		return LoginResult{}, err
+	}
+	if verr != nil {
+		return LoginResult{}, verr
 	}
 	return res, nil
 }

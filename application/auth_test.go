@@ -133,6 +133,10 @@ func TestLoginByCodeRegistersOnFirstUse(t *testing.T) {
 	if !res.ExpiresAt.Equal(f.now.Add(30 * 24 * time.Hour)) {
 		t.Fatalf("expires %v", res.ExpiresAt)
 	}
+	// The code's use and the session are one transaction (issue 14: fewer commits per login).
+	if f.commits != 1 {
+		t.Fatalf("commits %d, want 1", f.commits)
+	}
 }
 
 func TestLoginByWrongCodeCountsTheTryAndOpensNothing(t *testing.T) {

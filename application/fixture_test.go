@@ -83,6 +83,9 @@ func newFixture(t *testing.T) *fixture {
 	f.uow.EXPECT().Read(gomock.Any(), gomock.Any()).DoAndReturn(func(ctx context.Context, fn func(context.Context, ports.Tx) error) error {
 		return fn(ctx, f.tx)
 	}).AnyTimes()
+	f.uow.EXPECT().Autocommit(gomock.Any(), gomock.Any()).DoAndReturn(func(ctx context.Context, fn func(context.Context, ports.Tx) error) error {
+		return fn(ctx, f.tx)
+	}).AnyTimes()
 	f.tx.EXPECT().Users().Return(f.users).AnyTimes()
 	f.tx.EXPECT().Codes().Return(f.codes).AnyTimes()
 	f.tx.EXPECT().Sessions().Return(f.sessions).AnyTimes()

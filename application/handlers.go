@@ -39,13 +39,21 @@ func (a *App) RecordAudit(ctx context.Context, messageID string, ev kernel.Event
 	default:
 		return nil
 	}
+	entry := ports.AuditEntry{ID: a.ids.NewID(), MessageID: messageID, UserID: uid, Action: ev.EventName(), Detail: detail, At: at}
+	if messageID != "" {
+		// The entry's unique message id is its own inbox record: one INSERT … ON CONFLICT DO
+		// NOTHING, no transaction (a login's audit line was BEGIN, inbox, INSERT, COMMIT).
+		return a.uow.Autocommit(ctx, func(ctx context.Context, tx ports.Tx) error {
+			_, err := tx.Audit().AppendOnce(ctx, entry)
+			return err
+		})
+	}
 	return a.uow.Do(ctx, func(ctx context.Context, tx ports.Tx) error {
 		first, err := tx.Inbox().MarkProcessed(ctx, ConsumerAudit, messageID)
 		if err != nil || !first {
 			return err
 		}
-		return tx.Audit().Append(ctx, ports.AuditEntry{ID: a.ids.NewID(), MessageID: messageID, UserID: uid,
-			Action: ev.EventName(), Detail: detail, At: at})
+		return tx.Audit().Append(ctx, entry)
 	})
 }
 

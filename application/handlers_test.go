@@ -16,21 +16,27 @@ import (
 func TestRecordAuditIsIdempotent(t *testing.T) {
 	f := newFixture(t)
 	ev := &user.LoggedIn{UserID: "u1", Method: "sms", At: f.now}
-	gomock.InOrder(
-		f.inbox.EXPECT().MarkProcessed(gomock.Any(), application.ConsumerAudit, "m1").Return(true, nil),
-		f.audit.EXPECT().Append(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e ports.AuditEntry) error {
-			if e.UserID != "u1" || e.Action != "user.logged_in" || e.MessageID != "m1" || e.Detail != "method=sms" {
-				t.Errorf("entry %+v", e)
-			}
-			return nil
-		}),
-		// The redelivery finds the inbox row: no second Append.
-		f.inbox.EXPECT().MarkProcessed(gomock.Any(), application.ConsumerAudit, "m1").Return(false, nil),
-	)
+	seen := map[string]bool{}
+	// The entry's message id is its own idempotency record: one AppendOnce per delivery, without
+	// a transaction; the redelivery adds nothing.
+	f.audit.EXPECT().AppendOnce(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, e ports.AuditEntry) (bool, error) {
+		if f.inTx {
+			t.Error("the audit line took a transaction of its own")
+		}
+		if e.UserID != "u1" || e.Action != "user.logged_in" || e.MessageID != "m1" || e.Detail != "method=sms" {
+			t.Errorf("entry %+v", e)
+		}
+		first := !seen[e.MessageID]
+		seen[e.MessageID] = true
+		return first, nil
+	}).Times(2)
 	for range 2 {
 		if err := f.app.RecordAudit(context.Background(), "m1", ev); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if f.commits != 0 {
+		t.Fatalf("%d transactions committed", f.commits)
 	}
 }
 

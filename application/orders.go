@@ -256,6 +256,22 @@ func (a *App) applyPayment(ctx context.Context, t ports.PaymentTransaction) (Pay
 	if t.Currency != "" && t.Currency != "CNY" {
 		return anomaly("currency_mismatch", nil)
 	}
+	// The common case, a pending order paid in full, is one conditional statement plus the event
+	// (BEGIN, UPDATE … RETURNING, the outbox INSERT, COMMIT); anything else falls through to the
+	// order's own MarkPaid under its row lock, which tells a duplicate from an anomaly.
+	if p, err := order.NewPayment(t.TransactionID, t.Total, t.SuccessTime, now); err == nil {
+		var paid *order.Order
+		if err := a.uow.Do(ctx, func(ctx context.Context, tx ports.Tx) error {
+			var err error
+			paid, err = tx.Orders().PayPending(ctx, t.OutTradeNo, p)
+			return err
+		}); err != nil {
+			return "", err
+		}
+		if paid != nil {
+			return OutcomePaid, nil
+		}
+	}
 	var o *order.Order
 	if err := a.uow.Read(ctx, func(ctx context.Context, tx ports.Tx) error {
 		var err error

@@ -142,7 +142,28 @@ func serveOrders(f *ofixture, os ...*order.Order) *orderStore {
 	f.orders.EXPECT().Get(gomock.Any(), gomock.Any()).DoAndReturn(s.get).AnyTimes()
 	f.orders.EXPECT().GetByOutTradeNo(gomock.Any(), gomock.Any()).DoAndReturn(s.getByOutTradeNo).AnyTimes()
 	f.orders.EXPECT().Update(gomock.Any(), gomock.Any(), gomock.Any()).DoAndReturn(s.update).AnyTimes()
+	f.orders.EXPECT().PayPending(gomock.Any(), gomock.Any(), gomock.Any()).DoAndReturn(s.payPending).AnyTimes()
 	return s
+}
+
+// payPending is the conditional UPDATE of the store: only a pending order of that total changes.
+func (s *orderStore) payPending(_ context.Context, no string, p order.Payment) (*order.Order, error) {
+	for id, o := range s.byID {
+		if o.OutTradeNo != no || o.Status != order.StatusPendingPayment || o.Total != p.Amount {
+			continue
+		}
+		c := *o
+		c.Status, c.TransactionID, c.PaidAt, c.UpdatedAt = order.StatusPaid, p.TransactionID, p.PaidAt, p.At
+		c.Version++
+		if err := c.RecordPaid(p); err != nil {
+			return nil, err
+		}
+		s.events = append(s.events, c.PullEvents()...)
+		s.byID[id] = &c
+		s.writes++
+		return &c, nil
+	}
+	return nil, nil
 }
 
 func (s *orderStore) get(_ context.Context, id kernel.OrderID) (*order.Order, error) {
@@ -492,11 +513,23 @@ func TestHandlePaymentNotification(t *testing.T) {
 			}
 		})
 	}
+	t.Run("a failing conditional update is an error, not an anomaly", func(t *testing.T) {
+		f := newOrderFixture(t)
+		merchantIs(f)
+		o := pendingOrder(t, "ord1", "u1", f.now.Add(-5*time.Minute))
+		f.payments.EXPECT().ParseNotification(gomock.Any(), n).Return(success(o, "tx1", f.now), nil)
+		f.orders.EXPECT().PayPending(gomock.Any(), "SXQord1", gomock.Any()).Return(nil, errDB)
+		_, err := f.app.HandlePaymentNotification(context.Background(), n)
+		if !errors.Is(err, errDB) {
+			t.Fatalf("err %v", err)
+		}
+	})
 	t.Run("a failing order read is an error, not an anomaly", func(t *testing.T) {
 		f := newOrderFixture(t)
 		merchantIs(f)
 		o := pendingOrder(t, "ord1", "u1", f.now.Add(-5*time.Minute))
 		f.payments.EXPECT().ParseNotification(gomock.Any(), n).Return(success(o, "tx1", f.now), nil)
+		f.orders.EXPECT().PayPending(gomock.Any(), "SXQord1", gomock.Any()).Return(nil, nil) // not pending any more
 		f.orders.EXPECT().GetByOutTradeNo(gomock.Any(), "SXQord1").Return(nil, errDB)
 		_, err := f.app.HandlePaymentNotification(context.Background(), n)
 		if !errors.Is(err, errDB) {

@@ -26,6 +26,12 @@ type OrderRepository interface {
 	GetByOutTradeNo(ctx context.Context, outTradeNo string) (*order.Order, error)
 	// Update loads under a row lock, applies fn and saves with the events.
 	Update(ctx context.Context, id kernel.OrderID, fn func(o *order.Order) error) error
+	// PayPending is the fast path of a payment: in one conditional statement it moves the order of
+	// outTradeNo to paid by p if the order is pending payment and its total equals p.Amount, and
+	// records its Paid event (order.RecordPaid). It returns (nil, nil) when no order matched
+	// (unknown, already paid, closed, another amount): the caller then loads the order under
+	// Update and lets MarkPaid tell which. Needs a read-write unit of work.
+	PayPending(ctx context.Context, outTradeNo string, p order.Payment) (*order.Order, error)
 	// List returns orders newest first.
 	List(ctx context.Context, f OrderFilter) ([]*order.Order, error)
 	// ClaimDue claims, for the reconciler, up to limit unpaid orders due for a check with WeChat

@@ -81,6 +81,11 @@ type UnitOfWork interface {
 	Do(ctx context.Context, fn func(ctx context.Context, tx Tx) error) error
 	// Read runs fn without a transaction, for queries; writes through it fail.
 	Read(ctx context.Context, fn func(ctx context.Context, tx Tx) error) error
+	// Autocommit runs fn without a transaction of its own, for a write that is one statement and
+	// atomic by itself (e.g. AuditLog.AppendOnce): no BEGIN and no COMMIT beyond the statement's.
+	// fn must not record domain events (they need the outbox in a transaction): that is an
+	// error, reported after fn's statements ran.
+	Autocommit(ctx context.Context, fn func(ctx context.Context, tx Tx) error) error
 }
 
 // Tx gives the repositories bound to one unit of work.
@@ -175,6 +180,10 @@ type AuditEntry struct {
 // AuditLog keeps the account activity written by the audit consumer.
 type AuditLog interface {
 	Append(ctx context.Context, e AuditEntry) error
+	// AppendOnce inserts the entry unless an entry of its message id exists (message ids are
+	// unique): the insert is its own idempotency record, one statement that needs no transaction
+	// (UnitOfWork.Autocommit). It reports whether the entry was new.
+	AppendOnce(ctx context.Context, e AuditEntry) (bool, error)
 	// ListByUser returns the newest entries first, at most limit.
 	ListByUser(ctx context.Context, id kernel.UserID, limit int) ([]AuditEntry, error)
 }

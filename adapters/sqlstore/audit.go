@@ -35,6 +35,19 @@ func (r audit) Append(ctx context.Context, e ports.AuditEntry) error {
 	return err
 }
 
+func (r audit) AppendOnce(ctx context.Context, e ports.AuditEntry) (bool, error) {
+	if err := r.t.mustWrite(); err != nil {
+		return false, err
+	}
+	res, err := r.t.idb.NewInsert().Model(&auditRow{ID: e.ID, MessageID: e.MessageID, UserID: string(e.UserID),
+		Action: e.Action, Detail: e.Detail, At: e.At.UTC()}).On("CONFLICT (message_id) DO NOTHING").Exec(ctx)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
 func (r audit) ListByUser(ctx context.Context, id kernel.UserID, limit int) ([]ports.AuditEntry, error) {
 	var rows []auditRow
 	if err := r.t.idb.NewSelect().Model(&rows).Where("user_id = ?", string(id)).

@@ -5,6 +5,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"embed"
 	"errors"
 	"fmt"
@@ -15,10 +16,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect/pgdialect"
 	"github.com/uptrace/bun/dialect/sqlitedialect"
-	"github.com/uptrace/bun/driver/pgdriver"
 	"github.com/uptrace/bun/driver/sqliteshim"
 	"github.com/uptrace/bun/migrate"
 
@@ -31,15 +33,50 @@ type DB struct {
 	Dialect wmsql.Dialect
 }
 
+// CachedStatement prefixes the arguments of a statement sent through database/sql (not bun) that
+// runs often with the same text: on Postgres pgx prepares it once per connection and sends the
+// values in binary; SQLite gets the arguments unchanged.
+func (d *DB) CachedStatement(args ...any) []any {
+	if !d.IsPostgres() {
+		return args
+	}
+	return append([]any{pgx.QueryExecModeCacheStatement}, args...)
+}
+
 // IsPostgres reports whether the database is Postgres.
 func (d *DB) IsPostgres() bool { return d.Dialect == wmsql.DialectPostgres }
 
 // Open opens the database named by dsn: a postgres:// URL, or empty for the SQLite file
 // shuxinqian.db in dataDir (created if missing), or sqlite:PATH / file:PATH for another file.
-func Open(dsn, dataDir string) (*DB, error) {
+func Open(dsn, dataDir string) (*DB, error) { return OpenWith(dsn, dataDir, nil) }
+
+// Wrap wraps the driver connector of a database being opened (tests count statements with it);
+// nil leaves it as it is.
+type Wrap func(driver.Connector) driver.Connector
+
+func (w Wrap) apply(c driver.Connector) driver.Connector {
+	if w == nil {
+		return c
+	}
+	return w(c)
+}
+
+// OpenWith is Open with the driver connector wrapped by wrap.
+func OpenWith(dsn, dataDir string, wrap Wrap) (*DB, error) {
 	switch {
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
-		sqldb := sql.OpenDB(pgdriver.NewConnector(pgdriver.WithDSN(dsn), pgdriver.WithTimeout(10*time.Second)))
+		cfg, err := pgx.ParseConfig(dsn)
+		if err != nil {
+			return nil, fmt.Errorf("sqlstore: DATABASE_URL: %w", err)
+		}
+		cfg.ConnectTimeout = 10 * time.Second
+		// bun interpolates every value into the SQL text (no arguments reach the driver), so its
+		// statements go by the simple protocol, as they did with bun's pgdriver: preparing each
+		// distinct text would cost a round trip and churn the cache. The hot statements that pass
+		// arguments (the outbox INSERT, the notification's conditional UPDATE) ask for pgx's
+		// statement cache with CachedStatement: prepared once per connection, values in binary.
+		cfg.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol
+		sqldb := sql.OpenDB(wrap.apply(stdlib.GetConnector(*cfg)))
 		sqldb.SetMaxOpenConns(20)
 		sqldb.SetMaxIdleConns(10)
 		sqldb.SetConnMaxIdleTime(5 * time.Minute)
@@ -48,11 +85,11 @@ func Open(dsn, dataDir string) (*DB, error) {
 		if err := os.MkdirAll(dataDir, 0o700); err != nil {
 			return nil, fmt.Errorf("sqlstore: data directory: %w", err)
 		}
-		return OpenSQLite(filepath.Join(dataDir, "shuxinqian.db"))
+		return openSQLite(filepath.Join(dataDir, "shuxinqian.db"), wrap)
 	case strings.HasPrefix(dsn, "sqlite:"):
-		return OpenSQLite(strings.TrimPrefix(dsn, "sqlite:"))
+		return openSQLite(strings.TrimPrefix(dsn, "sqlite:"), wrap)
 	case strings.HasPrefix(dsn, "file:"):
-		return OpenSQLite(strings.TrimPrefix(dsn, "file:"))
+		return openSQLite(strings.TrimPrefix(dsn, "file:"), wrap)
 	default:
 		return nil, errors.New("sqlstore: DATABASE_URL must be postgres://… or empty for the embedded SQLite file")
 	}
@@ -61,7 +98,12 @@ func Open(dsn, dataDir string) (*DB, error) {
 // OpenSQLite opens (creating) an SQLite file in WAL mode. Write transactions begin IMMEDIATE, so
 // two writers queue on the busy timeout instead of failing to upgrade a read lock; this is also
 // how SQLite gets the effect of row locks (one writer at a time).
-func OpenSQLite(path string) (*DB, error) {
+func OpenSQLite(path string) (*DB, error) { return openSQLite(path, nil) }
+
+// OpenSQLiteWith is OpenSQLite with the driver connector wrapped by wrap.
+func OpenSQLiteWith(path string, wrap Wrap) (*DB, error) { return openSQLite(path, wrap) }
+
+func openSQLite(path string, wrap Wrap) (*DB, error) {
 	q := url.Values{}
 	q.Add("_pragma", "busy_timeout(10000)")
 	q.Add("_pragma", "journal_mode(WAL)")
@@ -72,11 +114,31 @@ func OpenSQLite(path string) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
+	if wrap != nil {
+		drv := sqldb.Driver()
+		_ = sqldb.Close()
+		var c driver.Connector = dsnConnector{dsn: "file:" + path + "?" + q.Encode(), drv: drv}
+		if dc, ok := drv.(driver.DriverContext); ok {
+			if c, err = dc.OpenConnector("file:" + path + "?" + q.Encode()); err != nil {
+				return nil, err
+			}
+		}
+		sqldb = sql.OpenDB(wrap(c))
+	}
 	sqldb.SetMaxOpenConns(8)
 	sqldb.SetMaxIdleConns(8)
 	sqldb.SetConnMaxLifetime(0)
 	return &DB{DB: bun.NewDB(sqldb, sqlitedialect.New()), Dialect: wmsql.DialectSQLite}, nil
 }
+
+// dsnConnector is a driver.Connector for a driver without one (database/sql's own fallback).
+type dsnConnector struct {
+	dsn string
+	drv driver.Driver
+}
+
+func (c dsnConnector) Connect(context.Context) (driver.Conn, error) { return c.drv.Open(c.dsn) }
+func (c dsnConnector) Driver() driver.Driver                        { return c.drv }
 
 //go:embed migrations
 var migrationFiles embed.FS

@@ -170,6 +170,54 @@ func (r orders) Update(ctx context.Context, id kernel.OrderID, fn func(o *order.
 	return nil
 }
 
+// orderColumns are the columns of orderRow, for RETURNING.
+const orderColumns = "id, enterprise_id, user_id, channel_code, items, total_fen, status, out_trade_no, trade_type, paid_at, " +
+	"transaction_id, closed_at, close_reason, created_at, expires_at, updated_at, version"
+
+const payPendingPostgres = `UPDATE orders SET status = $1, transaction_id = $2, paid_at = $3, updated_at = $4, version = version + 1
+WHERE out_trade_no = $5 AND status = $6 AND total_fen = $7 RETURNING ` + orderColumns
+
+// PayPending checks and changes in one statement (UPDATE … WHERE pending AND total RETURNING): the
+// row lock of Update's SELECT … FOR UPDATE is the UPDATE's own, and no separate read is needed.
+func (r orders) PayPending(ctx context.Context, outTradeNo string, p order.Payment) (*order.Order, error) {
+	if err := r.t.mustWrite(); err != nil {
+		return nil, err
+	}
+	var rows []orderRow
+	if btx, ok := r.t.idb.(bun.Tx); ok && r.t.store.db.IsPostgres() {
+		// Postgres: a cached prepared statement (pgx), the values sent apart from the SQL.
+		res, err := btx.Tx.QueryContext(ctx, payPendingPostgres, r.t.store.db.CachedStatement(string(order.StatusPaid), p.TransactionID,
+			p.PaidAt.UTC(), p.At.UTC(), outTradeNo, string(order.StatusPendingPayment), p.Amount.Fen())...)
+		if err != nil {
+			return nil, err
+		}
+		if err := r.t.store.db.ScanRows(ctx, res, &rows); err != nil {
+			return nil, err
+		}
+	} else {
+		err := r.t.idb.NewUpdate().Table("orders").
+			Set("status = ?", string(order.StatusPaid)).Set("transaction_id = ?", p.TransactionID).
+			Set("paid_at = ?", p.PaidAt).Set("updated_at = ?", p.At).Set("version = version + 1").
+			Where("out_trade_no = ? AND status = ? AND total_fen = ?", outTradeNo, string(order.StatusPendingPayment), p.Amount.Fen()).
+			Returning(orderColumns).Scan(ctx, &rows)
+		if err != nil {
+			return nil, err
+		}
+	}
+	if len(rows) == 0 {
+		return nil, nil
+	}
+	o, err := orderFromRow(&rows[0])
+	if err != nil {
+		return nil, err
+	}
+	if err := o.RecordPaid(p); err != nil {
+		return nil, err
+	}
+	r.t.record(o)
+	return o, nil
+}
+
 func (r orders) List(ctx context.Context, f ports.OrderFilter) ([]*order.Order, error) {
 	var rows []orderRow
 	q := r.t.idb.NewSelect().Model(&rows).Where("user_id = ?", string(f.UserID))

@@ -69,6 +69,23 @@ func (s *Store) Do(ctx context.Context, fn func(ctx context.Context, tx ports.Tx
 	return err
 }
 
+// errEventsOutsideTx: events can only reach the outbox in a transaction.
+var errEventsOutsideTx = errors.New("sqlstore: domain events recorded in an autocommit unit of work")
+
+// Autocommit runs fn on the database without a transaction of its own: each statement commits by
+// itself. For single-statement writes that record no events: events recorded by fn are an error
+// (a programming error: its statements have run, the events are not written).
+func (s *Store) Autocommit(ctx context.Context, fn func(ctx context.Context, tx ports.Tx) error) error {
+	t := &txn{store: s, idb: s.db.DB, writable: true}
+	if err := fn(ctx, t); err != nil {
+		return err
+	}
+	if len(t.events) > 0 {
+		return kernel.Internal(errEventsOutsideTx)
+	}
+	return nil
+}
+
 // Read runs fn on the database without a transaction.
 func (s *Store) Read(ctx context.Context, fn func(ctx context.Context, tx ports.Tx) error) error {
 	return fn(ctx, &txn{store: s, idb: s.db.DB})
@@ -102,7 +119,7 @@ func (t *txn) flush(ctx context.Context, btx bun.Tx) error {
 	if len(t.events) == 0 {
 		return nil
 	}
-	pub, err := wmsql.NewTxPublisher(wsql.TxFromStdSQL(btx.Tx), t.store.db.Dialect, t.store.logger)
+	pub, err := wmsql.NewTxPublisher(cachedTx{wsql.TxFromStdSQL(btx.Tx), t.store.db}, t.store.db.Dialect, t.store.logger)
 	if err != nil {
 		return err
 	}
@@ -135,6 +152,17 @@ func (t *txn) flush(ctx context.Context, btx bun.Tx) error {
 	}
 	t.events = nil
 	return nil
+}
+
+// cachedTx runs the outbox INSERT as a cached prepared statement with its payloads as binary
+// values (on Postgres; see DB.CachedStatement), not as hex text inside the SQL.
+type cachedTx struct {
+	wsql.Tx
+	db *DB
+}
+
+func (c cachedTx) ExecContext(ctx context.Context, query string, args ...any) (wsql.Result, error) {
+	return c.Tx.ExecContext(ctx, query, c.db.CachedStatement(args...)...)
 }
 
 // EventMessage encodes a domain event as a watermill message the way cqrs.JSONMarshaler reads
@@ -194,8 +222,8 @@ func isUnique(err error) bool {
 	if err == nil {
 		return false
 	}
-	var pgErr interface{ Field(byte) string }
-	if errors.As(err, &pgErr) && pgErr.Field('C') == "23505" {
+	var pgErr interface{ SQLState() string } // pgx's *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.SQLState() == "23505" {
 		return true
 	}
 	return strings.Contains(err.Error(), "UNIQUE constraint failed")

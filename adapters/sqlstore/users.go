@@ -40,6 +40,10 @@ type userRow struct {
 	ChannelCode        string    `bun:"channel_code"`
 	SigningFailures    int       `bun:"signing_failures"`
 	SigningLockedUntil time.Time `bun:"signing_locked_until,nullzero"`
+
+	// Cert is the personal certificate, read with the user in one LEFT JOIN by unlocked reads
+	// (nil, or an empty UserID, when there is none). Writes never touch it.
+	Cert *certRow `bun:"rel:has-one,join:id=user_id"`
 }
 
 type certRow struct {
@@ -196,10 +200,19 @@ func (r users) Add(ctx context.Context, u *user.User) error {
 
 func (r users) get(ctx context.Context, where string, arg any, lock bool) (*user.User, error) {
 	row := new(userRow)
-	q := r.t.idb.NewSelect().Model(row).Where(where, arg)
-	if lock {
-		q = r.t.forUpdate(q)
+	if !lock || !r.t.writable || !r.t.store.db.IsPostgres() {
+		// One statement: the certificate by LEFT JOIN (FOR UPDATE cannot lock an outer join's
+		// nullable side, so locked reads keep two).
+		if err := r.t.idb.NewSelect().Model(row).Relation("Cert").Where("user_row."+where, arg).Scan(ctx); err != nil {
+			return nil, notFound(err, "user-not-found", "user not found")
+		}
+		cr := row.Cert
+		if cr != nil && cr.UserID == "" {
+			cr = nil
+		}
+		return r.fromRow(row, cr)
 	}
+	q := r.t.forUpdate(r.t.idb.NewSelect().Model(row).Where(where, arg))
 	if err := q.Scan(ctx); err != nil {
 		return nil, notFound(err, "user-not-found", "user not found")
 	}

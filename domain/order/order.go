@@ -204,6 +204,39 @@ func (o *Order) MarkPaid(transactionID string, amount kernel.Money, at time.Time
 	return false, nil
 }
 
+// Payment is a verified payment for the fast path of a notification: the store moves a pending
+// order whose total equals Amount to paid in one conditional statement (the guards of MarkPaid:
+// pending payment, the amount equal to the total, a transaction id), then RecordPaid records the
+// event. Whatever does not match (unknown, paid, closed, another amount) goes through MarkPaid.
+type Payment struct {
+	TransactionID string
+	Amount        kernel.Money
+	PaidAt        time.Time // the payment's success time (now when WeChat Pay gives none)
+	At            time.Time // when the server applied it
+}
+
+// NewPayment normalises the times as MarkPaid does; a payment without a transaction id is refused.
+func NewPayment(transactionID string, amount kernel.Money, at, now time.Time) (Payment, error) {
+	if transactionID == "" {
+		return Payment{}, kernel.Invalid("payment-incomplete", "a payment needs its transaction id")
+	}
+	now = kernel.OccurredAt(now)
+	if at.IsZero() {
+		at = now
+	}
+	return Payment{TransactionID: transactionID, Amount: amount, PaidAt: kernel.OccurredAt(at), At: now}, nil
+}
+
+// RecordPaid records the Paid event of an order the store has just moved to paid by p (o is the
+// order as stored after that statement). It refuses an order that p did not pay.
+func (o *Order) RecordPaid(p Payment) error {
+	if o.Status != StatusPaid || o.TransactionID != p.TransactionID || o.Total != p.Amount {
+		return kernel.Conflict("order-not-paid-by", "the order was not paid by this payment")
+	}
+	o.Record(Paid{OrderID: o.ID, EnterpriseID: o.EnterpriseID, TransactionID: p.TransactionID, Total: o.Total.Fen(), At: o.PaidAt})
+	return nil
+}
+
 // Close ends an unpaid order (expired, or cancelled by the buyer).
 func (o *Order) Close(reason string, now time.Time) error {
 	switch o.Status {

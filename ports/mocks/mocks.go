@@ -646,6 +646,44 @@ func (m *MockUnitOfWork) EXPECT() *MockUnitOfWorkMockRecorder {
 	return m.recorder
 }
 
+// Autocommit mocks base method.
+func (m *MockUnitOfWork) Autocommit(ctx context.Context, fn func(context.Context, ports.Tx) error) error {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "Autocommit", ctx, fn)
+	ret0, _ := ret[0].(error)
+	return ret0
+}
+
+// Autocommit indicates an expected call of Autocommit.
+func (mr *MockUnitOfWorkMockRecorder) Autocommit(ctx, fn any) *MockUnitOfWorkAutocommitCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "Autocommit", reflect.TypeOf((*MockUnitOfWork)(nil).Autocommit), ctx, fn)
+	return &MockUnitOfWorkAutocommitCall{Call: call}
+}
+
+// MockUnitOfWorkAutocommitCall wrap *gomock.Call
+type MockUnitOfWorkAutocommitCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockUnitOfWorkAutocommitCall) Return(arg0 error) *MockUnitOfWorkAutocommitCall {
+	c.Call = c.Call.Return(arg0)
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockUnitOfWorkAutocommitCall) Do(f func(context.Context, func(context.Context, ports.Tx) error) error) *MockUnitOfWorkAutocommitCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockUnitOfWorkAutocommitCall) DoAndReturn(f func(context.Context, func(context.Context, ports.Tx) error) error) *MockUnitOfWorkAutocommitCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
 // Do mocks base method.
 func (m *MockUnitOfWork) Do(ctx context.Context, fn func(context.Context, ports.Tx) error) error {
 	m.ctrl.T.Helper()
@@ -2632,6 +2670,45 @@ func (c *MockAuditLogAppendCall) Do(f func(context.Context, ports.AuditEntry) er
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
 func (c *MockAuditLogAppendCall) DoAndReturn(f func(context.Context, ports.AuditEntry) error) *MockAuditLogAppendCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
+// AppendOnce mocks base method.
+func (m *MockAuditLog) AppendOnce(ctx context.Context, e ports.AuditEntry) (bool, error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "AppendOnce", ctx, e)
+	ret0, _ := ret[0].(bool)
+	ret1, _ := ret[1].(error)
+	return ret0, ret1
+}
+
+// AppendOnce indicates an expected call of AppendOnce.
+func (mr *MockAuditLogMockRecorder) AppendOnce(ctx, e any) *MockAuditLogAppendOnceCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "AppendOnce", reflect.TypeOf((*MockAuditLog)(nil).AppendOnce), ctx, e)
+	return &MockAuditLogAppendOnceCall{Call: call}
+}
+
+// MockAuditLogAppendOnceCall wrap *gomock.Call
+type MockAuditLogAppendOnceCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockAuditLogAppendOnceCall) Return(arg0 bool, arg1 error) *MockAuditLogAppendOnceCall {
+	c.Call = c.Call.Return(arg0, arg1)
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockAuditLogAppendOnceCall) Do(f func(context.Context, ports.AuditEntry) (bool, error)) *MockAuditLogAppendOnceCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockAuditLogAppendOnceCall) DoAndReturn(f func(context.Context, ports.AuditEntry) (bool, error)) *MockAuditLogAppendOnceCall {
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }
@@ -5732,6 +5809,45 @@ func (c *MockOrderRepositoryListCall) Do(f func(context.Context, ports.OrderFilt
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
 func (c *MockOrderRepositoryListCall) DoAndReturn(f func(context.Context, ports.OrderFilter) ([]*order.Order, error)) *MockOrderRepositoryListCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
+// PayPending mocks base method.
+func (m *MockOrderRepository) PayPending(ctx context.Context, outTradeNo string, p order.Payment) (*order.Order, error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "PayPending", ctx, outTradeNo, p)
+	ret0, _ := ret[0].(*order.Order)
+	ret1, _ := ret[1].(error)
+	return ret0, ret1
+}
+
+// PayPending indicates an expected call of PayPending.
+func (mr *MockOrderRepositoryMockRecorder) PayPending(ctx, outTradeNo, p any) *MockOrderRepositoryPayPendingCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "PayPending", reflect.TypeOf((*MockOrderRepository)(nil).PayPending), ctx, outTradeNo, p)
+	return &MockOrderRepositoryPayPendingCall{Call: call}
+}
+
+// MockOrderRepositoryPayPendingCall wrap *gomock.Call
+type MockOrderRepositoryPayPendingCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockOrderRepositoryPayPendingCall) Return(arg0 *order.Order, arg1 error) *MockOrderRepositoryPayPendingCall {
+	c.Call = c.Call.Return(arg0, arg1)
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockOrderRepositoryPayPendingCall) Do(f func(context.Context, string, order.Payment) (*order.Order, error)) *MockOrderRepositoryPayPendingCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockOrderRepositoryPayPendingCall) DoAndReturn(f func(context.Context, string, order.Payment) (*order.Order, error)) *MockOrderRepositoryPayPendingCall {
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }

@@ -30,7 +30,7 @@ func (c *stmtCounter) AfterQuery(context.Context, *bun.QueryEvent)              
 // transaction's *sql.Tx (not visible to the bun hook): +1 statement.
 func BenchmarkBatchApprove(b *testing.B) {
 	for _, be := range testdb.Backends() {
-		for _, n := range []int{10, 100, 1000} {
+		for _, n := range []int{1, 10, 100, 1000} {
 			b.Run(fmt.Sprintf("%s/%d", be.Name, n), func(b *testing.B) {
 				db := be.Open(b)
 				store := testdb.Store(b, db)

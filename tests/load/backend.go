@@ -90,10 +90,27 @@ func runBackend(ctx context.Context, o options, name, serverBin string, floors m
 	goals = append(goals,
 		below(fmt.Sprintf("%s: mixed load p99 (%d req/s: %s)", name, o.Rate, mixName),
 			" ms", 50, spreadOf(p99s), 1, fmt.Sprintf("per-route p50/p95/p99 above; %s each run", o.Duration)),
-		below(name+": RSS during the load", " MB", 100, spreadOf(during), 1, "max VmRSS sampled every 200 ms; heap not exposed by the server: RSS only"),
+		below(name+": RSS during the load", " MB", 100, spreadOf(during), 1, "max VmRSS sampled every 200 ms"),
 		below(name+": RSS after the load", " MB", 100, spreadOf(after), 1, "max VmRSS over 3 s idle after each run"),
 		atMost(name+": RSS growth, after the last run / after the first", "×", 1.2, spread{after[len(after)-1] / after[0],
 			after[len(after)-1] / after[0], after[len(after)-1] / after[0]}, 2, "flat = within 20%"),
+	)
+
+	// 1b. Heap and RSS flat over LOAD_HEAP_EVENTS events (order creations, one event each): the
+	//     live heap after a GC (pprof on ADMIN_ADDR) and VmRSS after a tenth of them and after all.
+	heap, rss, err := heapOverEvents(ctx, srv, ds, sku, o.HeapEvents)
+	if err != nil {
+		return nil, fmt.Errorf("heap phase: %w", err)
+	}
+	k := func(n int) string { return strconv.Itoa(n/1000) + "k" }
+	fmt.Printf("\n%s heap after %s events %.1f MB, after %s %.1f MB (live heap after GC); RSS %.1f MB → %.1f MB\n",
+		name, k(o.HeapEvents/10), heap[0], k(o.HeapEvents), heap[1], rss[0], rss[1])
+	goals = append(goals,
+		atMost(fmt.Sprintf("%s: live heap after %s events / after %s", name, k(o.HeapEvents), k(o.HeapEvents/10)), "×", 1.2,
+			spread{heap[1] / heap[0], heap[1] / heap[0], heap[1] / heap[0]}, 2,
+			fmt.Sprintf("%.1f MB → %.1f MB, pprof heap?gc=1 on ADMIN_ADDR; flat = within 20%%", heap[0], heap[1])),
+		atMost(fmt.Sprintf("%s: RSS after %s events / after %s", name, k(o.HeapEvents), k(o.HeapEvents/10)), "×", 1.2,
+			spread{rss[1] / rss[0], rss[1] / rss[0], rss[1] / rss[0]}, 2, fmt.Sprintf("%.1f MB → %.1f MB VmRSS", rss[0], rss[1])),
 	)
 
 	// 2. GET /me against the bare handler (barehttp: net/http + database/sql, the same SELECTs)

@@ -37,6 +37,7 @@ type options struct {
 	Rate, Pairs             int
 	Sizes                   sizes
 	NotifyN                 int
+	HeapEvents              int
 	Backends                []string
 	BenchDir                string
 	PostgresDSN             string
@@ -69,8 +70,9 @@ func loadOptions() options {
 	o := options{
 		Duration: envDur("LOAD_DURATION", 30*time.Second), RatioDuration: envDur("LOAD_RATIO_DURATION", 3*time.Second),
 		Rate: envInt("LOAD_RATE", 300), Pairs: envInt("LOAD_PAIRS", 3), NotifyN: envInt("LOAD_NOTIFY_N", 400),
-		Sizes:    sizes{Members: envInt("LOAD_MEMBERS", 5000), Orders: envInt("LOAD_ORDERS", 50000), Sessions: 100},
-		BenchDir: os.Getenv("LOAD_BENCH_DIR"), PostgresDSN: os.Getenv("TEST_DATABASE_URL"),
+		HeapEvents: envInt("LOAD_HEAP_EVENTS", 100000),
+		Sizes:      sizes{Members: envInt("LOAD_MEMBERS", 5000), Orders: envInt("LOAD_ORDERS", 50000), Sessions: 100},
+		BenchDir:   os.Getenv("LOAD_BENCH_DIR"), PostgresDSN: os.Getenv("TEST_DATABASE_URL"),
 	}
 	if o.BenchDir == "" {
 		o.BenchDir = filepath.Join("..", "shared", "bench")
@@ -200,8 +202,9 @@ func freshSchema(ctx context.Context, dsn string) (string, func(), error) {
 	}, nil
 }
 
-func (be *backendEnv) serverEnv(port int) []string {
+func (be *backendEnv) serverEnv(port, adminPort int) []string {
 	env := []string{"APP_MODE=sandbox", "HTTP_ADDR=127.0.0.1:" + strconv.Itoa(port), "DATA_DIR=" + be.DataDir,
+		"ADMIN_ADDR=127.0.0.1:" + strconv.Itoa(adminPort),
 		"MASTER_KEY=" + be.masterB64, "LOG_LEVEL=warn", "PUBLIC_BASE_URL=http://127.0.0.1:" + strconv.Itoa(port)}
 	if be.DSN != "" {
 		env = append(env, "DATABASE_URL="+be.DSN)
@@ -214,11 +217,16 @@ func (be *backendEnv) startServer(bin, logPath string) (*process, time.Duration,
 	if err != nil {
 		return nil, 0, err
 	}
-	t0 := time.Now()
-	p, err := start(bin, []string{"serve"}, be.serverEnv(port), logPath)
+	adminPort, err := freePort()
 	if err != nil {
 		return nil, 0, err
 	}
+	t0 := time.Now()
+	p, err := start(bin, []string{"serve"}, be.serverEnv(port, adminPort), logPath)
+	if err != nil {
+		return nil, 0, err
+	}
+	p.Admin = "127.0.0.1:" + strconv.Itoa(adminPort)
 	p.Addr = "127.0.0.1:" + strconv.Itoa(port)
 	p.Base = "http://" + p.Addr
 	if _, err := p.waitHTTP(p.Base+"/readyz", 60*time.Second); err != nil {

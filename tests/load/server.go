@@ -21,7 +21,9 @@ type process struct {
 	cmd  *exec.Cmd
 	Addr string // host:port
 	Base string // http://host:port
-	done chan struct{}
+	// Admin is the server's ADMIN_ADDR (pprof, /metrics), host:port; empty for other programs.
+	Admin string
+	done  chan struct{}
 }
 
 func freePort() (int, error) {
