@@ -166,7 +166,7 @@ func provideRefundConfig(cfg Config) refunds.Config {
 func provideGateway(p *payments) ports.PaymentGateway   { return p.gateway }
 func provideSimulator(p *payments) *wechatpay.Simulator { return p.sim }
 
-func providePayments(cfg Config) (*payments, error) {
+func providePayments(cfg Config, store *sqlstore.Store) (*payments, error) {
 	w := cfg.WeChatPay
 	if cfg.PaymentProvider == "wechatpay" {
 		key, err := utils.LoadPrivateKeyWithPath(w.MerchantPrivateKeyFile)
@@ -187,11 +187,16 @@ func providePayments(cfg Config) (*payments, error) {
 	if w.MchID == "" || w.AppID == "" {
 		w.MchID, w.AppID = "1900000109", "wxd678efh567hg6787" // WeChat's documentation sandbox ids
 	}
-	keys, err := wechatpay.GenerateSandboxKeys()
+	// The keys live under DATA_DIR (shared by the instances, as the sandbox CA is) and the
+	// transactions in the database: every instance (and a separate consume process) talks to the
+	// same simulated WeChat Pay, as they would to the real one.
+	keys, err := wechatpay.SharedSandboxKeys(filepath.Join(cfg.DataDir, "wechatpay-sandbox"))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("wechatpay sandbox keys: %w", err)
 	}
-	sim, err := wechatpay.NewSimulator(keys.SimConfig(w.MchID, w.AppID, "", nil, nil))
+	sc := keys.SimConfig(w.MchID, w.AppID, "", nil, nil)
+	sc.Records = store.SandboxRecords()
+	sim, err := wechatpay.NewSimulator(sc)
 	if err != nil {
 		return nil, err
 	}
@@ -255,8 +260,10 @@ func provideIdentity(cfg Config, clock ports.Clock) (ports.IdentityVerifier, err
 	return identity.NewSandboxVerifier(), nil
 }
 
-func provideSandboxLiveness(cfg Config, clock ports.Clock) *identity.SandboxLiveness {
-	return identity.NewSandboxLiveness(clock, cfg.PublicBaseURL)
+// provideSandboxLiveness is the sandbox liveness verifier, keeping its sessions in the database
+// (a session started on one instance is played on another).
+func provideSandboxLiveness(cfg Config, clock ports.Clock, store *sqlstore.Store) *identity.SandboxLiveness {
+	return identity.NewDurableSandboxLiveness(clock, cfg.PublicBaseURL, store.SandboxRecords())
 }
 
 func provideLiveness(cfg Config, clock ports.Clock, sb *identity.SandboxLiveness) (ports.LivenessVerifier, error) {

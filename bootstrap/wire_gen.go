@@ -53,7 +53,7 @@ func NewRuntime(cfg Config, clock ports.Clock) (*Runtime, func(), error) {
 		cleanup()
 		return nil, nil, err
 	}
-	sandboxLiveness := provideSandboxLiveness(cfg, clock)
+	sandboxLiveness := provideSandboxLiveness(cfg, clock, store)
 	livenessVerifier, err := provideLiveness(cfg, clock, sandboxLiveness)
 	if err != nil {
 		cleanup()
@@ -93,7 +93,7 @@ func NewRuntime(cfg Config, clock ports.Clock) (*Runtime, func(), error) {
 	}
 	cms := provideCMS(timeStampAuthority)
 	keyGenerator := _wireKeyGenValue
-	bootstrapPayments, err := providePayments(cfg)
+	bootstrapPayments, err := providePayments(cfg, store)
 	if err != nil {
 		cleanup()
 		return nil, nil, err

@@ -51,3 +51,18 @@ type SandboxBankLedger interface {
 	// newest first.
 	List(ctx context.Context, prefix string, limit int) ([]SandboxTransfer, error)
 }
+
+// SandboxRecords keeps the state of a sandbox provider that lives between calls (the liveness
+// sessions, the simulated WeChat Pay transactions and keys) durably, so that every instance and a
+// separate consume process see the same provider, as they would a real one (sandbox mode only).
+// Values are opaque (JSON) and sealed at rest; kind names the provider's collection.
+type SandboxRecords interface {
+	// Insert stores value under (kind, key) unless a record is there; false when one was.
+	// Records past expiresAt (zero: never) may be dropped.
+	Insert(ctx context.Context, kind, key string, value []byte, expiresAt time.Time) (bool, error)
+	// Get returns the record of (kind, key); false when there is none.
+	Get(ctx context.Context, kind, key string) ([]byte, bool, error)
+	// Update replaces the record of (kind, key) by fn's result, atomically (a row lock across
+	// instances); false when there is none. An error of fn leaves the record as it was.
+	Update(ctx context.Context, kind, key string, fn func(value []byte) ([]byte, error)) (bool, error)
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"strings"
 	"sync"
 	"time"
@@ -43,13 +44,25 @@ type sandboxSession struct {
 	result    ports.LivenessResult
 }
 
+// sessionRecord is a session as the durable records keep it.
+type sessionRecord struct {
+	Req       ports.LivenessRequest `json:"req"`
+	ExpiresAt time.Time             `json:"expires_at"`
+	Result    ports.LivenessResult  `json:"result"`
+}
+
+// livenessKind is the kind of the sandbox liveness sessions in ports.SandboxRecords.
+const livenessKind = "liveness"
+
 // SandboxLiveness simulates face liveness sessions: Start opens a session whose page is under
 // the sandbox endpoint, and Play (or PlayAs) decides it as the provider's H5 page would. An
 // undecided session fails with ReasonSessionExpired once SandboxLivenessTTL has passed. It keeps
-// at most SandboxLivenessCapacity sessions in memory and is safe for concurrent use.
+// at most SandboxLivenessCapacity sessions in memory, or (NewDurableSandboxLiveness) keeps them in
+// durable records shared by every instance; it is safe for concurrent use.
 type SandboxLiveness struct {
 	clock   ports.Clock
 	baseURL string
+	records ports.SandboxRecords // nil: in memory
 
 	mu       sync.Mutex
 	capacity int
@@ -66,6 +79,15 @@ func NewSandboxLiveness(clock ports.Clock, baseURL string) *SandboxLiveness {
 		capacity: SandboxLivenessCapacity,
 		sessions: map[string]*sandboxSession{},
 	}
+}
+
+// NewDurableSandboxLiveness is the sandbox liveness verifier keeping its sessions in records, so
+// that a session started on one instance is played and read on another (several instances
+// behind a load balancer) and survives a restart.
+func NewDurableSandboxLiveness(clock ports.Clock, baseURL string, records ports.SandboxRecords) *SandboxLiveness {
+	s := NewSandboxLiveness(clock, baseURL)
+	s.records = records
+	return s
 }
 
 var _ ports.LivenessVerifier = (*SandboxLiveness)(nil)
@@ -87,6 +109,16 @@ func (s *SandboxLiveness) Start(ctx context.Context, req ports.LivenessRequest) 
 		expiresAt: s.clock.Now().UTC().Add(SandboxLivenessTTL),
 		result:    ports.LivenessResult{Status: ports.LivenessPending, Reference: req.Reference},
 	}
+	if s.records != nil {
+		v, err := json.Marshal(sessionRecord{Req: sess.req, ExpiresAt: sess.expiresAt, Result: sess.result})
+		if err != nil {
+			return ports.LivenessSession{}, err
+		}
+		if _, err := s.records.Insert(ctx, livenessKind, id, v, sess.expiresAt); err != nil {
+			return ports.LivenessSession{}, err
+		}
+		return ports.LivenessSession{ID: id, URL: s.baseURL + SandboxLivenessPath + id, ExpiresAt: sess.expiresAt}, nil
+	}
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -106,9 +138,10 @@ func (s *SandboxLiveness) Result(ctx context.Context, sessionID string) (ports.L
 	if err := ctx.Err(); err != nil {
 		return ports.LivenessResult{}, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sess, ok := s.sessions[sessionID]
+	sess, ok, err := s.load(ctx, sessionID)
+	if err != nil {
+		return ports.LivenessResult{}, err
+	}
 	if !ok {
 		return ports.LivenessResult{}, errSessionNotFound()
 	}
@@ -139,19 +172,74 @@ func (s *SandboxLiveness) PlayAs(sessionID, name string, id kernel.IDNumber) err
 	})
 }
 
-func (s *SandboxLiveness) decide(sessionID string, outcome func(*sandboxSession) ports.LivenessResult) error {
+// load reads a session (a copy).
+func (s *SandboxLiveness) load(ctx context.Context, sessionID string) (sandboxSession, bool, error) {
+	if s.records != nil {
+		v, ok, err := s.records.Get(ctx, livenessKind, sessionID)
+		if err != nil || !ok {
+			return sandboxSession{}, false, err
+		}
+		var r sessionRecord
+		if err := json.Unmarshal(v, &r); err != nil {
+			return sandboxSession{}, false, err
+		}
+		return sandboxSession{req: r.Req, expiresAt: r.ExpiresAt, result: r.Result}, true, nil
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	sess, ok := s.sessions[sessionID]
-	switch {
-	case !ok:
+	if !ok {
+		return sandboxSession{}, false, nil
+	}
+	return *sess, true, nil
+}
+
+func (s *SandboxLiveness) decide(sessionID string, outcome func(*sandboxSession) ports.LivenessResult) error {
+	if s.records != nil {
+		var refused error
+		found, err := s.records.Update(context.Background(), livenessKind, sessionID, func(v []byte) ([]byte, error) {
+			var r sessionRecord
+			if err := json.Unmarshal(v, &r); err != nil {
+				return nil, err
+			}
+			sess := &sandboxSession{req: r.Req, expiresAt: r.ExpiresAt, result: r.Result}
+			if refused = s.refusal(sess); refused != nil {
+				return nil, refused
+			}
+			r.Result = outcome(sess)
+			return json.Marshal(r)
+		})
+		switch {
+		case refused != nil:
+			return refused
+		case err != nil:
+			return err
+		case !found:
+			return errSessionNotFound()
+		}
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sess, ok := s.sessions[sessionID]
+	if !ok {
 		return errSessionNotFound()
+	}
+	if err := s.refusal(sess); err != nil {
+		return err
+	}
+	sess.result = outcome(sess)
+	return nil
+}
+
+// refusal is why sess cannot be decided any more (nil: it can).
+func (s *SandboxLiveness) refusal(sess *sandboxSession) error {
+	switch {
 	case sess.result.Status != ports.LivenessPending:
 		return kernel.Conflict(codeSessionFinished, "the liveness session is already decided")
 	case !s.clock.Now().Before(sess.expiresAt):
 		return kernel.Precondition(codeSessionExpired, "the liveness session has expired")
 	}
-	sess.result = outcome(sess)
 	return nil
 }
 

@@ -55,6 +55,8 @@ type SimConfig struct {
 	HTTPClient *http.Client
 	// MaxOrders bounds the orders kept in memory (the oldest are forgotten); 0 = 10000.
 	MaxOrders int
+	// Records, when set, keeps the orders durably instead, shared by every instance (simbook.go).
+	Records ports.SandboxRecords
 }
 
 type systemClock struct{}
@@ -75,7 +77,6 @@ type simOrder struct {
 	transactionID                         string
 	successTime                           time.Time
 	timeExpire                            time.Time
-	refundNos                             []string // its refunds' out_refund_nos
 }
 
 // Simulator is an in-process WeChat Pay API v3 (直连商户 JSAPI/APP prepay, query, close, payment
@@ -297,29 +298,8 @@ func (s *Simulator) prepay(w http.ResponseWriter, r *http.Request, tradeType str
 		expire = t
 	}
 
-	s.mu.Lock()
-	o, ok := s.orders[req.OutTradeNo]
-	if ok {
-		var code, msg string
-		switch {
-		case o.state == ports.TradeSuccess:
-			code, msg = "ORDERPAID", "该订单已支付"
-		case o.state == ports.TradeClosed:
-			code, msg = "ORDERCLOSED", "该订单已关闭"
-		case o.total != req.Amount.Total || o.tradeType != tradeType || o.openID != openID:
-			code, msg = "INVALID_REQUEST", "201 商户订单号重复：参数与首次请求时不一致"
-		}
-		answer := o.prepayAnswer()
-		s.mu.Unlock()
-		if code != "" {
-			s.fail(w, http.StatusBadRequest, code, msg)
-			return
-		}
-		s.reply(w, http.StatusOK, answer)
-		return
-	}
 	now := s.clock.Now()
-	o = &simOrder{
+	o := &simOrder{
 		appID: req.AppID, mchID: req.MchID, description: req.Description, outTradeNo: req.OutTradeNo,
 		tradeType: tradeType, total: req.Amount.Total, currency: req.Amount.Currency, openID: openID,
 		notifyURL: req.NotifyURL, prepayID: "wx" + now.In(beijing).Format("20060102150405") + randHex(20),
@@ -328,18 +308,27 @@ func (s *Simulator) prepay(w http.ResponseWriter, r *http.Request, tradeType str
 	if tradeType == "NATIVE" {
 		o.codeURL = "weixin://wxpay/bizpayurl?pr=" + randHex(10)
 	}
-	s.orders[o.outTradeNo] = o
-	s.fifo = append(s.fifo, o.outTradeNo)
-	for len(s.fifo) > s.cfg.MaxOrders {
-		for _, rno := range s.orders[s.fifo[0]].refundNos {
-			delete(s.refunds, rno)
-		}
-		delete(s.orders, s.fifo[0])
-		s.fifo = s.fifo[1:]
+	stored, created, err := s.createOrder(r.Context(), o)
+	if err != nil {
+		s.fail(w, http.StatusInternalServerError, "SYSTEM_ERROR", "系统错误")
+		return
 	}
-	answer := o.prepayAnswer()
-	s.mu.Unlock()
-	s.reply(w, http.StatusOK, answer)
+	if !created {
+		var code, msg string
+		switch {
+		case stored.state == ports.TradeSuccess:
+			code, msg = "ORDERPAID", "该订单已支付"
+		case stored.state == ports.TradeClosed:
+			code, msg = "ORDERCLOSED", "该订单已关闭"
+		case stored.total != req.Amount.Total || stored.tradeType != tradeType || stored.openID != openID:
+			code, msg = "INVALID_REQUEST", "201 商户订单号重复：参数与首次请求时不一致"
+		}
+		if code != "" {
+			s.fail(w, http.StatusBadRequest, code, msg)
+			return
+		}
+	}
+	s.reply(w, http.StatusOK, stored.prepayAnswer())
 }
 
 // prepayAnswer is WeChat's answer to a prepay: a code_url for NATIVE, else a prepay_id.
@@ -355,18 +344,15 @@ func (s *Simulator) query(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, http.StatusBadRequest, "PARAM_ERROR", "mchid 与请求商户不一致")
 		return
 	}
-	s.mu.Lock()
-	o, ok := s.orders[r.PathValue("out_trade_no")]
-	var tx map[string]any
-	if ok {
-		tx = o.transaction()
-	}
-	s.mu.Unlock()
-	if !ok {
+	o, ok, err := s.getOrder(r.Context(), r.PathValue("out_trade_no"))
+	switch {
+	case err != nil:
+		s.fail(w, http.StatusInternalServerError, "SYSTEM_ERROR", "系统错误")
+	case !ok:
 		s.fail(w, http.StatusNotFound, "ORDER_NOT_EXIST", "订单不存在")
-		return
+	default:
+		s.reply(w, http.StatusOK, o.transaction())
 	}
-	s.reply(w, http.StatusOK, tx)
 }
 
 func (s *Simulator) closeOrder(w http.ResponseWriter, r *http.Request) {
@@ -377,17 +363,17 @@ func (s *Simulator) closeOrder(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, http.StatusBadRequest, "PARAM_ERROR", "mchid 与请求商户不一致")
 		return
 	}
-	s.mu.Lock()
-	o, ok := s.orders[r.PathValue("out_trade_no")]
 	state := ""
-	if ok {
+	_, ok, err := s.updateOrder(r.Context(), r.PathValue("out_trade_no"), func(o *simOrder) error {
 		state = o.state
 		if state != ports.TradeSuccess {
 			o.state = ports.TradeClosed
 		}
-	}
-	s.mu.Unlock()
+		return nil
+	})
 	switch {
+	case err != nil:
+		s.fail(w, http.StatusInternalServerError, "SYSTEM_ERROR", "系统错误")
 	case !ok:
 		s.fail(w, http.StatusNotFound, "ORDER_NOT_EXIST", "订单不存在")
 	case state == ports.TradeSuccess:
@@ -397,7 +383,7 @@ func (s *Simulator) closeOrder(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// transaction is the transaction resource as WeChat Pay returns it. s.mu must be held.
+// transaction is the transaction resource as WeChat Pay returns it (of a copy).
 func (o *simOrder) transaction() map[string]any {
 	tx := map[string]any{
 		"appid": o.appID, "mchid": o.mchID, "out_trade_no": o.outTradeNo, "trade_type": o.tradeType,
@@ -429,22 +415,26 @@ func (s *Simulator) MarkPaid(outTradeNo string) error {
 
 func (s *Simulator) markPaid(outTradeNo string) (notifyURL string, err error) {
 	now := s.clock.Now()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	o, ok := s.orders[outTradeNo]
+	o, ok, err := s.updateOrder(context.Background(), outTradeNo, func(o *simOrder) error {
+		switch {
+		case o.state != ports.TradeNotPay:
+			return kernel.Conflict("payment-not-payable", "the simulator's transaction is "+o.state)
+		case !o.timeExpire.IsZero() && now.After(o.timeExpire):
+			return kernel.Conflict("payment-not-payable", "the simulator's transaction expired")
+		}
+		o.state = ports.TradeSuccess
+		o.successTime = now
+		o.transactionID = "4200" + randDigits(6) + now.In(beijing).Format("20060102") + randDigits(10)
+		if o.openID == "" {
+			o.openID = "oSim" + randHex(12)
+		}
+		return nil
+	})
 	switch {
+	case err != nil:
+		return "", err
 	case !ok:
 		return "", kernel.NotFound(CodeNotFound, "the simulator has no transaction for this order: call wechat-pay first")
-	case o.state != ports.TradeNotPay:
-		return "", kernel.Conflict("payment-not-payable", "the simulator's transaction is "+o.state)
-	case !o.timeExpire.IsZero() && now.After(o.timeExpire):
-		return "", kernel.Conflict("payment-not-payable", "the simulator's transaction expired")
-	}
-	o.state = ports.TradeSuccess
-	o.successTime = now
-	o.transactionID = "4200" + randDigits(6) + now.In(beijing).Format("20060102") + randDigits(10)
-	if o.openID == "" {
-		o.openID = "oSim" + randHex(12)
 	}
 	return o.notifyURL, nil
 }
@@ -486,16 +476,14 @@ func (s *Simulator) Pay(ctx context.Context, outTradeNo string) error {
 // current transaction of outTradeNo, after mutate (if not nil) has edited the transaction
 // resource (e.g. tx["amount"].(map[string]any)["total"] = 1).
 func (s *Simulator) Notification(outTradeNo string, mutate func(tx map[string]any)) (map[string]string, []byte, error) {
-	s.mu.Lock()
-	o, ok := s.orders[outTradeNo]
-	var tx map[string]any
-	if ok {
-		tx = o.transaction()
+	o, ok, err := s.getOrder(context.Background(), outTradeNo)
+	if err != nil {
+		return nil, nil, err
 	}
-	s.mu.Unlock()
 	if !ok {
 		return nil, nil, errors.New("wechatpay simulator: order not found")
 	}
+	tx := o.transaction()
 	if mutate != nil {
 		mutate(tx)
 	}

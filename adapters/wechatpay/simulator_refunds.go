@@ -76,20 +76,31 @@ func (s *Simulator) createRefund(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	now := s.clock.Now()
-	// reply and fail take no lock: answering while s.mu is held is fine.
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	// The paid order, from the simulator's order book (durable when shared by instances).
 	var o *simOrder
 	if req.OutTradeNo != "" {
-		o = s.orders[req.OutTradeNo]
+		got, ok, err := s.getOrder(r.Context(), req.OutTradeNo)
+		if err != nil {
+			s.fail(w, http.StatusInternalServerError, "SYSTEM_ERROR", "系统错误")
+			return
+		}
+		if ok {
+			o = &got
+		}
 	} else {
+		s.mu.Lock()
 		for _, c := range s.orders {
 			if c.transactionID != "" && c.transactionID == req.TransactionID {
-				o = c
+				cp := *c
+				o = &cp
 				break
 			}
 		}
+		s.mu.Unlock()
 	}
+	// reply and fail take no lock: answering while s.mu is held is fine.
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if o == nil || (req.TransactionID != "" && o.transactionID != req.TransactionID) {
 		s.fail(w, http.StatusNotFound, "RESOURCE_NOT_EXISTS", "订单不存在")
 		return
@@ -111,8 +122,8 @@ func (s *Simulator) createRefund(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var taken int64
-	for _, no := range o.refundNos {
-		if rf := s.refunds[no]; rf != nil && rf.status != ports.RefundStateClosed {
+	for _, rf := range s.refunds {
+		if rf.outTradeNo == o.outTradeNo && rf.status != ports.RefundStateClosed {
 			taken += rf.refund
 		}
 	}
@@ -124,7 +135,6 @@ func (s *Simulator) createRefund(w http.ResponseWriter, r *http.Request) {
 		refundID: "50" + randDigits(10) + now.In(beijing).Format("20060102") + randDigits(10), reason: req.Reason,
 		notifyURL: req.NotifyURL, refund: req.Amount.Refund, total: o.total, status: ports.RefundStateProcessing, createTime: now}
 	s.refunds[rf.outRefundNo] = rf
-	o.refundNos = append(o.refundNos, rf.outRefundNo)
 	s.reply(w, http.StatusOK, rf.resource())
 }
 

@@ -18,20 +18,23 @@ import (
 
 	"github.com/shuxinqian/server/bootstrap"
 	"github.com/shuxinqian/server/tests/fakes"
-	"github.com/shuxinqian/server/tests/testdb"
 )
+
+var testMasterKey = base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{9}, 32))
 
 type server struct {
 	t     *testing.T
 	base  string
 	clock *fakes.Clock
 	rt    *bootstrap.Runtime
+	// spread is the two-instance deployment behind base (spread mode, spread_test.go), else nil.
+	spread *spread
 }
 
 // forEachBackend starts a fresh server per database and runs fn against it.
 func forEachBackend(t *testing.T, fn func(t *testing.T, s *server)) {
 	t.Run("sqlite", func(t *testing.T) { fn(t, start(t, "")) })
-	t.Run("postgres", func(t *testing.T) { fn(t, start(t, testdb.PostgresSchemaDSN(t))) })
+	t.Run("postgres", func(t *testing.T) { fn(t, startPostgres(t)) })
 }
 
 func start(t *testing.T, databaseURL string) *server {
@@ -46,13 +49,7 @@ func startWith(t *testing.T, extra map[string]string) *server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	env := map[string]string{
-		"PUBLIC_BASE_URL":         "http://" + ln.Addr().String(),
-		"DATA_DIR":                t.TempDir(),
-		"MASTER_KEY":              base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{9}, 32)),
-		"LOG_LEVEL":               "error",
-		"FORWARDER_POLL_INTERVAL": "20ms",
-	}
+	env := baseEnv(t, "http://"+ln.Addr().String())
 	for k, v := range extra {
 		env[k] = v
 	}
