@@ -23,7 +23,8 @@ func (u *User) ReserveSigningTry(now time.Time) (SigningTry, error) {
 	return SigningTry{Left: u.SigningPasswordFailed(now)}, nil
 }
 
-// SigningTryAccepted gives back a reserved try that was right: the failure count starts over,
+// SigningTryAccepted gives back a reserved try that was right: the failures before it are forgiven
+// (tries reserved after it stay counted),
 // and a lock that this very try set (it was the last one allowed) is lifted. A lock set by other
 // tries meanwhile stays.
 func (u *User) SigningTryAccepted(try SigningTry, now time.Time) {
@@ -35,8 +36,11 @@ func (u *User) SigningTryAccepted(try SigningTry, now time.Time) {
 		}
 		return
 	}
-	if u.signing.Failures > 0 && u.signing.LockedUntil.IsZero() {
-		u.signing.Failures = 0
+	// The failures counted before this try are forgiven; tries reserved after it (still being
+	// checked, or found wrong meanwhile) stay counted, so parallel wrong guesses are not erased.
+	later := max(0, u.signing.Failures-(MaxSigningFailures-try.Left))
+	if u.signing.Failures != later && u.signing.LockedUntil.IsZero() {
+		u.signing.Failures = later
 		u.updatedAt = now
 	}
 }

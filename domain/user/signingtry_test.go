@@ -36,3 +36,21 @@ func TestReserveSigningTry(t *testing.T) {
 		t.Fatalf("a right early try lifted the others' lock: %v", err)
 	}
 }
+
+// A right try forgives the failures before it but not the tries reserved after it: parallel wrong
+// guesses stay counted while the owner's right one is checked.
+func TestSigningTryAcceptedKeepsLaterReservations(t *testing.T) {
+	u := withCertificate(t)
+	_, _ = u.ReserveSigningTry(rnNow)        // wrong, before
+	right, _ := u.ReserveSigningTry(rnNow)   // the owner's right try (3 left)
+	later, err := u.ReserveSigningTry(rnNow) // a parallel guess reserved after it (2 left)
+	if err != nil || right.Left != 3 || later.Left != 2 {
+		t.Fatalf("reservations: %+v %+v %v", right, later, err)
+	}
+	u.SigningTryAccepted(right, rnNow)
+	// The earlier failure is forgiven, the later reservation still counts: 3 left after the next.
+	next, err := u.ReserveSigningTry(rnNow)
+	if err != nil || next.Left != 3 {
+		t.Fatalf("after the right try: %+v %v, want 3 left", next, err)
+	}
+}
