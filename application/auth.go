@@ -246,7 +246,7 @@ func (a *App) loginByCode(ctx context.Context, phone kernel.Phone, code string) 
 			return verr // roll back
 		}
 		if verr != nil {
-			return nil // commit the wrong try
+			return nil //nolint:nilerr // commit the wrong try; verr is answered after the commit
 		}
 		u, err := tx.Users().GetByPhone(ctx, phone)
 		switch {

@@ -226,7 +226,7 @@ func TestSealManagement(t *testing.T) {
 	}
 	g := grants[0].(map[string]any)
 	exp, _ := time.Parse(time.RFC3339, fmt.Sprint(g["expires_at"]))
-	if g["member_id"] != mid || g["state"] != "active" || exp.Sub(time.Now()) < 89*24*time.Hour || exp.Sub(time.Now()) > 91*24*time.Hour {
+	if g["member_id"] != mid || g["state"] != "active" || time.Until(exp) < 89*24*time.Hour || time.Until(exp) > 91*24*time.Hour {
 		t.Fatalf("grant %v", g)
 	}
 	b.click("撤销授权")

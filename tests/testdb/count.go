@@ -158,7 +158,7 @@ func (c *countingConn) PrepareContext(ctx context.Context, query string) (driver
 	if p, ok := c.Conn.(driver.ConnPrepareContext); ok {
 		st, err = p.PrepareContext(ctx, query)
 	} else {
-		st, err = c.Conn.Prepare(query)
+		st, err = c.Prepare(query)
 	}
 	if err != nil {
 		return nil, err

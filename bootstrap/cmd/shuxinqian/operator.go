@@ -89,10 +89,9 @@ func (op operatorCreate) run(ctx context.Context, rt *bootstrap.Runtime, out io.
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "operator %s created (role %s, id %s)\n", c.Username, c.Role, c.ID)
-	fmt.Fprintf(out, "TOTP secret (shown once; add it to an authenticator app): %s\n", c.TOTPSecret)
-	fmt.Fprintf(out, "otpauth URL: %s\n", c.OTPAuthURL)
-	return nil
+	_, err = fmt.Fprintf(out, "operator %s created (role %s, id %s)\nTOTP secret (shown once; add it to an authenticator app): %s\notpauth URL: %s\n",
+		c.Username, c.Role, c.ID, c.TOTPSecret, c.OTPAuthURL)
+	return err
 }
 
 // printTOTP prints the current TOTP code of a base32 secret, for shells without oathtool.
