@@ -27,6 +27,10 @@ type DeliveryOptions struct {
 	Batch int
 	// ResendAfter is how long a nacked message waits before it is delivered again (default 1s).
 	ResendAfter time.Duration
+	// StopGrace is how long a handler still running when the queue stops may take to finish
+	// (default 5s); then its context is cancelled (a retry backoff or a query ends), it nacks and
+	// its message is released for another delivery.
+	StopGrace time.Duration
 }
 
 func (o *DeliveryOptions) defaults() {
@@ -41,6 +45,9 @@ func (o *DeliveryOptions) defaults() {
 	}
 	if o.ResendAfter <= 0 {
 		o.ResendAfter = time.Second
+	}
+	if o.StopGrace <= 0 {
+		o.StopGrace = 5 * time.Second
 	}
 }
 
@@ -185,7 +192,11 @@ func (q *DeliveryQueue) consume(ctx context.Context, topic string, out chan<- *m
 			continue
 		}
 		for i, r := range rows {
-			if !q.deliver(ctx, topic, r, out) {
+			if next, settled := q.deliver(ctx, topic, r, out); !next {
+				// The rest of the batch (and this row, unless it was settled) is visible again now.
+				if settled {
+					i++
+				}
 				q.release(rows[i:], 0)
 				break
 			}
@@ -193,9 +204,10 @@ func (q *DeliveryQueue) consume(ctx context.Context, topic string, out chan<- *m
 	}
 }
 
-// deliver hands one message to the handler and settles its row; false means stop the batch
-// (the row was not acked and is released with the rest).
-func (q *DeliveryQueue) deliver(ctx context.Context, topic string, r deliveryRow, out chan<- *message.Message) bool {
+// deliver hands one message to the handler and settles its row. next false means stop the batch;
+// settled tells whether the row was dealt with (acked, or released for a later resend after a
+// nack) or is still to be released.
+func (q *DeliveryQueue) deliver(ctx context.Context, topic string, r deliveryRow, out chan<- *message.Message) (next, settled bool) {
 	msg := message.NewMessage(r.UUID, r.Payload)
 	if r.Metadata != "" {
 		var md message.Metadata
@@ -211,31 +223,45 @@ func (q *DeliveryQueue) deliver(ctx context.Context, topic string, r deliveryRow
 	select {
 	case out <- msg:
 	case <-ctx.Done():
-		return false
+		return false, false
 	case <-q.closing:
-		return false
+		return false, false
 	}
 	select {
 	case <-msg.Acked():
 		q.ack(topic, r.ID)
-		return true
+		return true, true
 	case <-msg.Nacked():
 		q.release([]deliveryRow{r}, q.opts.ResendAfter)
-		return false
+		return false, true
 	case <-ctx.Done():
 	case <-q.closing:
 	}
-	// Stopping: the router lets a running handler finish; settle its message if it does within
-	// a bound, else leave it to be released (delivered again).
+	// Stopping: a running handler may finish within StopGrace; then its context is cancelled, so
+	// a handler waiting (a retry backoff, a query) ends and nacks. Settle its message if it acks,
+	// else leave it to be released (delivered again). Nothing of the handler outlives Close by
+	// more than these bounds, so the database is not closed under it.
+	grace := time.NewTimer(q.opts.StopGrace)
+	defer grace.Stop()
+	select {
+	case <-msg.Acked():
+		q.ack(topic, r.ID)
+		return false, true
+	case <-msg.Nacked():
+		return false, false
+	case <-grace.C:
+	}
+	cancel()
 	t := time.NewTimer(q.opts.Lease / 2)
 	defer t.Stop()
 	select {
 	case <-msg.Acked():
 		q.ack(topic, r.ID)
+		return false, true
 	case <-msg.Nacked():
 	case <-t.C:
 	}
-	return false
+	return false, false
 }
 
 func (q *DeliveryQueue) claim(ctx context.Context, topic string) ([]deliveryRow, error) {

@@ -187,7 +187,13 @@ func (s *server) login(phone string) string {
 // eventually polls cond until it holds (the consumers are asynchronous).
 func (s *server) eventually(what string, cond func() bool) {
 	s.t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); !cond(); {
+	s.within(10*time.Second, what, cond)
+}
+
+// within polls cond until it holds or d has passed.
+func (s *server) within(d time.Duration, what string, cond func() bool) {
+	s.t.Helper()
+	for deadline := time.Now().Add(d); !cond(); {
 		if time.Now().After(deadline) {
 			s.t.Fatalf("timed out waiting for %s", what)
 		}
