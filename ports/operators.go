@@ -7,7 +7,9 @@ import (
 
 	"github.com/shuxinqian/server/domain/channel"
 	"github.com/shuxinqian/server/domain/enterprise"
+	"github.com/shuxinqian/server/domain/kernel"
 	"github.com/shuxinqian/server/domain/operator"
+	"github.com/shuxinqian/server/domain/order"
 )
 
 //go:generate go tool mockgen -typed -destination=mocks/operators_mocks.go -package=mocks github.com/shuxinqian/server/ports OperatorRepository,OperatorAuditLog,BannerRepository,DeadLetterQueue,ChannelAdmin,ConsoleDirectory
@@ -120,4 +122,25 @@ type ConsoleDirectory interface {
 	Anomaly(ctx context.Context, id string) (AnomalyRecord, error)
 	// ResolveAnomaly records the resolution of an open anomaly.
 	ResolveAnomaly(ctx context.Context, id, by, note string, at time.Time) error
+	// Orders lists orders of every user, newest first (by id), matching f, each with its
+	// enterprise's name, in one query.
+	Orders(ctx context.Context, f ConsoleOrderFilter) ([]ConsoleOrder, error)
+	// Order loads one order with its enterprise's name; missing → not-found "order-not-found".
+	Order(ctx context.Context, id kernel.OrderID) (ConsoleOrder, error)
+}
+
+// ConsoleOrderFilter selects orders across users for the console. Empty fields match all.
+type ConsoleOrderFilter struct {
+	Status       order.Status
+	EnterpriseID kernel.EnterpriseID
+	OutTradeNo   string
+	Before       kernel.OrderID // cursor: orders older than this one ("" from the newest)
+	Limit        int
+}
+
+// ConsoleOrder is an order with the name of the enterprise it was placed for ("" when the
+// enterprise is gone).
+type ConsoleOrder struct {
+	Order          *order.Order
+	EnterpriseName string
 }

@@ -1,6 +1,7 @@
 // Package h5 serves the H5 client (adapters/h5/web, built into dist by `make web`) from the
 // binary: hashed assets with long cache lifetimes, index.html (no-cache) for every client route,
-// and a strict Content-Security-Policy on every HTML answer.
+// admin.html (the operator console, no-cache) for /admin/ and its routes, and a strict
+// Content-Security-Policy on every HTML answer.
 package h5
 
 import (
@@ -33,6 +34,7 @@ func Handler() http.Handler {
 // NewHandler serves a built bundle from root (index.html and assets/).
 func NewHandler(root fs.FS) http.Handler {
 	index, _ := fs.ReadFile(root, "index.html")
+	admin, _ := fs.ReadFile(root, "admin.html")
 	files := http.FileServerFS(root)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
@@ -45,7 +47,20 @@ func NewHandler(root fs.FS) http.Handler {
 			http.NotFound(w, r)
 			return
 		}
+		if r.URL.Path == "/admin" {
+			// The console's router lives under /admin/.
+			http.Redirect(w, r, "/admin/", http.StatusMovedPermanently)
+			return
+		}
 		name := strings.TrimPrefix(p, "/")
+		if name == "admin" || name == "admin.html" || strings.HasPrefix(name, "admin/") {
+			rest := "" // "/admin/" and "/admin.html" are the console's start page
+			if strings.HasPrefix(name, "admin/") {
+				rest = strings.TrimPrefix(name, "admin/")
+			}
+			serveConsole(w, r, admin, rest)
+			return
+		}
 		if name != "" && name != "index.html" {
 			if st, err := fs.Stat(root, name); err == nil && !st.IsDir() {
 				if strings.HasPrefix(name, "assets/") {
@@ -82,6 +97,34 @@ func NewHandler(root fs.FS) http.Handler {
 			_, _ = w.Write(index)
 		}
 	})
+}
+
+// serveConsole answers a page of the operator console (web/admin.html, router base /admin/):
+// admin.html, no-cache, 200 for the console's sections and 404 for any other path (the console
+// renders its 未找到 page).
+func serveConsole(w http.ResponseWriter, r *http.Request, admin []byte, rest string) {
+	if admin == nil {
+		http.Error(w, "the console bundle is not built: run make web", http.StatusNotFound)
+		return
+	}
+	status := http.StatusOK
+	if first, _, _ := strings.Cut(rest, "/"); !consoleSections[first] {
+		status = http.StatusNotFound
+	}
+	setSecurityHeaders(w)
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.WriteHeader(status)
+	if r.Method == http.MethodGet {
+		_, _ = w.Write(admin)
+	}
+}
+
+// consoleSections are the first path segments (after /admin/) of the console's routes
+// (web/src/admin/router.ts).
+var consoleSections = map[string]bool{
+	"": true, "login": true, "channels": true, "settings": true, "banners": true, "enterprises": true, "verifications": true,
+	"orders": true, "anomalies": true, "dead-letters": true, "audit": true,
 }
 
 // clientSections are the first path segments of the client's routes (web/src/router.ts).

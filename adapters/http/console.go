@@ -45,6 +45,8 @@ func (s *Server) registerConsoleRoutes() {
 	s.operator("GET", a+"/dead-letters", operator.PermDeadLettersRead, s.adminListDeadLetters)
 	s.operator("GET", a+"/dead-letters/{dead_letter_id}", operator.PermDeadLettersRead, s.adminGetDeadLetter)
 	s.operator("POST", a+"/dead-letters/{dead_letter_id}/replay", operator.PermDeadLetters, s.adminReplayDeadLetter)
+
+	s.registerAdminOrderRoutes()
 }
 
 // ---- channels ----

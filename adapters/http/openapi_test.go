@@ -580,6 +580,9 @@ func TestOpenAPISchemasMatchGoStructs(t *testing.T) {
 		"ResolveAnomalyRequest":       reflect.TypeFor[resolveRequest](),
 		"DeadLetter":                  reflect.TypeFor[deadLetterJSON](),
 		"DeadLetterPage":              reflect.TypeFor[deadLetterPage](),
+		"AdminOrder":                  reflect.TypeFor[adminOrderJSON](),
+		"AdminOrderPage":              reflect.TypeFor[adminOrderPage](),
+		"AdminOrderDetail":            reflect.TypeFor[adminOrderDetail](),
 	} {
 		t.Run(name, func(t *testing.T) {
 			s := obj(t, schemas[name], "schemas."+name)
@@ -797,6 +800,8 @@ func TestOpenAPIOperationBodies(t *testing.T) {
 		"POST /api/v1/admin/dead-letters/{dead_letter_id}/replay":      {status: "202", body: "DeadLetter"},
 		"POST /api/v1/admin/orders/{order_id}/refunds":                 {request: "RefundRequest", status: "202", body: "RefundAnswer"},
 		"GET /api/v1/admin/orders/{order_id}/refunds":                  {status: "200", body: "RefundList"},
+		"GET /api/v1/admin/orders":                                     {status: "200", body: "AdminOrderPage"},
+		"GET /api/v1/admin/orders/{order_id}":                          {status: "200", body: "AdminOrderDetail"},
 		"POST /api/v1/callbacks/wechat-pay/refunds":                    {request: "WeChatPayNotification", status: "204"},
 		"POST /api/v1/sandbox/wechat-pay/refunds/{refund_no}/settle": {request: "SandboxSettleRefundRequest", status: "200",
 			body: "SandboxSettleRefundResponse"},

@@ -74,6 +74,10 @@ func OutTradeNo(id kernel.OrderID) string { return "SXQ" + string(id) }
 
 var outTradeNoRe = regexp.MustCompile(`^[0-9A-Za-z_\-|*]{6,32}$`)
 
+// ValidOutTradeNo reports whether s is a well-formed WeChat Pay out_trade_no (6-32 characters of
+// [0-9A-Za-z_-|*]).
+func ValidOutTradeNo(s string) bool { return outTradeNoRe.MatchString(s) }
+
 // Order is one purchase in an enterprise space.
 type Order struct {
 	kernel.Events

@@ -16,6 +16,7 @@ import (
 
 	channel "github.com/shuxinqian/server/domain/channel"
 	enterprise "github.com/shuxinqian/server/domain/enterprise"
+	kernel "github.com/shuxinqian/server/domain/kernel"
 	operator "github.com/shuxinqian/server/domain/operator"
 	ports "github.com/shuxinqian/server/ports"
 	gomock "go.uber.org/mock/gomock"
@@ -1049,6 +1050,84 @@ func (c *MockConsoleDirectoryEnterprisesCall) Do(f func(context.Context, string,
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
 func (c *MockConsoleDirectoryEnterprisesCall) DoAndReturn(f func(context.Context, string, string, int) ([]*enterprise.Enterprise, error)) *MockConsoleDirectoryEnterprisesCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
+// Order mocks base method.
+func (m *MockConsoleDirectory) Order(ctx context.Context, id kernel.OrderID) (ports.ConsoleOrder, error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "Order", ctx, id)
+	ret0, _ := ret[0].(ports.ConsoleOrder)
+	ret1, _ := ret[1].(error)
+	return ret0, ret1
+}
+
+// Order indicates an expected call of Order.
+func (mr *MockConsoleDirectoryMockRecorder) Order(ctx, id any) *MockConsoleDirectoryOrderCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "Order", reflect.TypeOf((*MockConsoleDirectory)(nil).Order), ctx, id)
+	return &MockConsoleDirectoryOrderCall{Call: call}
+}
+
+// MockConsoleDirectoryOrderCall wrap *gomock.Call
+type MockConsoleDirectoryOrderCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockConsoleDirectoryOrderCall) Return(arg0 ports.ConsoleOrder, arg1 error) *MockConsoleDirectoryOrderCall {
+	c.Call = c.Call.Return(arg0, arg1)
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockConsoleDirectoryOrderCall) Do(f func(context.Context, kernel.OrderID) (ports.ConsoleOrder, error)) *MockConsoleDirectoryOrderCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockConsoleDirectoryOrderCall) DoAndReturn(f func(context.Context, kernel.OrderID) (ports.ConsoleOrder, error)) *MockConsoleDirectoryOrderCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
+// Orders mocks base method.
+func (m *MockConsoleDirectory) Orders(ctx context.Context, f ports.ConsoleOrderFilter) ([]ports.ConsoleOrder, error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "Orders", ctx, f)
+	ret0, _ := ret[0].([]ports.ConsoleOrder)
+	ret1, _ := ret[1].(error)
+	return ret0, ret1
+}
+
+// Orders indicates an expected call of Orders.
+func (mr *MockConsoleDirectoryMockRecorder) Orders(ctx, f any) *MockConsoleDirectoryOrdersCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "Orders", reflect.TypeOf((*MockConsoleDirectory)(nil).Orders), ctx, f)
+	return &MockConsoleDirectoryOrdersCall{Call: call}
+}
+
+// MockConsoleDirectoryOrdersCall wrap *gomock.Call
+type MockConsoleDirectoryOrdersCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockConsoleDirectoryOrdersCall) Return(arg0 []ports.ConsoleOrder, arg1 error) *MockConsoleDirectoryOrdersCall {
+	c.Call = c.Call.Return(arg0, arg1)
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockConsoleDirectoryOrdersCall) Do(f func(context.Context, ports.ConsoleOrderFilter) ([]ports.ConsoleOrder, error)) *MockConsoleDirectoryOrdersCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockConsoleDirectoryOrdersCall) DoAndReturn(f func(context.Context, ports.ConsoleOrderFilter) ([]ports.ConsoleOrder, error)) *MockConsoleDirectoryOrdersCall {
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }

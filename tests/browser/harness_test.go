@@ -27,10 +27,12 @@ import (
 	"github.com/chromedp/chromedp"
 )
 
-// Viewport of the tests: a phone.
+// Viewport of the tests: a phone; the operator console's tests use a desktop.
 const (
-	phoneWidth  = 375
-	phoneHeight = 812
+	phoneWidth    = 375
+	phoneHeight   = 812
+	desktopWidth  = 1440
+	desktopHeight = 900
 )
 
 var (
@@ -248,7 +250,19 @@ type browser struct {
 	step  int
 }
 
+// browser is a Chromium tab with a phone viewport (the H5 client).
 func (s *server) browser(t *testing.T, name string) *browser {
+	t.Helper()
+	return s.newBrowser(t, name, phoneWidth, phoneHeight, 2, true)
+}
+
+// desktop is a Chromium tab with a desktop viewport (the operator console).
+func (s *server) desktop(t *testing.T, name string) *browser {
+	t.Helper()
+	return s.newBrowser(t, name, desktopWidth, desktopHeight, 1, false)
+}
+
+func (s *server) newBrowser(t *testing.T, name string, width, height int64, scale float64, mobile bool) *browser {
 	t.Helper()
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(chromePath),
@@ -262,12 +276,12 @@ func (s *server) browser(t *testing.T, name string) *browser {
 		chromedp.Flag("disable-quic", true),
 		chromedp.Flag("disable-dev-shm-usage", true),
 		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(phoneWidth, phoneHeight),
+		chromedp.WindowSize(int(width), int(height)),
 	}
 	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelC := chromedp.NewContext(actx)
 	t.Cleanup(func() { cancelC(); cancelA() })
-	if err := chromedp.Run(ctx, emulation.SetDeviceMetricsOverride(phoneWidth, phoneHeight, 2, true)); err != nil {
+	if err := chromedp.Run(ctx, emulation.SetDeviceMetricsOverride(width, height, scale, mobile)); err != nil {
 		t.Fatal(err)
 	}
 	dir := os.Getenv("BROWSER_ARTIFACTS")

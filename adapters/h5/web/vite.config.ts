@@ -26,6 +26,21 @@ export default defineConfig({
     cssCodeSplit: true,
     reportCompressedSize: false,
     chunkSizeWarningLimit: 600,
+    // Two pages: the H5 client (index.html) and the operator console (admin.html, /admin/).
+    rollupOptions: {
+      input: { index: 'index.html', admin: 'admin.html' },
+      output: {
+        // Vue is shared by both pages: its own chunk. The console's pages are named admin-…,
+        // apart from the H5's pages of the same name.
+        manualChunks(id: string) {
+          if (/node_modules\/(@vue\/[^/]+|vue|vue-router)\//.test(id)) return 'vue'
+        },
+        chunkFileNames(chunk: { moduleIds: string[] }) {
+          const console = chunk.moduleIds.some((id) => /\/src\/admin\/|\/node_modules\/(element-plus|@element-plus)\//.test(id))
+          return console ? 'assets/admin-[name]-[hash].js' : 'assets/[name]-[hash].js'
+        },
+      },
+    },
   },
   server: { proxy: { '/api': 'http://localhost:8080' } },
 })

@@ -1,1 +1,0 @@
-import{a0 as t,a1 as a}from"./index-BzIs_pIM.js";function i(s,o){sessionStorage.setItem("sxq.livenessBack",o);const e=t(s);e?a.push(e):window.location.href=s}function r(){return sessionStorage.getItem("sxq.livenessBack")||"/"}export{i as g,r as l};

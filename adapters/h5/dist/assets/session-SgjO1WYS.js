@@ -1,1 +1,0 @@
-import{W as s,v as r,a as n}from"./index-BzIs_pIM.js";const e=n({me:null,enterpriseId:localStorage.getItem("sxq.enterprise")||""});async function o(){return s()?(e.me=await r("/api/v1/me"),e.me):(e.me=null,null)}function i(t){e.enterpriseId=t,localStorage.setItem("sxq.enterprise",t)}export{i as c,o as l,e as s};
