@@ -217,3 +217,75 @@ func TestOperatorAdminsDemotingEachOther(t *testing.T) {
 		}
 	})
 }
+
+// TestOperatorCommandLineRecovery: a sole admin locked out by failed logins gets back in through
+// the command line's unlock (and reset-password / reset-totp), each audited as the command line.
+func TestOperatorCommandLineRecovery(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, db *sqlstore.DB, uow ports.UnitOfWork) {
+		ctx := context.Background()
+		clock := fakes.NewClock(time.Now())
+		svc := operators.New(operators.Deps{UoW: uow, Clock: clock, IDs: system.NewIDs(), Random: crypto.Random{}, Passwords: crypto.Argon2id{}})
+		c, err := svc.Create(ctx, "solo", "admin", "operator-password-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		secret, _ := operator.DecodeSecret(c.TOTPSecret)
+		code := func() string { return operator.Code(secret, operator.Step(clock.Now())) }
+		login := func(password string) error {
+			_, err := svc.Login(ctx, operators.LoginInput{Username: "solo", Password: password, TOTP: code()})
+			clock.Advance(operator.TOTPPeriod)
+			return err
+		}
+		for range operator.MaxFailures {
+			_ = login("wrong-password")
+		}
+		if err := login("operator-password-1"); kernel.CodeOf(err) != "operator-locked" {
+			t.Fatalf("not locked: %v", err)
+		}
+		if _, err := svc.UnlockByUsername(ctx, "nobody"); kernel.CodeOf(err) != "operator-not-found" {
+			t.Fatalf("unknown username: %v", err)
+		}
+		if v, err := svc.UnlockByUsername(ctx, "SOLO"); err != nil || !v.LockedUntil.IsZero() || v.FailedCount != 0 {
+			t.Fatalf("unlock %+v %v", v, err)
+		}
+		if err := login("operator-password-1"); err != nil {
+			t.Fatalf("after unlock: %v", err)
+		}
+		pw, err := svc.ResetPasswordByUsername(ctx, "solo")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := login("operator-password-1"); kernel.CodeOf(err) != "operator-credentials-invalid" {
+			t.Fatalf("old password: %v", err)
+		}
+		rot, err := svc.RotateTOTPByUsername(ctx, "solo")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if secret, err = operator.DecodeSecret(rot.TOTPSecret); err != nil {
+			t.Fatal(err)
+		}
+		if err := login(pw.Password); err != nil {
+			t.Fatalf("new password and secret: %v", err)
+		}
+		_ = uow.Read(ctx, func(ctx context.Context, tx ports.Tx) error {
+			entries, err := tx.OperatorAudit().List(ctx, operator.AuditFilter{TargetType: "operator", TargetID: string(c.ID)}, "", 20)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, e := range entries {
+				if e.Username == operators.CLIUsername {
+					got = append(got, e.Action)
+					if bytes.Contains(e.After, []byte(pw.Password)) || bytes.Contains(e.After, []byte(rot.TOTPSecret)) {
+						t.Fatalf("secret in the audit log: %s", e.After)
+					}
+				}
+			}
+			if fmt.Sprint(got) != "[operator.totp_rotate operator.password_reset operator.unlock]" {
+				t.Fatalf("command line actions audited: %v", got)
+			}
+			return nil
+		})
+	})
+}
