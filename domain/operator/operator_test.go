@@ -117,7 +117,7 @@ func newRole(t *testing.T, id ID, role Role) *Operator {
 
 // Disabling and demoting: never oneself, never the last active admin; other roles come and go;
 // no-ops report no change.
-func TestDisableAndChangeRoleKeepAnAdmin(t *testing.T) {
+func TestOperatorDisableAndChangeRoleKeepAnAdmin(t *testing.T) {
 	for _, c := range []struct {
 		name   string
 		role   Role
@@ -178,7 +178,7 @@ func TestDisableAndChangeRoleKeepAnAdmin(t *testing.T) {
 
 // Unlock clears a lock and the failures; a successful login records its time; TOTP rotation
 // and password reset validate their input and change the factor.
-func TestUnlockRotateResetAndLastLogin(t *testing.T) {
+func TestOperatorUnlockRotateResetAndLastLogin(t *testing.T) {
 	o, secret, now := newOp(t)
 	for i := 0; i < MaxFailures; i++ {
 		_ = o.Login(false, "000000", now)
