@@ -25,6 +25,16 @@ type OperatorRepository interface {
 	GetByUsername(ctx context.Context, username string) (*operator.Operator, error)
 	// Update loads the operator under a row lock, applies fn and saves it when fn returns nil.
 	Update(ctx context.Context, id operator.ID, fn func(o *operator.Operator) error) error
+	// List returns operators by username after the username `after` ("" from the first), at
+	// most limit, in one query.
+	List(ctx context.Context, after string, limit int) ([]*operator.Operator, error)
+	// LockActiveAdmins locks the rows of every active admin until the transaction ends (in id
+	// order, so concurrent callers queue rather than deadlock) and returns their ids, as they
+	// are once the locks are held. Every change that can take an account out of the active
+	// admins calls it first, so two such changes cannot both count the other's admin.
+	LockActiveAdmins(ctx context.Context) ([]operator.ID, error)
+	// RevokeSessions revokes every open session of the operator at `at` and returns how many.
+	RevokeSessions(ctx context.Context, id operator.ID, at time.Time) (int, error)
 	// AddSession stores a new session.
 	AddSession(ctx context.Context, s *operator.Session) error
 	// SessionByTokenHash loads a session; unknown → operator.ErrSessionInvalid.

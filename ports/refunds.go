@@ -45,7 +45,8 @@ type QuotaUsage interface {
 	// Used sums what an enterprise used.
 	Used(ctx context.Context, eid kernel.EnterpriseID) (Quota, error)
 	// LockEnterprise serialises quota changes of one enterprise until the transaction ends
-	// (a refund's check of the unused quota against a concurrent use).
+	// (a refund's check of the unused quota against a concurrent use). It is the same lock a
+	// signing's reservation of a signature takes (SignFlowRepository.TakeTurn).
 	LockEnterprise(ctx context.Context, eid kernel.EnterpriseID) error
 	// Granted reports whether the order's grants were recorded.
 	Granted(ctx context.Context, id kernel.OrderID) (bool, error)

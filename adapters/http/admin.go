@@ -62,6 +62,7 @@ func (s *Server) registerAdminRoutes() {
 	s.operator("GET", "/api/v1/admin/me", operator.PermRead, s.adminMe)
 	s.operator("GET", "/api/v1/admin/audit", operator.PermAudit, s.adminAudit)
 	s.registerConsoleRoutes()
+	s.registerOperatorRoutes()
 }
 
 type adminLoginRequest struct {

@@ -26,6 +26,7 @@ type operatorRow struct {
 	LockedUntil  time.Time `bun:"locked_until,nullzero"`
 	LastTOTPStep int64     `bun:"last_totp_step"`
 	CreatedAt    time.Time `bun:"created_at"`
+	LastLoginAt  time.Time `bun:"last_login_at,nullzero"`
 }
 
 type operatorSessionRow struct {
@@ -48,7 +49,8 @@ func (r operators) toRow(o *operator.Operator) (*operatorRow, error) {
 		return nil, err
 	}
 	return &operatorRow{ID: string(s.ID), Username: s.Username, PasswordHash: s.PasswordHash, TOTPSecret: enc, Role: string(s.Role),
-		Active: s.Active, FailedCount: s.FailedCount, LockedUntil: utc(s.LockedUntil), LastTOTPStep: s.LastStep, CreatedAt: s.CreatedAt.UTC()}, nil
+		Active: s.Active, FailedCount: s.FailedCount, LockedUntil: utc(s.LockedUntil), LastTOTPStep: s.LastStep, CreatedAt: s.CreatedAt.UTC(),
+		LastLoginAt: utc(s.LastLoginAt)}, nil
 }
 
 func (r operators) fromRow(row *operatorRow) (*operator.Operator, error) {
@@ -58,7 +60,8 @@ func (r operators) fromRow(row *operatorRow) (*operator.Operator, error) {
 	}
 	return operator.FromSnapshot(operator.Snapshot{ID: operator.ID(row.ID), Username: row.Username, PasswordHash: row.PasswordHash,
 		TOTPSecret: secret, Role: operator.Role(row.Role), Active: row.Active, FailedCount: row.FailedCount,
-		LockedUntil: utc(row.LockedUntil), LastStep: row.LastTOTPStep, CreatedAt: row.CreatedAt.UTC()}), nil
+		LockedUntil: utc(row.LockedUntil), LastStep: row.LastTOTPStep, CreatedAt: row.CreatedAt.UTC(),
+		LastLoginAt: utc(row.LastLoginAt)}), nil
 }
 
 func (r operators) Add(ctx context.Context, o *operator.Operator) error {
@@ -111,9 +114,62 @@ func (r operators) Update(ctx context.Context, id operator.ID, fn func(o *operat
 	if err != nil {
 		return err
 	}
-	_, err = r.t.idb.NewUpdate().Model(row).Column("password_hash", "role", "active", "failed_count", "locked_until", "last_totp_step").
+	_, err = r.t.idb.NewUpdate().Model(row).Column("password_hash", "totp_secret", "role", "active", "failed_count", "locked_until", "last_totp_step", "last_login_at").
 		WherePK().Exec(ctx)
 	return err
+}
+
+func (r operators) List(ctx context.Context, after string, limit int) ([]*operator.Operator, error) {
+	var rows []operatorRow
+	q := r.t.idb.NewSelect().Model(&rows)
+	if after != "" {
+		q = q.Where("username > ?", after)
+	}
+	if err := q.Order("username").Limit(int64(limit)).Scan(ctx); err != nil {
+		return nil, err
+	}
+	out := make([]*operator.Operator, len(rows))
+	for i := range rows {
+		o, err := r.fromRow(&rows[i])
+		if err != nil {
+			return nil, err
+		}
+		out[i] = o
+	}
+	return out, nil
+}
+
+// LockActiveAdmins takes the active admins' row locks in id order (Postgres: FOR UPDATE; under
+// READ COMMITTED a row another transaction changed while we waited is checked again, so an
+// admin demoted or disabled by the transaction we queued behind is not returned). SQLite's
+// IMMEDIATE write transactions serialise the whole change anyway.
+func (r operators) LockActiveAdmins(ctx context.Context) ([]operator.ID, error) {
+	if err := r.t.mustWrite(); err != nil {
+		return nil, err
+	}
+	var ids []string
+	q := r.t.idb.NewSelect().Table("operators").Column("id").Where("role = ? AND active", string(operator.RoleAdmin)).Order("id")
+	if err := r.t.forUpdate(q).Scan(ctx, &ids); err != nil {
+		return nil, err
+	}
+	out := make([]operator.ID, len(ids))
+	for i, id := range ids {
+		out[i] = operator.ID(id)
+	}
+	return out, nil
+}
+
+func (r operators) RevokeSessions(ctx context.Context, id operator.ID, at time.Time) (int, error) {
+	if err := r.t.mustWrite(); err != nil {
+		return 0, err
+	}
+	res, err := r.t.idb.NewUpdate().Table("operator_sessions").Set("revoked_at = ?", at.UTC()).
+		Where("operator_id = ? AND revoked_at IS NULL", string(id)).Exec(ctx)
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
 }
 
 func (r operators) AddSession(ctx context.Context, s *operator.Session) error {

@@ -266,17 +266,10 @@ func (q quotaUsage) Used(ctx context.Context, eid kernel.EnterpriseID) (ports.Qu
 	return out, err
 }
 
-// LockEnterprise takes the enterprise's row lock (Postgres); SQLite serialises writers anyway.
+// LockEnterprise takes the enterprise's quota lock (lockQuota): the same row a signing's
+// reservation locks, so a refund's check of the unused quota and a signing cannot interleave.
 func (q quotaUsage) LockEnterprise(ctx context.Context, eid kernel.EnterpriseID) error {
-	if err := q.t.mustWrite(); err != nil {
-		return err
-	}
-	if !q.t.store.db.IsPostgres() {
-		return nil
-	}
-	var id string
-	return notFound(q.t.idb.NewSelect().Table("enterprises").Column("id").Where("id = ?", string(eid)).For("UPDATE").
-		Scan(ctx, &id), "enterprise-not-found", "no such enterprise")
+	return lockQuota(ctx, q.t, eid)
 }
 
 func (q quotaUsage) Granted(ctx context.Context, id kernel.OrderID) (bool, error) {

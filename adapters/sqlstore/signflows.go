@@ -605,18 +605,10 @@ func (r signFlows) TakeTurn(ctx context.Context, t ports.SigningTurn, now time.T
 }
 
 // reserveSignature takes one signature of the enterprise's quota under the enterprise's quota
-// lock row (Postgres; SQLite's writers are serialised already).
+// lock (lockQuota), the lock a refund's check of the unused quota takes too.
 func (r signFlows) reserveSignature(ctx context.Context, t ports.SigningTurn, now time.Time) error {
 	eid := string(t.EnterpriseID)
-	if _, err := r.t.idb.NewInsert().Model(&struct {
-		bun.BaseModel `bun:"table:signature_quota_locks"`
-		EnterpriseID  string `bun:"enterprise_id,pk"`
-	}{EnterpriseID: eid}).On("CONFLICT DO NOTHING").Exec(ctx); err != nil {
-		return err
-	}
-	var locked []string
-	if err := r.t.forUpdate(r.t.idb.NewSelect().Table("signature_quota_locks").Column("enterprise_id").Where("enterprise_id = ?", eid)).
-		Scan(ctx, &locked); err != nil {
+	if err := lockQuota(ctx, r.t, t.EnterpriseID); err != nil {
 		return err
 	}
 	// Turns of runs that died (past their Until) give their reserved signature back.
@@ -675,4 +667,26 @@ func (r signFlows) release(ctx context.Context, flow signflow.ID, signer signflo
 func (r signFlows) SignaturesUsed(ctx context.Context, eid kernel.EnterpriseID) (int, error) {
 	n, err := r.t.idb.NewSelect().Table("signature_usage").Where("enterprise_id = ?", string(eid)).Count(ctx)
 	return int(n), err
+}
+
+// lockQuota takes the enterprise's quota lock until the transaction ends: its row in
+// signature_quota_locks, created if missing, then locked FOR UPDATE on Postgres. Every check
+// against the enterprise's free quota that is followed by a change of it runs under this one
+// lock: a signing reserving a signature (reserveSignature) and a refund taking units back
+// (QuotaUsage.LockEnterprise), so the two cannot both pass against the same free count. On
+// SQLite, write transactions begin IMMEDIATE and are serialised for the whole database; the
+// insert makes this transaction a writer there too.
+func lockQuota(ctx context.Context, t *txn, eid kernel.EnterpriseID) error {
+	if err := t.mustWrite(); err != nil {
+		return err
+	}
+	if _, err := t.idb.NewInsert().Model(&struct {
+		bun.BaseModel `bun:"table:signature_quota_locks"`
+		EnterpriseID  string `bun:"enterprise_id,pk"`
+	}{EnterpriseID: string(eid)}).On("CONFLICT DO NOTHING").Exec(ctx); err != nil {
+		return err
+	}
+	var locked []string
+	return t.forUpdate(t.idb.NewSelect().Table("signature_quota_locks").Column("enterprise_id").Where("enterprise_id = ?", string(eid))).
+		Scan(ctx, &locked)
 }

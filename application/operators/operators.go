@@ -66,6 +66,8 @@ type Actor struct {
 	SessionID  string
 	// IP is the client address (recorded in the audit log).
 	IP string
+	// cli marks a change made with the `shuxinqian operator …` command (manage.go).
+	cli bool
 }
 
 // ErrForbidden answers an operator whose role lacks the permission.

@@ -53,12 +53,13 @@ const (
 	PermAudit           Permission = "audit.read" // the operator audit log
 	PermWebhooks        Permission = "webhooks"   // integrators' webhook endpoints and deliveries
 	PermRead            Permission = "read"       // anything every operator may read (channels, settings, banners)
+	PermOperators       Permission = "operators"  // operator accounts: list, role, disable/enable, unlock, TOTP, password
 )
 
 // Permissions is the permission table per role (documented in README "Running the platform").
 var Permissions = map[Role][]Permission{
 	RoleAdmin: {PermChannels, PermSettings, PermBanners, PermEnterprisesRead, PermEnterprisesEdit, PermOrdersRead,
-		PermAnomalies, PermRefund, PermDeadLettersRead, PermDeadLetters, PermAudit, PermWebhooks, PermRead},
+		PermAnomalies, PermRefund, PermDeadLettersRead, PermDeadLetters, PermAudit, PermWebhooks, PermRead, PermOperators},
 	RoleFinance: {PermEnterprisesRead, PermOrdersRead, PermAnomalies, PermRefund, PermRead},
 	RoleSupport: {PermEnterprisesRead, PermOrdersRead, PermDeadLettersRead, PermWebhooks, PermRead},
 }
@@ -95,6 +96,7 @@ type Operator struct {
 	lockedUntil  time.Time
 	lastStep     int64
 	createdAt    time.Time
+	lastLoginAt  time.Time
 }
 
 // Snapshot is the persisted form (the TOTP secret in clear: the store encrypts it).
@@ -109,6 +111,7 @@ type Snapshot struct {
 	LockedUntil  time.Time
 	LastStep     int64
 	CreatedAt    time.Time
+	LastLoginAt  time.Time // zero: never logged in
 }
 
 // New validates and creates an active operator.
@@ -142,13 +145,15 @@ func CheckPassword(p string) error {
 // FromSnapshot rehydrates an operator (adapters only).
 func FromSnapshot(s Snapshot) *Operator {
 	return &Operator{id: s.ID, username: s.Username, passwordHash: s.PasswordHash, totpSecret: append([]byte(nil), s.TOTPSecret...),
-		role: s.Role, active: s.Active, failedCount: s.FailedCount, lockedUntil: s.LockedUntil, lastStep: s.LastStep, createdAt: s.CreatedAt}
+		role: s.Role, active: s.Active, failedCount: s.FailedCount, lockedUntil: s.LockedUntil, lastStep: s.LastStep, createdAt: s.CreatedAt,
+		lastLoginAt: s.LastLoginAt}
 }
 
 // Snapshot returns the persisted form.
 func (o *Operator) Snapshot() Snapshot {
 	return Snapshot{ID: o.id, Username: o.username, PasswordHash: o.passwordHash, TOTPSecret: append([]byte(nil), o.totpSecret...),
-		Role: o.role, Active: o.active, FailedCount: o.failedCount, LockedUntil: o.lockedUntil, LastStep: o.lastStep, CreatedAt: o.createdAt}
+		Role: o.role, Active: o.active, FailedCount: o.failedCount, LockedUntil: o.lockedUntil, LastStep: o.lastStep, CreatedAt: o.createdAt,
+		LastLoginAt: o.lastLoginAt}
 }
 
 // ID returns the id.
@@ -207,11 +212,111 @@ func (o *Operator) Login(passwordOK bool, code string, now time.Time) error {
 	}
 	o.failedCount = 0
 	o.lastStep = step
+	o.lastLoginAt = kernel.OccurredAt(now)
 	return nil
 }
 
-// SetActive enables or disables the account.
-func (o *Operator) SetActive(active bool) { o.active = active }
+// CreatedAt is when the account was made.
+func (o *Operator) CreatedAt() time.Time { return o.createdAt }
 
-// SetPassword replaces the password hash.
-func (o *Operator) SetPassword(hash string) { o.passwordHash = hash }
+// LastLoginAt is the last successful login (zero when never).
+func (o *Operator) LastLoginAt() time.Time { return o.lastLoginAt }
+
+// IsActiveAdmin reports whether the account counts towards the platform's active admins.
+func (o *Operator) IsActiveAdmin() bool { return o.active && o.role == RoleAdmin }
+
+// ValidUsername reports whether s is a well-formed (lower-case) username.
+func ValidUsername(s string) bool { return usernameRe.MatchString(s) }
+
+// Account management errors.
+var (
+	// ErrSelfChange: an admin cannot disable or demote their own account (another admin must).
+	ErrSelfChange = kernel.Precondition("operator-self-change", "you cannot disable or demote your own operator account; ask another admin")
+	// ErrLastAdmin: the change would leave the platform without an active admin.
+	ErrLastAdmin = kernel.Conflict("operator-last-admin", "this is the last active admin: make another operator admin first")
+)
+
+// Admins is the number of active admins, counted under the lock that serialises changes to that
+// set (every disable and demotion takes it), this account included when it is one.
+type Admins int
+
+// checkLeavesAdmin refuses a change by `by` that takes o out of the active admins: o may not be
+// the caller (self) nor the last active admin.
+func (o *Operator) checkLeavesAdmin(by ID, admins Admins) error {
+	if by == o.id {
+		return ErrSelfChange
+	}
+	if o.IsActiveAdmin() && admins <= 1 {
+		return ErrLastAdmin
+	}
+	return nil
+}
+
+// Disable ends the account's access (its sessions are revoked by the caller in the same unit of
+// work). by is the operator doing it; admins the active admins counted under the admins lock.
+// It reports whether anything changed (disabling a disabled account is a no-op).
+func (o *Operator) Disable(by ID, admins Admins) (bool, error) {
+	if !o.active {
+		return false, nil
+	}
+	if err := o.checkLeavesAdmin(by, admins); err != nil {
+		return false, err
+	}
+	o.active = false
+	return true, nil
+}
+
+// Enable lets a disabled account log in again; it reports whether anything changed.
+func (o *Operator) Enable() bool {
+	if o.active {
+		return false
+	}
+	o.active = true
+	return true
+}
+
+// ChangeRole gives the account another role. Taking an active admin's role away follows the
+// rules of Disable (not oneself, not the last active admin). It reports whether anything changed.
+func (o *Operator) ChangeRole(by ID, role Role, admins Admins) (bool, error) {
+	if _, err := ParseRole(string(role)); err != nil {
+		return false, err
+	}
+	if role == o.role {
+		return false, nil
+	}
+	if o.role == RoleAdmin {
+		if err := o.checkLeavesAdmin(by, admins); err != nil {
+			return false, err
+		}
+	}
+	o.role = role
+	return true, nil
+}
+
+// Unlock clears the brute-force lock and the failures counted towards it; it reports whether
+// there was anything to clear at now.
+func (o *Operator) Unlock(now time.Time) bool {
+	changed := now.Before(o.lockedUntil) || o.failedCount > 0
+	o.lockedUntil, o.failedCount = time.Time{}, 0
+	return changed
+}
+
+// RotateTOTP replaces the TOTP secret (the caller revokes the account's sessions). The last
+// accepted step is kept: a code of a step already used stays refused.
+func (o *Operator) RotateTOTP(secret []byte) error {
+	if len(secret) < 16 {
+		return kernel.Invalid("operator-totp-secret-short", "the TOTP secret is at least 128 bits")
+	}
+	o.totpSecret = append([]byte(nil), secret...)
+	return nil
+}
+
+// ResetPassword replaces the password hash (the caller checked the password with CheckPassword
+// and revokes the account's sessions).
+func (o *Operator) ResetPassword(hash string) error {
+	if hash == "" {
+		return kernel.Invalid("operator-password-missing", "a password is required")
+	}
+	o.passwordHash = hash
+	return nil
+}

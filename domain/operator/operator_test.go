@@ -4,6 +4,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/shuxinqian/server/domain/kernel"
 )
 
 // RFC 6238 appendix B vectors (SHA-1 secret "12345678901234567890"), truncated to 6 digits.
@@ -101,5 +103,122 @@ func TestSessionIdleAndMax(t *testing.T) {
 	}
 	if err := s.Check(now.Add(SessionMax)); err == nil {
 		t.Fatal("session older than SessionMax accepted")
+	}
+}
+
+func newRole(t *testing.T, id ID, role Role) *Operator {
+	t.Helper()
+	o, err := New(id, "user-"+string(id), "hash", []byte("0123456789abcdefghij"), role, time.Date(2026, 12, 5, 9, 0, 0, 0, time.UTC))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o
+}
+
+// Disabling and demoting: never oneself, never the last active admin; other roles come and go;
+// no-ops report no change.
+func TestOperatorDisableAndChangeRoleKeepAnAdmin(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		role   Role
+		by     ID
+		admins Admins
+		act    func(o *Operator, by ID, admins Admins) (bool, error)
+		want   error
+	}{
+		{"disable another admin", RoleAdmin, "a2", 2, func(o *Operator, by ID, n Admins) (bool, error) { return o.Disable(by, n) }, nil},
+		{"disable the last admin", RoleAdmin, "a2", 1, func(o *Operator, by ID, n Admins) (bool, error) { return o.Disable(by, n) }, ErrLastAdmin},
+		{"disable oneself", RoleAdmin, "op", 3, func(o *Operator, by ID, n Admins) (bool, error) { return o.Disable(by, n) }, ErrSelfChange},
+		{"disable a support operator with no admin count", RoleSupport, "a2", 0, func(o *Operator, by ID, n Admins) (bool, error) { return o.Disable(by, n) }, nil},
+		{"demote another admin", RoleAdmin, "a2", 2, func(o *Operator, by ID, n Admins) (bool, error) { return o.ChangeRole(by, RoleFinance, n) }, nil},
+		{"demote the last admin", RoleAdmin, "a2", 1, func(o *Operator, by ID, n Admins) (bool, error) { return o.ChangeRole(by, RoleSupport, n) }, ErrLastAdmin},
+		{"demote oneself", RoleAdmin, "op", 5, func(o *Operator, by ID, n Admins) (bool, error) { return o.ChangeRole(by, RoleSupport, n) }, ErrSelfChange},
+		{"promote", RoleSupport, "a2", 1, func(o *Operator, by ID, n Admins) (bool, error) { return o.ChangeRole(by, RoleAdmin, n) }, nil},
+		{"finance to support", RoleFinance, "a2", 1, func(o *Operator, by ID, n Admins) (bool, error) { return o.ChangeRole(by, RoleSupport, n) }, nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			o := newRole(t, "op", c.role)
+			before := o.Snapshot()
+			changed, err := c.act(o, c.by, c.admins)
+			if !errors.Is(err, c.want) {
+				t.Fatalf("err %v, want %v", err, c.want)
+			}
+			if err != nil {
+				if changed || o.Role() != before.Role || o.Active() != before.Active {
+					t.Fatal("a refused change changed the operator")
+				}
+				return
+			}
+			if !changed || (o.Role() == before.Role && o.Active() == before.Active) {
+				t.Fatalf("nothing changed: %+v", o.Snapshot())
+			}
+		})
+	}
+	o := newRole(t, "op", RoleAdmin)
+	if changed, err := o.ChangeRole("a2", RoleAdmin, 1); changed || err != nil {
+		t.Fatalf("same role: %v %v", changed, err)
+	}
+	if _, err := o.ChangeRole("a2", "root", 2); kernel.CodeOf(err) != "operator-role-invalid" {
+		t.Fatalf("bad role: %v", err)
+	}
+	if _, err := o.Disable("a2", 2); err != nil {
+		t.Fatal(err)
+	}
+	// A disabled admin does not count: demoting or disabling it again needs no other admin.
+	if changed, err := o.Disable("a2", 0); changed || err != nil {
+		t.Fatalf("disable twice: %v %v", changed, err)
+	}
+	if changed, err := o.ChangeRole("a2", RoleSupport, 0); !changed || err != nil {
+		t.Fatalf("demote a disabled admin: %v %v", changed, err)
+	}
+	if !o.Enable() || !o.Active() || o.Enable() {
+		t.Fatal("enable")
+	}
+}
+
+// Unlock clears a lock and the failures; a successful login records its time; TOTP rotation
+// and password reset validate their input and change the factor.
+func TestOperatorUnlockRotateResetAndLastLogin(t *testing.T) {
+	o, secret, now := newOp(t)
+	for i := 0; i < MaxFailures; i++ {
+		_ = o.Login(false, "000000", now)
+	}
+	if err := o.CheckLocked(now); !errors.Is(err, ErrLocked) {
+		t.Fatalf("not locked: %v", err)
+	}
+	if !o.Unlock(now) || o.CheckLocked(now) != nil || o.FailedCount() != 0 || !o.LockedUntil().IsZero() {
+		t.Fatalf("unlock: %+v", o.Snapshot())
+	}
+	if o.Unlock(now) {
+		t.Fatal("unlocking an unlocked account reported a change")
+	}
+	if !o.LastLoginAt().IsZero() {
+		t.Fatal("last login before any")
+	}
+	if err := o.Login(true, Code(secret, Step(now)), now); err != nil {
+		t.Fatal(err)
+	}
+	if !o.LastLoginAt().Equal(now) {
+		t.Fatalf("last login %v", o.LastLoginAt())
+	}
+	if err := o.RotateTOTP([]byte("short")); kernel.CodeOf(err) != "operator-totp-secret-short" {
+		t.Fatalf("short secret: %v", err)
+	}
+	fresh := []byte("ZYXWVUTSRQPONMLKJIHG")
+	if err := o.RotateTOTP(fresh); err != nil {
+		t.Fatal(err)
+	}
+	later := now.Add(2 * TOTPPeriod)
+	if err := o.Login(true, Code(secret, Step(later)), later); !errors.Is(err, ErrInvalidCredentials) {
+		t.Fatalf("old secret still works: %v", err)
+	}
+	if err := o.Login(true, Code(fresh, Step(later)), later); err != nil {
+		t.Fatalf("new secret: %v", err)
+	}
+	if err := o.ResetPassword(""); kernel.CodeOf(err) != "operator-password-missing" {
+		t.Fatalf("empty hash: %v", err)
+	}
+	if err := o.ResetPassword("hash2"); err != nil || o.PasswordHash() != "hash2" {
+		t.Fatalf("reset %v %q", err, o.PasswordHash())
 	}
 }

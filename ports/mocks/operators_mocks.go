@@ -200,6 +200,123 @@ func (c *MockOperatorRepositoryGetByUsernameCall) DoAndReturn(f func(context.Con
 	return c
 }
 
+// List mocks base method.
+func (m *MockOperatorRepository) List(ctx context.Context, after string, limit int) ([]*operator.Operator, error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "List", ctx, after, limit)
+	ret0, _ := ret[0].([]*operator.Operator)
+	ret1, _ := ret[1].(error)
+	return ret0, ret1
+}
+
+// List indicates an expected call of List.
+func (mr *MockOperatorRepositoryMockRecorder) List(ctx, after, limit any) *MockOperatorRepositoryListCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "List", reflect.TypeOf((*MockOperatorRepository)(nil).List), ctx, after, limit)
+	return &MockOperatorRepositoryListCall{Call: call}
+}
+
+// MockOperatorRepositoryListCall wrap *gomock.Call
+type MockOperatorRepositoryListCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockOperatorRepositoryListCall) Return(arg0 []*operator.Operator, arg1 error) *MockOperatorRepositoryListCall {
+	c.Call = c.Call.Return(arg0, arg1)
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockOperatorRepositoryListCall) Do(f func(context.Context, string, int) ([]*operator.Operator, error)) *MockOperatorRepositoryListCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockOperatorRepositoryListCall) DoAndReturn(f func(context.Context, string, int) ([]*operator.Operator, error)) *MockOperatorRepositoryListCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
+// LockActiveAdmins mocks base method.
+func (m *MockOperatorRepository) LockActiveAdmins(ctx context.Context) ([]operator.ID, error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "LockActiveAdmins", ctx)
+	ret0, _ := ret[0].([]operator.ID)
+	ret1, _ := ret[1].(error)
+	return ret0, ret1
+}
+
+// LockActiveAdmins indicates an expected call of LockActiveAdmins.
+func (mr *MockOperatorRepositoryMockRecorder) LockActiveAdmins(ctx any) *MockOperatorRepositoryLockActiveAdminsCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "LockActiveAdmins", reflect.TypeOf((*MockOperatorRepository)(nil).LockActiveAdmins), ctx)
+	return &MockOperatorRepositoryLockActiveAdminsCall{Call: call}
+}
+
+// MockOperatorRepositoryLockActiveAdminsCall wrap *gomock.Call
+type MockOperatorRepositoryLockActiveAdminsCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockOperatorRepositoryLockActiveAdminsCall) Return(arg0 []operator.ID, arg1 error) *MockOperatorRepositoryLockActiveAdminsCall {
+	c.Call = c.Call.Return(arg0, arg1)
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockOperatorRepositoryLockActiveAdminsCall) Do(f func(context.Context) ([]operator.ID, error)) *MockOperatorRepositoryLockActiveAdminsCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockOperatorRepositoryLockActiveAdminsCall) DoAndReturn(f func(context.Context) ([]operator.ID, error)) *MockOperatorRepositoryLockActiveAdminsCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
+// RevokeSessions mocks base method.
+func (m *MockOperatorRepository) RevokeSessions(ctx context.Context, id operator.ID, at time.Time) (int, error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "RevokeSessions", ctx, id, at)
+	ret0, _ := ret[0].(int)
+	ret1, _ := ret[1].(error)
+	return ret0, ret1
+}
+
+// RevokeSessions indicates an expected call of RevokeSessions.
+func (mr *MockOperatorRepositoryMockRecorder) RevokeSessions(ctx, id, at any) *MockOperatorRepositoryRevokeSessionsCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "RevokeSessions", reflect.TypeOf((*MockOperatorRepository)(nil).RevokeSessions), ctx, id, at)
+	return &MockOperatorRepositoryRevokeSessionsCall{Call: call}
+}
+
+// MockOperatorRepositoryRevokeSessionsCall wrap *gomock.Call
+type MockOperatorRepositoryRevokeSessionsCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockOperatorRepositoryRevokeSessionsCall) Return(arg0 int, arg1 error) *MockOperatorRepositoryRevokeSessionsCall {
+	c.Call = c.Call.Return(arg0, arg1)
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockOperatorRepositoryRevokeSessionsCall) Do(f func(context.Context, operator.ID, time.Time) (int, error)) *MockOperatorRepositoryRevokeSessionsCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockOperatorRepositoryRevokeSessionsCall) DoAndReturn(f func(context.Context, operator.ID, time.Time) (int, error)) *MockOperatorRepositoryRevokeSessionsCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
 // SaveSession mocks base method.
 func (m *MockOperatorRepository) SaveSession(ctx context.Context, s *operator.Session) error {
 	m.ctrl.T.Helper()

@@ -27,6 +27,12 @@ commands:
   operator create --username NAME --role admin|finance|support [--password-stdin]
             create a platform operator account: prints its TOTP secret and otpauth:// URL once;
             the password is asked twice on the terminal, or read from the first line of stdin
+  operator unlock USERNAME
+            clear an operator's failed-login lock (the way back for a locked-out sole admin)
+  operator reset-totp USERNAME
+            give an operator a new TOTP secret, printed once; revokes its sessions
+  operator reset-password USERNAME
+            give an operator a generated password, printed once; revokes its sessions
   operator totp [--secret-stdin | SECRET]
             print the current TOTP code of a base32 secret (what an authenticator app shows)
   sweep     drive on work stuck in an intermediate state once (serve and consume do it every SWEEP_INTERVAL)
@@ -62,10 +68,10 @@ func run(ctx context.Context, cmd string, args []string) error {
 	if err != nil {
 		return fmt.Errorf("configuration: %w", err)
 	}
-	var op operatorCreate
+	var op operatorCommand
 	if cmd == "operator" {
 		// Parse and read the password before wiring, so a usage error touches nothing.
-		if op, err = parseOperatorCreate(args, os.Stdin); err != nil {
+		if op, err = parseOperator(args, os.Stdin); err != nil {
 			return err
 		}
 	}

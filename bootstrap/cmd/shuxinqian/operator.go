@@ -17,6 +17,59 @@ import (
 	"github.com/shuxinqian/server/domain/operator"
 )
 
+// operatorCommand is one `shuxinqian operator …` command that needs the database.
+type operatorCommand interface {
+	run(ctx context.Context, rt *bootstrap.Runtime, out io.Writer) error
+}
+
+// parseOperator parses `operator create …` or one of the recovery commands (`operator unlock
+// USERNAME`, `operator reset-totp USERNAME`, `operator reset-password USERNAME`): the way back
+// for a locked-out account, a sole admin included, without SQL.
+func parseOperator(args []string, stdin *os.File) (operatorCommand, error) {
+	if len(args) > 0 {
+		switch args[0] {
+		case "unlock", "reset-totp", "reset-password":
+			if len(args) != 2 || !operator.ValidUsername(strings.ToLower(args[1])) {
+				return nil, fmt.Errorf("operator %s USERNAME", args[0])
+			}
+			return operatorRecover{action: args[0], username: strings.ToLower(args[1])}, nil
+		}
+	}
+	return parseOperatorCreate(args, stdin)
+}
+
+// operatorRecover is `shuxinqian operator unlock|reset-totp|reset-password USERNAME`. Each is
+// audited (username "(command line)"); reset-totp and reset-password revoke the account's
+// sessions and print the new secret or password once.
+type operatorRecover struct{ action, username string }
+
+func (op operatorRecover) run(ctx context.Context, rt *bootstrap.Runtime, out io.Writer) error {
+	switch op.action {
+	case "unlock":
+		v, err := rt.Operators.UnlockByUsername(ctx, op.username)
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(out, "operator %s unlocked (role %s, active %t)\n", v.Username, v.Role, v.Active)
+		return err
+	case "reset-totp":
+		v, err := rt.Operators.RotateTOTPByUsername(ctx, op.username)
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(out, "operator %s has a new TOTP secret; its sessions are revoked\nTOTP secret (shown once; add it to an authenticator app): %s\notpauth URL: %s\n",
+			v.Operator.Username, v.TOTPSecret, v.OTPAuthURL)
+		return err
+	default:
+		v, err := rt.Operators.ResetPasswordByUsername(ctx, op.username)
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(out, "operator %s has a new password; its sessions are revoked\npassword (shown once): %s\n", v.Operator.Username, v.Password)
+		return err
+	}
+}
+
 // operatorCreate is `shuxinqian operator create --username NAME --role ROLE [--password-stdin]`.
 type operatorCreate struct {
 	username, role, password string
