@@ -79,36 +79,29 @@ func NewHandler(root fs.FS) http.Handler {
 				return
 			}
 		}
-		if index == nil {
-			http.Error(w, "the H5 bundle is not built: run make web", http.StatusNotFound)
-			return
-		}
-		status := http.StatusOK
-		if first, _, _ := strings.Cut(name, "/"); !clientSections[first] {
-			// Not a page of the client: the client still renders its 未找到 page, but the status
-			// is honest (no 200 for /debug/pprof/, /metrics or a mistyped path).
-			status = http.StatusNotFound
-		}
-		setSecurityHeaders(w)
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		w.Header().Set("Cache-Control", "no-cache")
-		w.WriteHeader(status)
-		if r.Method == http.MethodGet {
-			_, _ = w.Write(index)
-		}
+		// Not a page of the client: the client still renders its 未找到 page, but the status is
+		// honest (no 200 for /debug/pprof/, /metrics or a mistyped path).
+		first, _, _ := strings.Cut(name, "/")
+		servePage(w, r, index, "the H5 bundle", clientSections[first])
 	})
 }
 
 // serveConsole answers a page of the operator console (web/admin.html, router base /admin/):
-// admin.html, no-cache, 200 for the console's sections and 404 for any other path (the console
-// renders its 未找到 page).
+// 200 for the console's sections and 404 for any other path (the console renders its 未找到 page).
 func serveConsole(w http.ResponseWriter, r *http.Request, admin []byte, rest string) {
-	if admin == nil {
-		http.Error(w, "the console bundle is not built: run make web", http.StatusNotFound)
+	first, _, _ := strings.Cut(rest, "/")
+	servePage(w, r, admin, "the console bundle", consoleSections[first])
+}
+
+// servePage answers an HTML entry page of a bundle (no-cache, the CSP): 200 for a known section
+// of its client router, else 404 with the same page.
+func servePage(w http.ResponseWriter, r *http.Request, page []byte, what string, known bool) {
+	if page == nil {
+		http.Error(w, what+" is not built: run make web", http.StatusNotFound)
 		return
 	}
 	status := http.StatusOK
-	if first, _, _ := strings.Cut(rest, "/"); !consoleSections[first] {
+	if !known {
 		status = http.StatusNotFound
 	}
 	setSecurityHeaders(w)
@@ -116,7 +109,7 @@ func serveConsole(w http.ResponseWriter, r *http.Request, admin []byte, rest str
 	w.Header().Set("Cache-Control", "no-cache")
 	w.WriteHeader(status)
 	if r.Method == http.MethodGet {
-		_, _ = w.Write(admin)
+		_, _ = w.Write(page)
 	}
 }
 
