@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 )
 
@@ -25,28 +26,46 @@ const (
 
 // simOrderRecord is a simOrder as the durable records keep it.
 type simOrderRecord struct {
-	AppID         string    `json:"appid"`
-	MchID         string    `json:"mchid"`
-	Description   string    `json:"description"`
-	OutTradeNo    string    `json:"out_trade_no"`
-	TradeType     string    `json:"trade_type"`
-	Total         int64     `json:"total"`
-	Currency      string    `json:"currency"`
-	OpenID        string    `json:"openid,omitempty"`
-	NotifyURL     string    `json:"notify_url"`
-	PrepayID      string    `json:"prepay_id,omitempty"`
-	CodeURL       string    `json:"code_url,omitempty"`
-	State         string    `json:"state"`
-	TransactionID string    `json:"transaction_id,omitempty"`
-	SuccessTime   time.Time `json:"success_time"`
-	TimeExpire    time.Time `json:"time_expire"`
+	AppID         string            `json:"appid"`
+	MchID         string            `json:"mchid"`
+	Description   string            `json:"description"`
+	OutTradeNo    string            `json:"out_trade_no"`
+	TradeType     string            `json:"trade_type"`
+	Total         int64             `json:"total"`
+	Currency      string            `json:"currency"`
+	OpenID        string            `json:"openid,omitempty"`
+	NotifyURL     string            `json:"notify_url"`
+	PrepayID      string            `json:"prepay_id,omitempty"`
+	CodeURL       string            `json:"code_url,omitempty"`
+	State         string            `json:"state"`
+	TransactionID string            `json:"transaction_id,omitempty"`
+	SuccessTime   time.Time         `json:"success_time"`
+	TimeExpire    time.Time         `json:"time_expire"`
+	Refunds       []simRefundRecord `json:"refunds,omitempty"`
+}
+
+// simRefundRecord is a simRefund as the order's record keeps it.
+type simRefundRecord struct {
+	OutRefundNo string    `json:"out_refund_no"`
+	RefundID    string    `json:"refund_id"`
+	Reason      string    `json:"reason,omitempty"`
+	NotifyURL   string    `json:"notify_url,omitempty"`
+	Refund      int64     `json:"refund"`
+	Status      string    `json:"status"`
+	CreateTime  time.Time `json:"create_time"`
+	SuccessTime time.Time `json:"success_time"`
 }
 
 func (o *simOrder) marshal() ([]byte, error) {
-	return json.Marshal(simOrderRecord{AppID: o.appID, MchID: o.mchID, Description: o.description, OutTradeNo: o.outTradeNo,
+	rec := simOrderRecord{AppID: o.appID, MchID: o.mchID, Description: o.description, OutTradeNo: o.outTradeNo,
 		TradeType: o.tradeType, Total: o.total, Currency: o.currency, OpenID: o.openID, NotifyURL: o.notifyURL,
 		PrepayID: o.prepayID, CodeURL: o.codeURL, State: o.state, TransactionID: o.transactionID,
-		SuccessTime: o.successTime, TimeExpire: o.timeExpire})
+		SuccessTime: o.successTime, TimeExpire: o.timeExpire}
+	for _, rf := range o.refunds {
+		rec.Refunds = append(rec.Refunds, simRefundRecord{OutRefundNo: rf.outRefundNo, RefundID: rf.refundID, Reason: rf.reason,
+			NotifyURL: rf.notifyURL, Refund: rf.refund, Status: rf.status, CreateTime: rf.createTime, SuccessTime: rf.successTime})
+	}
+	return json.Marshal(rec)
 }
 
 func unmarshalSimOrder(v []byte) (*simOrder, error) {
@@ -54,10 +73,79 @@ func unmarshalSimOrder(v []byte) (*simOrder, error) {
 	if err := json.Unmarshal(v, &r); err != nil {
 		return nil, fmt.Errorf("wechatpay simulator: stored order: %w", err)
 	}
-	return &simOrder{appID: r.AppID, mchID: r.MchID, description: r.Description, outTradeNo: r.OutTradeNo,
+	o := &simOrder{appID: r.AppID, mchID: r.MchID, description: r.Description, outTradeNo: r.OutTradeNo,
 		tradeType: r.TradeType, total: r.Total, currency: r.Currency, openID: r.OpenID, notifyURL: r.NotifyURL,
 		prepayID: r.PrepayID, codeURL: r.CodeURL, state: r.State, transactionID: r.TransactionID,
-		successTime: r.SuccessTime, timeExpire: r.TimeExpire}, nil
+		successTime: r.SuccessTime, timeExpire: r.TimeExpire}
+	for _, rf := range r.Refunds {
+		o.refunds = append(o.refunds, simRefund{outRefundNo: rf.OutRefundNo, outTradeNo: r.OutTradeNo, transactionID: r.TransactionID,
+			refundID: rf.RefundID, reason: rf.Reason, notifyURL: rf.NotifyURL, refund: rf.Refund, total: r.Total, status: rf.Status,
+			createTime: rf.CreateTime, successTime: rf.SuccessTime})
+	}
+	return o, nil
+}
+
+// clone copies the order with its own refunds (a copy handed out never shares them).
+func (o *simOrder) clone() simOrder {
+	c := *o
+	c.refunds = slices.Clone(o.refunds)
+	return c
+}
+
+// simRefundIndexKind keeps, durably, which transaction each out_refund_no belongs to.
+const simRefundIndexKind = "wechatpay-refunds"
+
+// indexRefund records that outRefundNo refunds outTradeNo, unless it is recorded already; it
+// returns the transaction the number belongs to (another one: the number was used before).
+func (s *Simulator) indexRefund(ctx context.Context, outRefundNo, outTradeNo string) (string, error) {
+	if r := s.cfg.Records; r != nil {
+		created, err := r.Insert(ctx, simRefundIndexKind, outRefundNo, []byte(outTradeNo), s.clock.Now().Add(simOrderKeep))
+		if err != nil || created {
+			return outTradeNo, err
+		}
+		v, ok, err := r.Get(ctx, simRefundIndexKind, outRefundNo)
+		if err == nil && !ok {
+			err = fmt.Errorf("wechatpay simulator: refund %s vanished", outRefundNo)
+		}
+		return string(v), err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if got, ok := s.refunds[outRefundNo]; ok {
+		return got, nil
+	}
+	s.refunds[outRefundNo] = outTradeNo
+	return outTradeNo, nil
+}
+
+// refundTrade returns the transaction outRefundNo belongs to; false when the number is unknown.
+func (s *Simulator) refundTrade(ctx context.Context, outRefundNo string) (string, bool, error) {
+	if r := s.cfg.Records; r != nil {
+		v, ok, err := r.Get(ctx, simRefundIndexKind, outRefundNo)
+		return string(v), ok, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.refunds[outRefundNo]
+	return t, ok, nil
+}
+
+// findRefund returns a copy of the refund outRefundNo; false when there is none.
+func (s *Simulator) findRefund(ctx context.Context, outRefundNo string) (simRefund, bool, error) {
+	trade, ok, err := s.refundTrade(ctx, outRefundNo)
+	if err != nil || !ok {
+		return simRefund{}, false, err
+	}
+	o, ok, err := s.getOrder(ctx, trade)
+	if err != nil || !ok {
+		return simRefund{}, false, err
+	}
+	for _, rf := range o.refunds {
+		if rf.outRefundNo == outRefundNo {
+			return rf, true, nil
+		}
+	}
+	return simRefund{}, false, nil
 }
 
 // createOrder stores o unless an order with its out_trade_no exists; it returns a copy of the
@@ -81,7 +169,7 @@ func (s *Simulator) createOrder(ctx context.Context, o *simOrder) (simOrder, boo
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if got, ok := s.orders[o.outTradeNo]; ok {
-		return *got, false, nil
+		return got.clone(), false, nil
 	}
 	s.orders[o.outTradeNo] = o
 	s.fifo = append(s.fifo, o.outTradeNo)
@@ -111,7 +199,7 @@ func (s *Simulator) getOrder(ctx context.Context, outTradeNo string) (simOrder, 
 	if !ok {
 		return simOrder{}, false, nil
 	}
-	return *o, true, nil
+	return o.clone(), true, nil
 }
 
 // updateOrder applies fn to the order of outTradeNo atomically (an error of fn changes nothing)
@@ -138,7 +226,7 @@ func (s *Simulator) updateOrder(ctx context.Context, outTradeNo string, fn func(
 	if !ok {
 		return simOrder{}, false, nil
 	}
-	c := *o
+	c := o.clone()
 	if err := fn(&c); err != nil {
 		return simOrder{}, true, err
 	}

@@ -77,6 +77,7 @@ type simOrder struct {
 	transactionID                         string
 	successTime                           time.Time
 	timeExpire                            time.Time
+	refunds                               []simRefund // in the order's record, so one update checks the total refunded
 }
 
 // Simulator is an in-process WeChat Pay API v3 (直连商户 JSAPI/APP prepay, query, close, payment
@@ -90,8 +91,8 @@ type Simulator struct {
 
 	mu      sync.Mutex
 	orders  map[string]*simOrder
-	fifo    []string // out_trade_nos, oldest first
-	refunds map[string]*simRefund
+	fifo    []string          // out_trade_nos, oldest first
+	refunds map[string]string // out_refund_no → out_trade_no (the refunds live in their order)
 }
 
 var _ http.Handler = (*Simulator)(nil)
@@ -122,7 +123,7 @@ func NewSimulator(cfg SimConfig) (*Simulator, error) {
 	if cfg.MaxOrders <= 0 {
 		cfg.MaxOrders = 10000
 	}
-	s := &Simulator{cfg: cfg, clock: cfg.Clock, aead: aead, orders: map[string]*simOrder{}, refunds: map[string]*simRefund{}}
+	s := &Simulator{cfg: cfg, clock: cfg.Clock, aead: aead, orders: map[string]*simOrder{}, refunds: map[string]string{}}
 	if s.clock == nil {
 		s.clock = systemClock{}
 	}

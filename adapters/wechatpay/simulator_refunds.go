@@ -98,59 +98,89 @@ func (s *Simulator) createRefund(w http.ResponseWriter, r *http.Request) {
 		}
 		s.mu.Unlock()
 	}
-	// reply and fail take no lock: answering while s.mu is held is fine.
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	if o == nil || (req.TransactionID != "" && o.transactionID != req.TransactionID) {
 		s.fail(w, http.StatusNotFound, "RESOURCE_NOT_EXISTS", "订单不存在")
 		return
 	}
-	if rf, ok := s.refunds[req.OutRefundNo]; ok {
-		if rf.outTradeNo != o.outTradeNo || rf.refund != req.Amount.Refund || rf.total != req.Amount.Total {
-			s.fail(w, http.StatusBadRequest, "INVALID_REQUEST", "退款单号重复：参数与首次请求时不一致")
-			return
+	ctx := r.Context()
+	if trade, err := s.indexRefund(ctx, req.OutRefundNo, o.outTradeNo); err != nil {
+		s.fail(w, http.StatusInternalServerError, "SYSTEM_ERROR", "系统错误")
+		return
+	} else if trade != o.outTradeNo {
+		s.fail(w, http.StatusBadRequest, "INVALID_REQUEST", "退款单号重复：参数与首次请求时不一致")
+		return
+	}
+	// One update of the order's record: the same out_refund_no answers the refund made, and the
+	// refunds of the transaction never pass what was paid, across instances (a row lock).
+	var out simRefund
+	var refusal *simRefusal
+	_, _, err := s.updateOrder(ctx, o.outTradeNo, func(c *simOrder) error {
+		for _, rf := range c.refunds {
+			if rf.outRefundNo == req.OutRefundNo {
+				if rf.refund != req.Amount.Refund || rf.total != req.Amount.Total {
+					refusal = &simRefusal{http.StatusBadRequest, "INVALID_REQUEST", "退款单号重复：参数与首次请求时不一致"}
+					return refusal
+				}
+				out = rf
+				return nil
+			}
 		}
-		s.reply(w, http.StatusOK, rf.resource())
-		return
-	}
-	if o.state != ports.TradeSuccess {
-		s.fail(w, http.StatusBadRequest, "INVALID_REQUEST", "订单未支付，不能退款")
-		return
-	}
-	if req.Amount.Total != o.total {
-		s.fail(w, http.StatusBadRequest, "PARAM_ERROR", "amount.total 与原订单金额不一致")
-		return
-	}
-	var taken int64
-	for _, rf := range s.refunds {
-		if rf.outTradeNo == o.outTradeNo && rf.status != ports.RefundStateClosed {
-			taken += rf.refund
+		if c.state != ports.TradeSuccess {
+			refusal = &simRefusal{http.StatusBadRequest, "INVALID_REQUEST", "订单未支付，不能退款"}
+			return refusal
 		}
+		if req.Amount.Total != c.total {
+			refusal = &simRefusal{http.StatusBadRequest, "PARAM_ERROR", "amount.total 与原订单金额不一致"}
+			return refusal
+		}
+		var taken int64
+		for _, rf := range c.refunds {
+			if rf.status != ports.RefundStateClosed {
+				taken += rf.refund
+			}
+		}
+		if taken+req.Amount.Refund > c.total {
+			refusal = &simRefusal{http.StatusBadRequest, "INVALID_REQUEST", "申请退款金额超过订单可退金额"}
+			return refusal
+		}
+		out = simRefund{outRefundNo: req.OutRefundNo, outTradeNo: c.outTradeNo, transactionID: c.transactionID,
+			refundID: "50" + randDigits(10) + now.In(beijing).Format("20060102") + randDigits(10), reason: req.Reason,
+			notifyURL: req.NotifyURL, refund: req.Amount.Refund, total: c.total, status: ports.RefundStateProcessing, createTime: now}
+		c.refunds = append(c.refunds, out)
+		return nil
+	})
+	switch {
+	case refusal != nil:
+		s.fail(w, refusal.status, refusal.code, refusal.message)
+	case err != nil:
+		s.fail(w, http.StatusInternalServerError, "SYSTEM_ERROR", "系统错误")
+	default:
+		s.reply(w, http.StatusOK, out.resource())
 	}
-	if taken+req.Amount.Refund > o.total {
-		s.fail(w, http.StatusBadRequest, "INVALID_REQUEST", "申请退款金额超过订单可退金额")
-		return
-	}
-	rf := &simRefund{outRefundNo: req.OutRefundNo, outTradeNo: o.outTradeNo, transactionID: o.transactionID,
-		refundID: "50" + randDigits(10) + now.In(beijing).Format("20060102") + randDigits(10), reason: req.Reason,
-		notifyURL: req.NotifyURL, refund: req.Amount.Refund, total: o.total, status: ports.RefundStateProcessing, createTime: now}
-	s.refunds[rf.outRefundNo] = rf
-	s.reply(w, http.StatusOK, rf.resource())
 }
+
+// simRefusal is an answer of WeChat Pay refusing a request.
+type simRefusal struct {
+	status        int
+	code, message string
+}
+
+func (e *simRefusal) Error() string { return e.code + ": " + e.message }
 
 // queryRefund is GET /v3/refund/domestic/refunds/{out_refund_no}.
 func (s *Simulator) queryRefund(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	rf, ok := s.refunds[r.PathValue("out_refund_no")]
-	if !ok {
+	rf, ok, err := s.findRefund(r.Context(), r.PathValue("out_refund_no"))
+	switch {
+	case err != nil:
+		s.fail(w, http.StatusInternalServerError, "SYSTEM_ERROR", "系统错误")
+	case !ok:
 		s.fail(w, http.StatusNotFound, "RESOURCE_NOT_EXISTS", "退款单不存在")
-		return
+	default:
+		s.reply(w, http.StatusOK, rf.resource())
 	}
-	s.reply(w, http.StatusOK, rf.resource())
 }
 
-// resource is the refund as WeChat Pay's API returns it. s.mu must be held.
+// resource is the refund as WeChat Pay's API returns it.
 func (rf *simRefund) resource() map[string]any {
 	res := map[string]any{
 		"refund_id": rf.refundID, "out_refund_no": rf.outRefundNo, "transaction_id": rf.transactionID,
@@ -165,7 +195,7 @@ func (rf *simRefund) resource() map[string]any {
 	return res
 }
 
-// notifyResource is the decrypted resource of a refund notification. s.mu must be held.
+// notifyResource is the decrypted resource of a refund notification.
 func (rf *simRefund) notifyResource(mchID string) map[string]any {
 	res := map[string]any{
 		"mchid": mchID, "out_trade_no": rf.outTradeNo, "transaction_id": rf.transactionID, "out_refund_no": rf.outRefundNo,
@@ -189,20 +219,33 @@ func (s *Simulator) MarkRefund(outRefundNo, status string) (notifyURL string, er
 		return "", kernel.Invalid("refund-status-invalid", "a final refund state is SUCCESS, CLOSED or ABNORMAL")
 	}
 	now := s.clock.Now()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	rf, ok := s.refunds[outRefundNo]
-	switch {
-	case !ok:
+	ctx := context.Background()
+	trade, ok, err := s.refundTrade(ctx, outRefundNo)
+	if err != nil {
+		return "", err
+	}
+	if !ok {
 		return "", kernel.NotFound(CodeRefundNotFound, "the simulator has no refund with this out_refund_no")
-	case rf.status != ports.RefundStateProcessing && rf.status != ports.RefundStateAbnormal:
-		return "", kernel.Conflict("refund-final", "the simulator's refund is "+rf.status)
 	}
-	rf.status = status
-	if status == ports.RefundStateSuccess {
-		rf.successTime = now
-	}
-	return rf.notifyURL, nil
+	_, _, err = s.updateOrder(ctx, trade, func(c *simOrder) error {
+		for i := range c.refunds {
+			rf := &c.refunds[i]
+			if rf.outRefundNo != outRefundNo {
+				continue
+			}
+			if rf.status != ports.RefundStateProcessing && rf.status != ports.RefundStateAbnormal {
+				return kernel.Conflict("refund-final", "the simulator's refund is "+rf.status)
+			}
+			rf.status = status
+			if status == ports.RefundStateSuccess {
+				rf.successTime = now
+			}
+			notifyURL = rf.notifyURL
+			return nil
+		}
+		return kernel.NotFound(CodeRefundNotFound, "the simulator has no refund with this out_refund_no")
+	})
+	return notifyURL, err
 }
 
 // SettleRefund gives the refund its final state and sends the signed, encrypted REFUND.SUCCESS
@@ -218,13 +261,14 @@ func (s *Simulator) SettleRefund(ctx context.Context, outRefundNo, status string
 // NotifyRefund sends the refund's current final state to the callback again (WeChat Pay
 // repeats a notification until the callback answers 2xx).
 func (s *Simulator) NotifyRefund(ctx context.Context, outRefundNo string) error {
-	s.mu.Lock()
-	rf, ok := s.refunds[outRefundNo]
+	rf, ok, err := s.findRefund(ctx, outRefundNo)
+	if err != nil {
+		return err
+	}
 	target := ""
 	if ok {
 		target = rf.notifyURL
 	}
-	s.mu.Unlock()
 	if s.cfg.RefundNotifyURL != "" {
 		target = s.cfg.RefundNotifyURL
 	}
@@ -258,17 +302,14 @@ func (s *Simulator) NotifyRefund(ctx context.Context, outRefundNo string) error 
 // RefundNotification builds (without sending) the signed refund notification of the refund's
 // current state, after mutate (if not nil) edited the resource.
 func (s *Simulator) RefundNotification(outRefundNo string, mutate func(res map[string]any)) (map[string]string, []byte, error) {
-	s.mu.Lock()
-	rf, ok := s.refunds[outRefundNo]
-	var res map[string]any
-	status := ""
-	if ok {
-		res, status = rf.notifyResource(s.cfg.MchID), rf.status
+	rf, ok, err := s.findRefund(context.Background(), outRefundNo)
+	if err != nil {
+		return nil, nil, err
 	}
-	s.mu.Unlock()
 	if !ok {
 		return nil, nil, errors.New("wechatpay simulator: refund not found")
 	}
+	res, status := rf.notifyResource(s.cfg.MchID), rf.status
 	if mutate != nil {
 		mutate(res)
 	}

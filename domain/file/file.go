@@ -170,6 +170,11 @@ func InspectWithin(purpose Purpose, data []byte, reserve Reserve) (Info, error) 
 	}
 	ct := Sniff(data)
 	if purpose == PurposeDocument && ct != TypePDF {
+		// An image is a known type that is not allowed here; anything else claims to be a
+		// document and is not a readable PDF.
+		if ct != "" {
+			return Info{}, kernel.Invalid(CodeTypeNotAllowed, "a document to sign must be a PDF")
+		}
 		return Info{}, kernel.Invalid(CodePDFInvalid, "a document to sign must be a PDF")
 	}
 	if ct == "" {

@@ -189,7 +189,7 @@ func TestInspect(t *testing.T) {
 	}
 }
 
-// Documents to sign: PDF only (anything else is pdf-invalid), up to 20 MiB where images stop at 10.
+// Documents to sign: PDF only (an image is file-type-not-allowed, other bytes pdf-invalid), up to 20 MiB where images stop at 10.
 func TestInspectDocument(t *testing.T) {
 	pdfData := []byte("%PDF-1.7\n1 0 obj\n<< /Type /Catalog >>\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n")
 	big := append(bytes.Clone(pdfData), make([]byte, 15<<20)...)
@@ -204,10 +204,14 @@ func TestInspectDocument(t *testing.T) {
 	if _, err := file.Inspect(file.PurposeBusinessLicence, big); kernel.CodeOf(err) != file.CodeTooLarge {
 		t.Fatalf("15 MiB licence: %v", err)
 	}
-	for name, data := range map[string][]byte{"png": encodePNG(t, 64, 32), "script": []byte("<?php ?>"), "pdf magic late": append([]byte(" "), pdfData...)} {
+	for name, data := range map[string][]byte{"script": []byte("<?php ?>"), "pdf magic late": append([]byte(" "), pdfData...)} {
 		if _, err := file.Inspect(file.PurposeDocument, data); kernel.CodeOf(err) != file.CodePDFInvalid {
 			t.Errorf("%s as a document: %v", name, err)
 		}
+	}
+	// An image is a known type, just not a document.
+	if _, err := file.Inspect(file.PurposeDocument, encodePNG(t, 64, 32)); kernel.CodeOf(err) != file.CodeTypeNotAllowed {
+		t.Errorf("png as a document: %v", err)
 	}
 	if _, err := file.Inspect(file.PurposeDocument, nil); kernel.CodeOf(err) != file.CodeEmpty {
 		t.Errorf("empty document: %v", err)

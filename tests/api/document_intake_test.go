@@ -110,7 +110,7 @@ func TestDocumentUploadIntake(t *testing.T) {
 		s.upload(token, "document", "big.pdf", big).expect(t, 201, "")
 
 		s.upload(token, "document", "huge.pdf", append([]byte("%PDF-1.7\n"), make([]byte, 20<<20)...)).expect(t, 413, "file-too-large")
-		s.upload(token, "document", "seal.png", pngBytes(t, 100, 50)).expect(t, 422, "pdf-invalid")
+		s.upload(token, "document", "seal.png", pngBytes(t, 100, 50)).expect(t, 422, "file-type-not-allowed")
 		s.upload(token, "document", "broken.pdf", doc[:len(doc)/2]).expect(t, 422, "pdf-invalid")
 		s.upload(token, "document", "garbage.pdf", append([]byte("%PDF-1.4\n"), bytes.Repeat([]byte{0xfe, 0x00}, 500)...)).expect(t, 422, "pdf-invalid")
 		s.upload(token, "document", "locked.pdf", intakeEncrypted(t)).expect(t, 422, "pdf-encrypted")
