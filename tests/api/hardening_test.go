@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/shuxinqian/server/application"
 )
@@ -165,4 +166,29 @@ func TestUploadsPerUserAreLimited(t *testing.T) {
 		t.Fatal("429 without Retry-After")
 	}
 	s.upload(s.login("13700000052"), "signature", "s.png", img).expect(t, 201, "")
+}
+
+// A signing link (no login: the token is the credential) takes UploadsPerLink signature
+// images an hour; then 429 upload-rate-limited with Retry-After, and the hour ending lets it
+// upload again. Another link is counted apart.
+func TestUploadsPerSigningLinkAreLimited(t *testing.T) {
+	s := start(t, "")
+	fx := s.fixtures()
+	op := s.verifiedUser("13700001251", "钱经办", idNumber(t, "440106", "19880808", "251"))
+	_, lp := s.linkToFace(t, op, fx[0], "13600001251")
+	img := pngBytes(t, 320, 120)
+	for i := range application.UploadsPerLink {
+		if r := s.uploadLink(lp+"/signature-image", img); r.status != 201 {
+			t.Fatalf("link upload %d: %d %s", i+1, r.status, r.raw)
+		}
+	}
+	r := s.uploadLink(lp+"/signature-image", img).expect(t, 429, "upload-rate-limited")
+	if r.header.Get("Retry-After") == "" {
+		t.Fatal("429 without Retry-After")
+	}
+	s.clock.Advance(61 * time.Second)
+	_, other := s.linkToFace(t, op, fx[1], "13600001252")
+	s.uploadLink(other+"/signature-image", img).expect(t, 201, "")
+	s.clock.Advance(time.Hour)
+	s.uploadLink(lp+"/signature-image", img).expect(t, 201, "")
 }
