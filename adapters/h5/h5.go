@@ -117,7 +117,7 @@ func servePage(w http.ResponseWriter, r *http.Request, page []byte, what string,
 // (web/src/admin/router.ts).
 var consoleSections = map[string]bool{
 	"": true, "login": true, "channels": true, "settings": true, "banners": true, "enterprises": true, "verifications": true,
-	"orders": true, "anomalies": true, "dead-letters": true, "audit": true,
+	"orders": true, "anomalies": true, "dead-letters": true, "audit": true, "operators": true,
 }
 
 // clientSections are the first path segments of the client's routes (web/src/router.ts).

@@ -160,6 +160,7 @@ func TestHandlerServesTheConsole(t *testing.T) {
 		{"GET", "/admin/orders/01abc/refund", 200, "<title>console</title>"},
 		{"GET", "/admin/dead-letters", 200, "<title>console</title>"},
 		{"GET", "/admin/audit?action=order.refund", 200, "<title>console</title>"},
+		{"GET", "/admin/operators", 200, "<title>console</title>"},
 		{"GET", "/admin.html", 200, "<title>console</title>"},
 		{"HEAD", "/admin/settings", 200, ""},
 		{"GET", "/admin/no-such-section", 404, "<title>console</title>"},

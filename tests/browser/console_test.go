@@ -1,7 +1,10 @@
 package browser
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"os/exec"
 	"strings"
 	"testing"
@@ -210,6 +213,95 @@ func TestConsole(t *testing.T) {
 	b.see("暂无死信")
 	b.noCSPViolations("admin console")
 
+	// 操作员管理: a second admin (created on the server) is in the list; the console demotes it to
+	// support, disables it (its session ends at once), enables it again, unlocks it after five
+	// failed logins, resets its TOTP (QR code and secret shown once) and its password (shown
+	// once), and the shown password with a code of the shown secret logs in over the API.
+	secondSecret := s.createOperator("console-second", "admin", pw)
+	code, second := s.operatorLogin("console-second", pw, operator.Code(secondSecret, operator.Step(time.Now())))
+	if code != 201 {
+		t.Fatalf("the second operator's login: %d", code)
+	}
+	b.menu("操作员管理")
+	b.at("/admin/operators")
+	b.see("console-second")
+	b.see("当前账号")
+	b.shot("operators")
+	row := func(username string) string { return `[data-username=` + jsString(username) + `] button` }
+	b.clickCSS(`.role-cell[data-username="console-second"] .el-select__wrapper`)
+	b.clickIn("客服", ".el-select-dropdown__item")
+	b.see("修改角色")
+	b.click("确认修改")
+	s.eventually("console-second demoted", func() bool { return s.operatorRow(apiOp, "console-second")["role"] == "support" })
+	b.see("角色已修改")
+
+	b.clickIn("停用", row("console-second"))
+	b.see("停用账号")
+	b.shot("operator-disable")
+	b.click("确认停用")
+	s.eventually("console-second disabled", func() bool { return s.operatorRow(apiOp, "console-second")["active"] == false })
+	if st := s.status("GET", "/api/v1/admin/me", second); st != 401 {
+		t.Fatalf("the disabled operator's session answers %d, want 401", st)
+	}
+	// Disabling oneself is refused with the API's message (422 operator-self-change).
+	b.clickIn("停用", row("console-admin"))
+	b.click("确认停用")
+	b.see("you cannot disable or demote your own operator account")
+	if s.operatorRow(apiOp, "console-admin")["active"] != true {
+		t.Fatal("the console disabled its own operator")
+	}
+	b.shot("operator-self-change")
+	b.clickIn("启用", row("console-second"))
+	s.eventually("console-second enabled", func() bool { return s.operatorRow(apiOp, "console-second")["active"] == true })
+
+	// Five wrong passwords lock the account; 解锁 clears the lock.
+	for i := 0; i < operator.MaxFailures; i++ {
+		s.operatorLogin("console-second", "wrong-password-"+fmt.Sprint(i), operator.Code(secondSecret, operator.Step(time.Now())))
+	}
+	if s.operatorRow(apiOp, "console-second")["locked_until"] == nil {
+		t.Fatal("five failed logins did not lock console-second")
+	}
+	b.click("刷新")
+	b.clickIn("解锁", row("console-second")) // enabled once the list shows the lock
+	s.eventually("console-second unlocked", func() bool {
+		r := s.operatorRow(apiOp, "console-second")
+		return r["locked_until"] == nil && r["failed_count"] == float64(0)
+	})
+	b.see("已解锁")
+
+	b.clickIn("重置动态口令", row("console-second"))
+	b.click("确认重置")
+	b.see("只显示这一次")
+	b.poll("the TOTP QR code", `(function(){ const i=document.querySelector('[data-testid=totp-qr]'); return i && i.src.startsWith('data:image/png') && i.complete && i.naturalWidth > 0 ? 'ok' : 'wait'; })()`)
+	var shownSecret string
+	b.eval(`document.querySelector('[data-testid=totp-secret]').innerText.trim()`, &shownSecret)
+	newSecret, err := operator.DecodeSecret(shownSecret)
+	if err != nil || string(newSecret) == string(secondSecret) {
+		t.Fatalf("the shown TOTP secret %q: %v", shownSecret, err)
+	}
+	b.shot("operator-totp")
+	b.click("我已保存")
+	b.poll("the secret gone from the page", `document.body.innerText.includes(`+jsString(shownSecret)+`) ? 'wait' : 'ok'`)
+
+	b.clickIn("重置密码", row("console-second"))
+	b.click("确认重置")
+	b.see("新的密码")
+	shownPassword := b.poll("the new password", `(document.querySelector('[data-testid=new-password]')||{}).innerText || 'wait'`)
+	b.shot("operator-password")
+	b.click("我已保存")
+	b.poll("the password gone from the page", `document.body.innerText.includes(`+jsString(shownPassword)+`) ? 'wait' : 'ok'`)
+	if code, _ := s.operatorLogin("console-second", pw, operator.Code(newSecret, operator.Step(time.Now())+1)); code == 201 {
+		t.Fatal("the old password still logs in")
+	}
+	code, second = s.operatorLogin("console-second", shownPassword, operator.Code(newSecret, operator.Step(time.Now())+1))
+	if code != 201 {
+		t.Fatalf("the shown password and secret log in: %d", code)
+	}
+	if me := s.call("GET", "/api/v1/admin/me", second, nil); me["role"] != "support" {
+		t.Fatalf("console-second after the walk: %v", me)
+	}
+	b.noCSPViolations("operators page")
+
 	// 退出, then a support operator: no audit menu, no refund button; forcing the refund page
 	// shows the server's 403 message.
 	b.click("退出")
@@ -224,9 +316,11 @@ func TestConsole(t *testing.T) {
 	b.see("客服")
 	var menus string
 	b.eval(`[...document.querySelectorAll('.el-menu-item')].map(e => e.innerText.trim()).join(',')`, &menus)
-	if strings.Contains(menus, "操作日志") || !strings.Contains(menus, "订单与退款") {
+	if strings.Contains(menus, "操作日志") || strings.Contains(menus, "操作员管理") || !strings.Contains(menus, "订单与退款") {
 		t.Fatalf("support's menus: %s", menus)
 	}
+	b.open("/admin/operators") // not the support's: the console goes to its first menu
+	b.at("/admin/channels")
 	b.open("/admin/orders/" + oid)
 	b.see("部分退款")
 	var refundButtons int
@@ -260,4 +354,43 @@ func mustAtoi(t *testing.T, s string) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// operatorLogin posts a console login over the API; it returns the status and the token.
+func (s *server) operatorLogin(username, password, code string) (int, string) {
+	s.t.Helper()
+	body, _ := json.Marshal(map[string]string{"username": username, "password": password, "totp": code})
+	res, err := http.Post(s.base+"/api/v1/admin/sessions", "application/json", bytes.NewReader(body))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer func() { _ = res.Body.Close() }()
+	var got struct{ Token string }
+	_ = json.NewDecoder(res.Body).Decode(&got)
+	return res.StatusCode, got.Token
+}
+
+// status is an API call's status code.
+func (s *server) status(method, path, token string) int {
+	s.t.Helper()
+	req, _ := http.NewRequest(method, s.base+path, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	_ = res.Body.Close()
+	return res.StatusCode
+}
+
+// operatorRow is the account username in GET /api/v1/admin/operators.
+func (s *server) operatorRow(token, username string) map[string]any {
+	s.t.Helper()
+	for _, it := range s.call("GET", "/api/v1/admin/operators?limit=100", token, nil)["items"].([]any) {
+		if m := it.(map[string]any); m["username"] == username {
+			return m
+		}
+	}
+	s.t.Fatalf("operator %s not listed", username)
+	return nil
 }

@@ -389,6 +389,13 @@ const findJS = `(function(label, kinds){
 // mouse event at its centre.
 func (b *browser) click(label string) {
 	b.t.Helper()
+	b.clickIn(label, "")
+}
+
+// clickIn is click among the elements matching the CSS selector kinds (all clickable kinds when
+// empty): a button in one table row, an option of a drop-down.
+func (b *browser) clickIn(label, kinds string) {
+	b.t.Helper()
 	var pos struct {
 		X, Y     float64
 		Disabled bool
@@ -397,7 +404,7 @@ func (b *browser) click(label string) {
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 		var res map[string]any
 		ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
-		err := chromedp.Run(ctx, chromedp.Evaluate(findJS+"("+jsString(label)+")", &res))
+		err := chromedp.Run(ctx, chromedp.Evaluate(findJS+"("+jsString(label)+","+jsString(kinds)+")", &res))
 		cancel()
 		if err == nil && res != nil && res["disabled"] != true {
 			x, y := res["x"].(float64), res["y"].(float64)

@@ -12,6 +12,7 @@ export const menu = [
   { path: '/anomalies', title: '支付异常', perm: 'orders.read' },
   { path: '/dead-letters', title: '死信队列', perm: 'dead-letters.read' },
   { path: '/audit', title: '操作日志', perm: 'audit.read' },
+  { path: '/operators', title: '操作员管理', perm: 'operators' },
 ]
 
 export const router = createRouter({
@@ -36,6 +37,7 @@ export const router = createRouter({
         { path: 'anomalies', component: () => import('./pages/Anomalies.vue'), meta: { perm: 'orders.read' } },
         { path: 'dead-letters', component: () => import('./pages/DeadLetters.vue'), meta: { perm: 'dead-letters.read' } },
         { path: 'audit', component: () => import('./pages/Audit.vue'), meta: { perm: 'audit.read' } },
+        { path: 'operators', component: () => import('./pages/Operators.vue'), meta: { perm: 'operators' } },
         { path: ':rest(.*)*', component: () => import('./pages/NotFound.vue') },
       ],
     },

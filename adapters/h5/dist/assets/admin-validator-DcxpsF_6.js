@@ -1,1 +1,0 @@
-import{R as i}from"./admin-hzQGODpV.js";const n=o=>["",...i].includes(o);export{n as i};

@@ -1,1 +1,0 @@
-import{a as o}from"./index-Bqax459s.js";async function r(t,a="已复制"){try{await navigator.clipboard.writeText(t)}catch{const e=document.createElement("textarea");e.value=t,e.setAttribute("aria-label","复制内容"),document.body.appendChild(e),e.select(),document.execCommand("copy"),e.remove()}o(a)}export{r as c};

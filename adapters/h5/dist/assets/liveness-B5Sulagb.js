@@ -1,1 +1,0 @@
-import{e as t,r as n}from"./index-Bqax459s.js";function i(s,o){sessionStorage.setItem("sxq.livenessBack",o);const e=t(s);e?n.push(e):window.location.href=s}function r(){return sessionStorage.getItem("sxq.livenessBack")||"/"}export{i as g,r as l};

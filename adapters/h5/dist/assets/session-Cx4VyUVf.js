@@ -1,0 +1,1 @@
+import{t as r,g as s}from"./index-BE3M37B3.js";import{u as n}from"./vue-DHkpGUEL.js";const e=n({me:null,enterpriseId:localStorage.getItem("sxq.enterprise")||""});async function i(){return r()?(e.me=await s("/api/v1/me"),e.me):(e.me=null,null)}function l(t){e.enterpriseId=t,localStorage.setItem("sxq.enterprise",t)}export{l as c,i as l,e as s};
