@@ -32,9 +32,11 @@ type server struct {
 }
 
 // forEachBackend starts a fresh server per database and runs fn against it.
+// The two backends run side by side (each its own server, database and DATA_DIR): a test
+// costs the longer of the two, not their sum.
 func forEachBackend(t *testing.T, fn func(t *testing.T, s *server)) {
-	t.Run("sqlite", func(t *testing.T) { fn(t, start(t, "")) })
-	t.Run("postgres", func(t *testing.T) { fn(t, startPostgres(t)) })
+	t.Run("sqlite", func(t *testing.T) { t.Parallel(); fn(t, start(t, "")) })
+	t.Run("postgres", func(t *testing.T) { t.Parallel(); fn(t, startPostgres(t)) })
 }
 
 func start(t *testing.T, databaseURL string) *server {
