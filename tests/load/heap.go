@@ -102,7 +102,9 @@ func heapOverEvents(ctx context.Context, p *process, ds *dataset, sku string, to
 		}
 		logf("heap phase: %d orders created in %s", m-done, time.Since(t0).Round(time.Millisecond))
 		done = m
-		time.Sleep(3 * time.Second) // let the forwarder and the consumers catch up before measuring
+		if err := waitDrained(ctx, p.Base, 5*time.Minute); err != nil {
+			return heap, rss, err
+		}
 		if heap[i], err = liveHeap(p.Admin); err != nil {
 			return heap, rss, err
 		}
@@ -111,4 +113,67 @@ func heapOverEvents(ctx context.Context, p *process, ds *dataset, sku string, to
 		}
 	}
 	return heap, rss, nil
+}
+
+// waitDrained polls the server's /metrics until every message table but the poison queue is
+// empty (shuxinqian_outbox_backlog_messages is 0 for each): the forwarder and the consumers have
+// handled every event written so far, so the heap is read at rest rather than mid-backlog.
+func waitDrained(ctx context.Context, base string, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	last := "no scrape"
+	for time.Now().Before(deadline) {
+		pending, err := backlog(ctx, base)
+		if err == nil && pending == 0 {
+			return nil
+		}
+		if err != nil {
+			last = err.Error()
+		} else {
+			last = fmt.Sprintf("%d messages pending", pending)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("the event backlog did not drain in %s (%s)", limit, last)
+}
+
+// backlog sums shuxinqian_outbox_backlog_messages over the message tables except the poison queue.
+func backlog(ctx context.Context, base string) (int64, error) {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/metrics", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	if resp.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("/metrics: status %d", resp.StatusCode)
+	}
+	var sum int64
+	seen := false
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64*1024), 4*1024*1024)
+	for sc.Scan() {
+		line := sc.Text()
+		rest, ok := strings.CutPrefix(line, "shuxinqian_outbox_backlog_messages{")
+		if !ok || strings.Contains(rest, `"watermill_poison"`) {
+			continue
+		}
+		i := strings.LastIndexByte(rest, ' ')
+		v, err := strconv.ParseFloat(rest[i+1:], 64)
+		if err != nil {
+			return 0, fmt.Errorf("/metrics: %q: %w", line, err)
+		}
+		sum += int64(v)
+		seen = true
+	}
+	if err := sc.Err(); err != nil {
+		return 0, err
+	}
+	if !seen {
+		return 0, fmt.Errorf("/metrics has no shuxinqian_outbox_backlog_messages")
+	}
+	return sum, nil
 }

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -187,4 +188,43 @@ func TestSeedTiny(t *testing.T) {
 
 func idNumberValid(n kernel.IDNumber) (kernel.IDNumber, error) {
 	return kernel.ParseIDNumber(string(n), time.Now())
+}
+
+// TestWaitDrainedReadsTheBacklog: the heap phase waits on the server's own backlog gauge, summed
+// over the message tables but the poison queue, instead of sleeping.
+func TestWaitDrainedReadsTheBacklog(t *testing.T) {
+	var pending atomic.Int64
+	pending.Store(3)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/metrics" {
+			w.WriteHeader(http.StatusNotFound)
+			return
+		}
+		n := pending.Load()
+		if n > 0 {
+			pending.Add(-1)
+		}
+		_, _ = w.Write([]byte("# TYPE shuxinqian_outbox_backlog_messages gauge\n" +
+			"shuxinqian_outbox_backlog_messages{table=\"watermill_outbox\"} " + strconv.FormatInt(n, 10) + "\n" +
+			"shuxinqian_outbox_backlog_messages{table=\"watermill_poison\"} 7\n"))
+	}))
+	defer srv.Close()
+	if n, err := backlog(context.Background(), srv.URL); err != nil || n != 3 {
+		t.Fatalf("backlog = %d, %v; want 3 (the poison queue left out)", n, err)
+	}
+	if err := waitDrained(context.Background(), srv.URL, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if pending.Load() != 0 {
+		t.Fatalf("returned with %d pending", pending.Load())
+	}
+	pending.Store(1 << 40) // never drains
+	if err := waitDrained(context.Background(), srv.URL, 300*time.Millisecond); err == nil || !strings.Contains(err.Error(), "did not drain") {
+		t.Fatalf("a backlog that never drains: %v", err)
+	}
+	bad := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("up 1\n")) }))
+	defer bad.Close()
+	if _, err := backlog(context.Background(), bad.URL); err == nil {
+		t.Fatal("a /metrics without the gauge must be an error, not an empty backlog")
+	}
 }
