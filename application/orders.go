@@ -18,8 +18,9 @@ const (
 	ReconcileAfter = 2 * time.Minute
 	// ReconcileBatch is the page the reconciler claims at a time.
 	ReconcileBatch = 100
-	// ReconcileRecheck: an order still unpaid after a check is due again this long after it was
-	// claimed; it also bounds one pass, so a pass ends even while new orders keep coming.
+	// ReconcileRecheck: an order still unpaid after a check is due again once its age has doubled,
+	// and never sooner than this after it was claimed (order.NextCheck); it also bounds one pass,
+	// so a pass ends even while new orders keep coming.
 	ReconcileRecheck = 2 * time.Minute
 )
 
@@ -371,7 +372,9 @@ func (a *App) Reconcile(ctx context.Context) (ReconcileReport, error) {
 		var page []*order.Order
 		if err := a.uow.Do(ctx, func(ctx context.Context, tx ports.Tx) error {
 			var err error
-			page, err = tx.Orders().ClaimDue(ctx, now, now.Add(-ReconcileAfter), now.Add(ReconcileRecheck), ReconcileBatch)
+			page, err = tx.Orders().ClaimDue(ctx, now, now.Add(-ReconcileAfter), func(o *order.Order) time.Time {
+				return o.NextCheck(now, ReconcileRecheck)
+			}, ReconcileBatch)
 			return err
 		}); err != nil {
 			return rep, err

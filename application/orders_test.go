@@ -688,8 +688,19 @@ func TestReconcile(t *testing.T) {
 		c := *o
 		list = append(list, &c)
 	}
-	f.orders.EXPECT().ClaimDue(gomock.Any(), f.now, f.now.Add(-2*time.Minute), f.now.Add(application.ReconcileRecheck), application.ReconcileBatch).
-		Return(list, nil) // a short page: the pass ends after it
+	f.orders.EXPECT().ClaimDue(gomock.Any(), f.now, f.now.Add(-2*time.Minute), gomock.Any(), application.ReconcileBatch).
+		DoAndReturn(func(_ context.Context, _, _ time.Time, next func(*order.Order) time.Time, _ int) ([]*order.Order, error) {
+			// Each order's next check is its own (order.NextCheck at the pass's time).
+			for _, o := range list {
+				if got, want := next(o), o.NextCheck(f.now, application.ReconcileRecheck); !got.Equal(want) {
+					t.Errorf("%s: next check %s, want %s", o.ID, got, want)
+				}
+			}
+			if got := next(waiting); !got.Equal(f.now.Add(5 * time.Minute)) {
+				t.Errorf("an order 5 minutes old is next checked at %s, want when its age has doubled", got)
+			}
+			return list, nil // a short page: the pass ends after it
+		})
 	f.payments.EXPECT().Query(gomock.Any(), "SXQord1").Return(success(payNow, "tx1", f.now.Add(-time.Minute)), nil)
 	f.payments.EXPECT().Query(gomock.Any(), "SXQord2").Return(notPaid(waiting), nil)
 	f.payments.EXPECT().Query(gomock.Any(), "SXQord3").Return(ports.PaymentTransaction{}, errPaymentNotFound)
@@ -735,9 +746,9 @@ func TestReconcilePages(t *testing.T) {
 		return out
 	}
 	gomock.InOrder(
-		f.orders.EXPECT().ClaimDue(gomock.Any(), f.now, f.now.Add(-application.ReconcileAfter), f.now.Add(application.ReconcileRecheck),
+		f.orders.EXPECT().ClaimDue(gomock.Any(), f.now, f.now.Add(-application.ReconcileAfter), gomock.Any(),
 			application.ReconcileBatch).Return(page(0, application.ReconcileBatch), nil),
-		f.orders.EXPECT().ClaimDue(gomock.Any(), f.now, f.now.Add(-application.ReconcileAfter), f.now.Add(application.ReconcileRecheck),
+		f.orders.EXPECT().ClaimDue(gomock.Any(), f.now, f.now.Add(-application.ReconcileAfter), gomock.Any(),
 			application.ReconcileBatch).Return(page(application.ReconcileBatch, application.ReconcileBatch), nil),
 		f.orders.EXPECT().ClaimDue(gomock.Any(), gomock.Any(), gomock.Any(), gomock.Any(), gomock.Any()).Return(page(200, 7), nil),
 	)

@@ -36,10 +36,11 @@ type OrderRepository interface {
 	List(ctx context.Context, f OrderFilter) ([]*order.Order, error)
 	// ClaimDue claims, for the reconciler, up to limit unpaid orders due for a check with WeChat
 	// Pay, most overdue first: created before createdBefore, never claimed or last claimed with a
-	// next check at or before now, and without a recorded payment anomaly. Claiming moves their
-	// next check to recheckAt, so neither the next page nor another instance takes them again
-	// before then; concurrent claimers skip each other's rows (needs a read-write unit of work).
-	ClaimDue(ctx context.Context, now, createdBefore, recheckAt time.Time, limit int) ([]*order.Order, error)
+	// next check at or before now, and without a recorded payment anomaly. Claiming moves each
+	// one's next check to next(order) (order.NextCheck), so neither the next page nor another
+	// instance takes it again before then; concurrent claimers skip each other's rows (needs a
+	// read-write unit of work).
+	ClaimDue(ctx context.Context, now, createdBefore time.Time, next func(*order.Order) time.Time, limit int) ([]*order.Order, error)
 }
 
 // Grant is one ledger entry: what a paid order line gave an enterprise.

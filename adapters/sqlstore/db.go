@@ -31,6 +31,7 @@ import (
 type DB struct {
 	*bun.DB
 	Dialect wmsql.Dialect
+	stmts   *stmtCache // SQLite's prepared statements of the hot paths (see Prepared)
 }
 
 // CachedStatement prefixes the arguments of a statement sent through database/sql (not bun) that
@@ -80,7 +81,7 @@ func OpenWith(dsn, dataDir string, wrap Wrap) (*DB, error) {
 		sqldb.SetMaxOpenConns(20)
 		sqldb.SetMaxIdleConns(10)
 		sqldb.SetConnMaxIdleTime(5 * time.Minute)
-		return &DB{DB: bun.NewDB(sqldb, pgdialect.New()), Dialect: wmsql.DialectPostgres}, nil
+		return &DB{DB: bun.NewDB(sqldb, pgdialect.New()), Dialect: wmsql.DialectPostgres, stmts: &stmtCache{}}, nil
 	case dsn == "":
 		if err := os.MkdirAll(dataDir, 0o700); err != nil {
 			return nil, fmt.Errorf("sqlstore: data directory: %w", err)
@@ -128,7 +129,7 @@ func openSQLite(path string, wrap Wrap) (*DB, error) {
 	sqldb.SetMaxOpenConns(8)
 	sqldb.SetMaxIdleConns(8)
 	sqldb.SetConnMaxLifetime(0)
-	return &DB{DB: bun.NewDB(sqldb, sqlitedialect.New()), Dialect: wmsql.DialectSQLite}, nil
+	return &DB{DB: bun.NewDB(sqldb, sqlitedialect.New()), Dialect: wmsql.DialectSQLite, stmts: &stmtCache{}}, nil
 }
 
 // dsnConnector is a driver.Connector for a driver without one (database/sql's own fallback).

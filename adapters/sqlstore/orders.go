@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -177,6 +178,15 @@ const orderColumns = "id, enterprise_id, user_id, channel_code, items, total_fen
 const payPendingPostgres = `UPDATE orders SET status = $1, transaction_id = $2, paid_at = $3, updated_at = $4, version = version + 1
 WHERE out_trade_no = $5 AND status = $6 AND total_fen = $7 RETURNING ` + orderColumns
 
+const payPendingSQLite = `UPDATE orders SET status = ?, transaction_id = ?, paid_at = ?, updated_at = ?, version = version + 1
+WHERE out_trade_no = ? AND status = ? AND total_fen = ?`
+
+const orderByTradeNoSQLite = `SELECT ` + orderColumns + ` FROM orders WHERE out_trade_no = ?`
+
+// sqliteTime is a time as bun writes it into SQLite's TEXT columns (schema.BaseDialect.AppendTime),
+// so that rows written by bun and by a prepared statement compare and sort alike.
+func sqliteTime(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05.999999-07:00") }
+
 // PayPending checks and changes in one statement (UPDATE … WHERE pending AND total RETURNING): the
 // row lock of Update's SELECT … FOR UPDATE is the UPDATE's own, and no separate read is needed.
 func (r orders) PayPending(ctx context.Context, outTradeNo string, p order.Payment) (*order.Order, error) {
@@ -184,25 +194,41 @@ func (r orders) PayPending(ctx context.Context, outTradeNo string, p order.Payme
 		return nil, err
 	}
 	var rows []orderRow
-	if btx, ok := r.t.idb.(bun.Tx); ok && r.t.store.db.IsPostgres() {
+	db := r.t.store.db
+	if btx, ok := r.t.idb.(bun.Tx); ok && db.IsPostgres() {
 		// Postgres: a cached prepared statement (pgx), the values sent apart from the SQL.
-		res, err := btx.Tx.QueryContext(ctx, payPendingPostgres, r.t.store.db.CachedStatement(string(order.StatusPaid), p.TransactionID,
-			p.PaidAt.UTC(), p.At.UTC(), outTradeNo, string(order.StatusPendingPayment), p.Amount.Fen())...)
+		res, err := db.QueryTx(ctx, btx.Tx, payPendingPostgres, string(order.StatusPaid), p.TransactionID,
+			p.PaidAt.UTC(), p.At.UTC(), outTradeNo, string(order.StatusPendingPayment), p.Amount.Fen())
 		if err != nil {
 			return nil, err
 		}
-		if err := r.t.store.db.ScanRows(ctx, res, &rows); err != nil {
+		if err := db.ScanRows(ctx, res, &rows); err != nil {
+			return nil, err
+		}
+	} else if ok {
+		// SQLite: the UPDATE without RETURNING, then the row by its unique out_trade_no, both
+		// prepared once per connection. SQLite runs RETURNING as a trigger, and a statement with a
+		// trigger opens a statement journal (a 64 KiB in-memory chunk per statement, mapped and
+		// unmapped by modernc's allocator) and copies every page it touches into it: that cost
+		// more than the extra indexed SELECT. Writers are serialised (BEGIN IMMEDIATE), so the
+		// SELECT reads the row this UPDATE wrote.
+		res, err := db.ExecTx(ctx, btx.Tx, payPendingSQLite, string(order.StatusPaid), p.TransactionID,
+			sqliteTime(p.PaidAt), sqliteTime(p.At), outTradeNo, string(order.StatusPendingPayment), p.Amount.Fen())
+		if err != nil {
+			return nil, err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return nil, err
+		}
+		sel, err := db.QueryTx(ctx, btx.Tx, orderByTradeNoSQLite, outTradeNo)
+		if err != nil {
+			return nil, err
+		}
+		if err := db.ScanRows(ctx, sel, &rows); err != nil {
 			return nil, err
 		}
 	} else {
-		err := r.t.idb.NewUpdate().Table("orders").
-			Set("status = ?", string(order.StatusPaid)).Set("transaction_id = ?", p.TransactionID).
-			Set("paid_at = ?", p.PaidAt).Set("updated_at = ?", p.At).Set("version = version + 1").
-			Where("out_trade_no = ? AND status = ? AND total_fen = ?", outTradeNo, string(order.StatusPendingPayment), p.Amount.Fen()).
-			Returning(orderColumns).Scan(ctx, &rows)
-		if err != nil {
-			return nil, err
-		}
+		return nil, fmt.Errorf("sqlstore: PayPending outside a transaction")
 	}
 	if len(rows) == 0 {
 		return nil, nil

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -10,9 +11,10 @@ import (
 )
 
 // ClaimDue selects the due page under FOR UPDATE SKIP LOCKED on Postgres (SQLite serialises
-// writing transactions, so the page is the claimer's alone there too) and moves the page's
-// next_check_at to recheckAt in the same transaction: two statements whatever the page size.
-func (r orders) ClaimDue(ctx context.Context, now, createdBefore, recheckAt time.Time, limit int) ([]*order.Order, error) {
+// writing transactions, so the page is the claimer's alone there too) and moves each row's
+// next_check_at to next(order) in the same transaction (one UPDATE … CASE id): two statements
+// whatever the page size.
+func (r orders) ClaimDue(ctx context.Context, now, createdBefore time.Time, next func(*order.Order) time.Time, limit int) ([]*order.Order, error) {
 	if err := r.t.mustWrite(); err != nil {
 		return nil, err
 	}
@@ -31,21 +33,29 @@ func (r orders) ClaimDue(ctx context.Context, now, createdBefore, recheckAt time
 	if len(rows) == 0 {
 		return nil, nil
 	}
-	ids := make([]string, len(rows))
-	for i := range rows {
-		ids[i] = rows[i].ID
-	}
-	if _, err := r.t.idb.NewUpdate().Table("orders").Set("next_check_at = ?", recheckAt.UTC()).
-		Where("id IN (?)", bun.List(ids)).Exec(ctx); err != nil {
-		return nil, err
-	}
 	out := make([]*order.Order, 0, len(rows))
+	ids := make([]string, len(rows))
+	var when strings.Builder
+	args := make([]any, 0, 2*len(rows))
+	then := " WHEN ? THEN ?"
+	if r.t.store.db.IsPostgres() {
+		then = " WHEN ? THEN ?::timestamptz" // a CASE of untyped literals would be text
+	}
+	when.WriteString("next_check_at = CASE id")
 	for i := range rows {
 		o, err := orderFromRow(&rows[i])
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, o)
+		ids[i] = rows[i].ID
+		when.WriteString(then)
+		args = append(args, rows[i].ID, next(o).UTC())
+	}
+	when.WriteString(" END")
+	if _, err := r.t.idb.NewUpdate().Table("orders").Set(when.String(), args...).
+		Where("id IN (?)", bun.List(ids)).Exec(ctx); err != nil {
+		return nil, err
 	}
 	return out, nil
 }

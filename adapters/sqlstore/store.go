@@ -119,7 +119,7 @@ func (t *txn) flush(ctx context.Context, btx bun.Tx) error {
 	if len(t.events) == 0 {
 		return nil
 	}
-	pub, err := wmsql.NewTxPublisher(cachedTx{wsql.TxFromStdSQL(btx.Tx), t.store.db}, t.store.db.Dialect, t.store.logger)
+	pub, err := wmsql.NewTxPublisher(cachedTx{wsql.TxFromStdSQL(btx.Tx), btx.Tx, t.store.db}, t.store.db.Dialect, t.store.logger)
 	if err != nil {
 		return err
 	}
@@ -154,15 +154,17 @@ func (t *txn) flush(ctx context.Context, btx bun.Tx) error {
 	return nil
 }
 
-// cachedTx runs the outbox INSERT as a cached prepared statement with its payloads as binary
-// values (on Postgres; see DB.CachedStatement), not as hex text inside the SQL.
+// cachedTx runs the outbox INSERT as a cached prepared statement: on Postgres with its payloads
+// as binary values (DB.CachedStatement), not as hex text inside the SQL; on SQLite parsed once
+// per connection (DB.ExecTx).
 type cachedTx struct {
 	wsql.Tx
+	tx *sql.Tx
 	db *DB
 }
 
 func (c cachedTx) ExecContext(ctx context.Context, query string, args ...any) (wsql.Result, error) {
-	return c.Tx.ExecContext(ctx, query, c.db.CachedStatement(args...)...)
+	return c.db.ExecTx(ctx, c.tx, query, args...)
 }
 
 // EventMessage encodes a domain event as a watermill message the way cqrs.JSONMarshaler reads

@@ -261,6 +261,23 @@ func (o *Order) Expired(now time.Time) bool {
 	return o.Status == StatusPendingPayment && !now.Before(o.ExpiresAt)
 }
 
+// NextCheck is when an order still unpaid after a check with WeChat Pay at now is due for the
+// next: once its age has doubled (never sooner than minGap), and at its expiry at the latest, when
+// the check is followed by the close. So a 30-minute order is asked about some five times (at 2,
+// 4, 8, 16 and 30 minutes) rather than every minGap, and the queries of many pending orders stay
+// proportional to the orders placed, not to how long they wait. Past expiry (a close that failed)
+// it is minGap later.
+func (o *Order) NextCheck(now time.Time, minGap time.Duration) time.Time {
+	if !now.Before(o.ExpiresAt) {
+		return now.Add(minGap)
+	}
+	next := now.Add(max(minGap, now.Sub(o.CreatedAt)))
+	if next.After(o.ExpiresAt) {
+		return o.ExpiresAt
+	}
+	return next
+}
+
 // Placed: an order was placed.
 type Placed struct {
 	OrderID      kernel.OrderID      `json:"order_id"`

@@ -424,3 +424,32 @@ func TestPlaceKeepsTaxClassification(t *testing.T) {
 		t.Fatalf("split %v + %v, %v; want 200.00 + 6.00", net, tax, err)
 	}
 }
+
+// An unpaid order is checked with WeChat Pay when its age has doubled (at least minGap later), at
+// its expiry at the latest, and every minGap once expired: 2, 4, 8, 16 and 30 minutes.
+func TestNextCheck(t *testing.T) {
+	o := placed(t)
+	gap := 2 * time.Minute
+	for _, c := range []struct{ at, want time.Duration }{
+		{0, 2 * time.Minute}, // the gap when it is new
+		{30 * time.Second, 2*time.Minute + 30*time.Second},
+		{2 * time.Minute, 4 * time.Minute}, // age doubled
+		{4 * time.Minute, 8 * time.Minute},
+		{8 * time.Minute, 16 * time.Minute},
+		{16 * time.Minute, order.TTL}, // capped at the expiry
+		{order.TTL, order.TTL + gap},  // expired, its close still to do
+		{order.TTL + time.Hour, order.TTL + time.Hour + gap},
+	} {
+		if got := o.NextCheck(t0.Add(c.at), gap); !got.Equal(t0.Add(c.want)) {
+			t.Errorf("checked at +%s: next at +%s, want +%s", c.at, got.Sub(t0), c.want)
+		}
+	}
+	// The schedule from the reconciler's first check to the close: five queries for 30 minutes.
+	n, at := 0, t0.Add(2*time.Minute)
+	for ; at.Before(o.ExpiresAt); at = o.NextCheck(at, gap) {
+		n++
+	}
+	if n != 4 || !at.Equal(o.ExpiresAt) {
+		t.Fatalf("%d checks before the expiry, then at +%s", n, at.Sub(t0))
+	}
+}

@@ -5658,18 +5658,18 @@ func (c *MockOrderRepositoryAddCall) DoAndReturn(f func(context.Context, *order.
 }
 
 // ClaimDue mocks base method.
-func (m *MockOrderRepository) ClaimDue(ctx context.Context, now, createdBefore, recheckAt time.Time, limit int) ([]*order.Order, error) {
+func (m *MockOrderRepository) ClaimDue(ctx context.Context, now, createdBefore time.Time, next func(*order.Order) time.Time, limit int) ([]*order.Order, error) {
 	m.ctrl.T.Helper()
-	ret := m.ctrl.Call(m, "ClaimDue", ctx, now, createdBefore, recheckAt, limit)
+	ret := m.ctrl.Call(m, "ClaimDue", ctx, now, createdBefore, next, limit)
 	ret0, _ := ret[0].([]*order.Order)
 	ret1, _ := ret[1].(error)
 	return ret0, ret1
 }
 
 // ClaimDue indicates an expected call of ClaimDue.
-func (mr *MockOrderRepositoryMockRecorder) ClaimDue(ctx, now, createdBefore, recheckAt, limit any) *MockOrderRepositoryClaimDueCall {
+func (mr *MockOrderRepositoryMockRecorder) ClaimDue(ctx, now, createdBefore, next, limit any) *MockOrderRepositoryClaimDueCall {
 	mr.mock.ctrl.T.Helper()
-	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "ClaimDue", reflect.TypeOf((*MockOrderRepository)(nil).ClaimDue), ctx, now, createdBefore, recheckAt, limit)
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "ClaimDue", reflect.TypeOf((*MockOrderRepository)(nil).ClaimDue), ctx, now, createdBefore, next, limit)
 	return &MockOrderRepositoryClaimDueCall{Call: call}
 }
 
@@ -5685,13 +5685,13 @@ func (c *MockOrderRepositoryClaimDueCall) Return(arg0 []*order.Order, arg1 error
 }
 
 // Do rewrite *gomock.Call.Do
-func (c *MockOrderRepositoryClaimDueCall) Do(f func(context.Context, time.Time, time.Time, time.Time, int) ([]*order.Order, error)) *MockOrderRepositoryClaimDueCall {
+func (c *MockOrderRepositoryClaimDueCall) Do(f func(context.Context, time.Time, time.Time, func(*order.Order) time.Time, int) ([]*order.Order, error)) *MockOrderRepositoryClaimDueCall {
 	c.Call = c.Call.Do(f)
 	return c
 }
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
-func (c *MockOrderRepositoryClaimDueCall) DoAndReturn(f func(context.Context, time.Time, time.Time, time.Time, int) ([]*order.Order, error)) *MockOrderRepositoryClaimDueCall {
+func (c *MockOrderRepositoryClaimDueCall) DoAndReturn(f func(context.Context, time.Time, time.Time, func(*order.Order) time.Time, int) ([]*order.Order, error)) *MockOrderRepositoryClaimDueCall {
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }

@@ -48,7 +48,9 @@ func TestOrderClaimDue(t *testing.T) {
 		claim := func(at time.Time, limit int) []kernel.OrderID {
 			var ids []kernel.OrderID
 			if err := uow.Do(ctx, func(ctx context.Context, tx ports.Tx) error {
-				page, err := tx.Orders().ClaimDue(ctx, at, at.Add(-2*time.Minute), at.Add(2*time.Minute), limit)
+				page, err := tx.Orders().ClaimDue(ctx, at, at.Add(-2*time.Minute), func(o *order.Order) time.Time {
+					return o.NextCheck(at, 2*time.Minute)
+				}, limit)
 				for _, o := range page {
 					if o.Status != order.StatusPendingPayment || o.OutTradeNo == "" {
 						t.Errorf("claimed %+v", o)
@@ -106,6 +108,56 @@ func TestOrderClaimDue(t *testing.T) {
 		// The fresh order, due since created_at + 2 min, is more overdue than the rechecked ones.
 		if len(all) != due+1 || all[0] != "01fresh" || all[1] != "01due0000" {
 			t.Fatalf("second round claimed %d (first %v)", len(all), all[:2])
+		}
+	})
+}
+
+// Each claimed order gets its own next check (order.NextCheck): younger orders come back sooner,
+// an order near its expiry comes back at its expiry.
+func TestOrderClaimDueSchedulesEachOrder(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, db *sqlstore.DB, uow ports.UnitOfWork) {
+		ctx := context.Background()
+		seedPending(t, uow, 0)
+		now := t0.Add(24 * time.Hour)
+		place := func(id kernel.OrderID, age time.Duration) *order.Order {
+			o, err := order.Place(id, "e-bench", "u-admin", demoChannel(t), []order.Line{{SKU: "pkg-sign-50", Quantity: 1}}, now.Add(-age))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return o
+		}
+		young, older, late := place("01young", 3*time.Minute), place("01older", 10*time.Minute), place("01late", 25*time.Minute)
+		if err := uow.(*sqlstore.Store).Seed(ctx, sqlstore.BulkSeed{Orders: []*order.Order{young, older, late}}); err != nil {
+			t.Fatal(err)
+		}
+		claim := func(at time.Time) []kernel.OrderID {
+			var ids []kernel.OrderID
+			if err := uow.Do(ctx, func(ctx context.Context, tx ports.Tx) error {
+				page, err := tx.Orders().ClaimDue(ctx, at, at.Add(-2*time.Minute), func(o *order.Order) time.Time {
+					return o.NextCheck(at, 2*time.Minute)
+				}, 100)
+				for _, o := range page {
+					ids = append(ids, o.ID)
+				}
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+			sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+			return ids
+		}
+		if got := claim(now); len(got) != 3 {
+			t.Fatalf("first claim %v", got)
+		}
+		// Next checks: young at now+3m, older at now+10m, late at its expiry (now+5m); once expired
+		// (its close failing, here never tried) every two minutes.
+		for _, step := range []struct {
+			at   time.Duration
+			want string
+		}{{2 * time.Minute, "[]"}, {3 * time.Minute, "[01young]"}, {4 * time.Minute, "[]"}, {5 * time.Minute, "[01late]"}, {9 * time.Minute, "[01late 01young]"}, {10 * time.Minute, "[01older]"}} {
+			if got := fmt.Sprint(claim(now.Add(step.at))); got != step.want {
+				t.Fatalf("claim at now+%s: %s, want %s", step.at, got, step.want)
+			}
 		}
 	})
 }
