@@ -6,9 +6,14 @@ import (
 	"sync"
 )
 
-// stmtCacheSize bounds the statements kept prepared: the hot paths use a handful of fixed texts;
-// a text past the bound (a multi-row INSERT of an unusual size, say) runs unprepared.
+// stmtCacheSize bounds the statements kept prepared (each one once per pooled connection): the
+// hot paths use a handful of fixed texts; texts past the bound run unprepared.
 const stmtCacheSize = 64
+
+// stmtCacheMaxText leaves long texts unprepared: a multi-row outbox INSERT of a batch (one text
+// per row count, its compiled program growing with the rows) would hold memory on every
+// connection for a statement that seldom repeats.
+const stmtCacheMaxText = 1024
 
 // stmtCache keeps database/sql statements prepared on the pool by their text. database/sql keeps
 // each one prepared per connection once used there, and modernc's SQLite driver keeps the parsed
@@ -24,7 +29,7 @@ func (c *stmtCache) get(ctx context.Context, db *sql.DB, query string) (*sql.Stm
 	if st, ok := c.m[query]; ok {
 		return st, true, nil
 	}
-	if len(c.m) >= stmtCacheSize {
+	if len(c.m) >= stmtCacheSize || len(query) > stmtCacheMaxText {
 		return nil, false, nil
 	}
 	st, err := db.PrepareContext(ctx, query)

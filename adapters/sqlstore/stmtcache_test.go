@@ -1,0 +1,87 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// The SQLite statement cache keeps short texts prepared across transactions, bounded in count and
+// text length, and the statements it runs see the transaction's own writes.
+func TestPreparedStatementsAcrossTransactions(t *testing.T) {
+	ctx := context.Background()
+	db, err := OpenSQLite(filepath.Join(t.TempDir(), "stmts.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	if _, err := db.ExecContext(ctx, "CREATE TABLE kv (k TEXT PRIMARY KEY, v INTEGER NOT NULL)"); err != nil {
+		t.Fatal(err)
+	}
+	const ins, sel = "INSERT INTO kv (k, v) VALUES (?, ?)", "SELECT v FROM kv WHERE k = ?"
+	for i := range 3 {
+		tx, err := db.DB.DB.BeginTx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		k := fmt.Sprint("k", i)
+		if _, err := db.ExecTx(ctx, tx, ins, k, i); err != nil {
+			t.Fatal(err)
+		}
+		rows, err := db.QueryTx(ctx, tx, sel, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var v int
+		if !rows.Next() || rows.Scan(&v) != nil || v != i {
+			t.Fatalf("read back %d in the same transaction", v)
+		}
+		_ = rows.Close()
+		if i == 2 {
+			if err := tx.Rollback(); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		if err := tx.Commit(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var n int
+	if err := db.QueryRowContext(ctx, "SELECT count(*) FROM kv").Scan(&n); err != nil || n != 2 {
+		t.Fatalf("%d rows (%v): the rolled back insert must be gone", n, err)
+	}
+	if len(db.stmts.m) != 2 {
+		t.Fatalf("%d statements cached, want the 2 texts", len(db.stmts.m))
+	}
+	// A long text runs unprepared; past the count bound too.
+	long := "SELECT v FROM kv WHERE k = ?" + strings.Repeat(" ", stmtCacheMaxText)
+	for i := 0; i < stmtCacheSize+5; i++ {
+		q := long
+		if i > 0 {
+			q = fmt.Sprintf("SELECT v + %d FROM kv WHERE k = ?", i)
+		}
+		tx, err := db.DB.DB.BeginTx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows, err := db.QueryTx(ctx, tx, q, "k0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var v int
+		if !rows.Next() || rows.Scan(&v) != nil || (i > 0 && v != i) {
+			t.Fatalf("query %d answered %d", i, v)
+		}
+		_ = rows.Close()
+		_ = tx.Rollback()
+	}
+	if len(db.stmts.m) != stmtCacheSize {
+		t.Fatalf("%d statements cached, want the bound %d", len(db.stmts.m), stmtCacheSize)
+	}
+	if _, ok := db.stmts.m[long]; ok {
+		t.Fatal("a long text was cached")
+	}
+}
