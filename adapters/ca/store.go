@@ -96,7 +96,13 @@ func openKey(dir, keyName, certName string) (crypto.Signer, error) {
 	key, err := readKey(keyPath)
 	if errors.Is(err, fs.ErrNotExist) {
 		if _, serr := os.Stat(filepath.Join(dir, certName)); serr == nil {
-			return nil, fmt.Errorf("ca: %s exists but its key %s is missing", filepath.Join(dir, certName), keyPath)
+			// A concurrent start may have published the key and then the certificate between our
+			// read and this look (keys are always linked before their certificates): a key that
+			// is still missing once its certificate is seen is missing for good.
+			if key, err = readKey(keyPath); errors.Is(err, fs.ErrNotExist) {
+				return nil, fmt.Errorf("ca: %s exists but its key %s is missing", filepath.Join(dir, certName), keyPath)
+			}
+			return key, err
 		}
 		key, err = createKey(dir, keyPath)
 	}

@@ -18,42 +18,57 @@ const stmtCacheMaxText = 1024
 // stmtCache keeps database/sql statements prepared on the pool by their text. database/sql keeps
 // each one prepared per connection once used there, and modernc's SQLite driver keeps the parsed
 // sqlite3_stmt of a single statement, so a repeated statement is not parsed again.
+//
+// A statement is prepared in the background the first time it is asked for, and runs unprepared
+// until then: preparing on the pool needs a free connection, and the caller is inside a
+// transaction that holds SQLite's write lock, while the pool's other connections may all be
+// waiting for that lock: waiting there would stall every writer for the busy timeout.
 type stmtCache struct {
-	mu sync.Mutex
-	m  map[string]*sql.Stmt
+	mu      sync.Mutex
+	m       map[string]*sql.Stmt
+	pending map[string]bool
+	wg      sync.WaitGroup // the background preparations (tests wait on it)
 }
 
-func (c *stmtCache) get(ctx context.Context, db *sql.DB, query string) (*sql.Stmt, bool, error) {
+func (c *stmtCache) get(db *sql.DB, query string) *sql.Stmt {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if st, ok := c.m[query]; ok {
-		return st, true, nil
+		return st
 	}
-	if len(c.m) >= stmtCacheSize || len(query) > stmtCacheMaxText {
-		return nil, false, nil
+	if len(c.m)+len(c.pending) >= stmtCacheSize || len(query) > stmtCacheMaxText || c.pending[query] {
+		return nil
 	}
-	st, err := db.PrepareContext(ctx, query)
-	if err != nil {
-		return nil, false, err
+	if c.pending == nil {
+		c.pending, c.m = map[string]bool{}, map[string]*sql.Stmt{}
 	}
-	if c.m == nil {
-		c.m = map[string]*sql.Stmt{}
-	}
-	c.m[query] = st
-	return st, true, nil
+	c.pending[query] = true
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		st, err := db.PrepareContext(context.Background(), query)
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		delete(c.pending, query)
+		if err == nil { // a failure (a closed database, say) is tried again on a later use
+			c.m[query] = st
+		}
+	}()
+	return nil
 }
 
 // Prepared runs query with args in tx as a statement prepared once per connection (SQLite: bun
 // writes its values into the SQL text, so each of its statements is parsed afresh; the few that
 // run on every payment or event are sent through here instead). On Postgres it is the pgx
-// statement cache of CachedStatement. Past the cache's bound the statement runs unprepared.
+// statement cache of CachedStatement. Past the cache's bound, and until its
+// background preparation is done, the statement runs unprepared.
 func (d *DB) prepared(ctx context.Context, tx *sql.Tx, query string) (*sql.Stmt, error) {
 	if d.IsPostgres() || d.stmts == nil {
 		return nil, nil
 	}
-	st, ok, err := d.stmts.get(ctx, d.DB.DB, query)
-	if err != nil || !ok {
-		return nil, err
+	st := d.stmts.get(d.DB.DB, query)
+	if st == nil {
+		return nil, nil
 	}
 	return tx.StmtContext(ctx, st), nil
 }

@@ -22,6 +22,9 @@ func TestPreparedStatementsAcrossTransactions(t *testing.T) {
 	}
 	const ins, sel = "INSERT INTO kv (k, v) VALUES (?, ?)", "SELECT v FROM kv WHERE k = ?"
 	for i := range 3 {
+		if i == 1 {
+			db.stmts.wg.Wait() // the first use prepared them in the background; from now on they are cached
+		}
 		tx, err := db.DB.DB.BeginTx(ctx, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -78,10 +81,40 @@ func TestPreparedStatementsAcrossTransactions(t *testing.T) {
 		_ = rows.Close()
 		_ = tx.Rollback()
 	}
+	db.stmts.wg.Wait()
 	if len(db.stmts.m) != stmtCacheSize {
 		t.Fatalf("%d statements cached, want the bound %d", len(db.stmts.m), stmtCacheSize)
 	}
 	if _, ok := db.stmts.m[long]; ok {
 		t.Fatal("a long text was cached")
+	}
+}
+
+// Preparing never waits for a pooled connection inside a transaction: with every other connection
+// of the pool held, a statement asked for inside the transaction runs unprepared at once.
+func TestPreparedStatementsNeverWaitForTheLockHolder(t *testing.T) {
+	ctx := context.Background()
+	db, err := OpenSQLite(filepath.Join(t.TempDir(), "busy.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	db.DB.DB.SetMaxOpenConns(1) // the transaction's connection is the pool's only one
+	if _, err := db.ExecContext(ctx, "CREATE TABLE kv (k TEXT PRIMARY KEY, v INTEGER NOT NULL)"); err != nil {
+		t.Fatal(err)
+	}
+	tx, err := db.DB.DB.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecTx(ctx, tx, "INSERT INTO kv (k, v) VALUES (?, ?)", "a", 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	db.stmts.wg.Wait() // prepared once the connection was free
+	if len(db.stmts.m) != 1 {
+		t.Fatalf("%d statements cached", len(db.stmts.m))
 	}
 }
