@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -33,15 +34,9 @@ func TestPreparedStatementsAcrossTransactions(t *testing.T) {
 		if _, err := db.ExecTx(ctx, tx, ins, k, i); err != nil {
 			t.Fatal(err)
 		}
-		rows, err := db.QueryTx(ctx, tx, sel, k)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var v int
-		if !rows.Next() || rows.Scan(&v) != nil || v != i {
+		if v := readInt(t, db, tx, sel, k); v != i {
 			t.Fatalf("read back %d in the same transaction", v)
 		}
-		_ = rows.Close()
 		if i == 2 {
 			if err := tx.Rollback(); err != nil {
 				t.Fatal(err)
@@ -70,15 +65,9 @@ func TestPreparedStatementsAcrossTransactions(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rows, err := db.QueryTx(ctx, tx, q, "k0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		var v int
-		if !rows.Next() || rows.Scan(&v) != nil || (i > 0 && v != i) {
+		if v := readInt(t, db, tx, q, "k0"); i > 0 && v != i {
 			t.Fatalf("query %d answered %d", i, v)
 		}
-		_ = rows.Close()
 		_ = tx.Rollback()
 	}
 	db.stmts.wg.Wait()
@@ -99,7 +88,7 @@ func TestPreparedStatementsNeverWaitForTheLockHolder(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = db.Close() })
-	db.DB.DB.SetMaxOpenConns(1) // the transaction's connection is the pool's only one
+	db.SetMaxOpenConns(1) // the transaction's connection is the pool's only one
 	if _, err := db.ExecContext(ctx, "CREATE TABLE kv (k TEXT PRIMARY KEY, v INTEGER NOT NULL)"); err != nil {
 		t.Fatal(err)
 	}
@@ -117,4 +106,22 @@ func TestPreparedStatementsNeverWaitForTheLockHolder(t *testing.T) {
 	if len(db.stmts.m) != 1 {
 		t.Fatalf("%d statements cached", len(db.stmts.m))
 	}
+}
+
+// readInt runs a one-row, one-column query through QueryTx.
+func readInt(t *testing.T, db *DB, tx *sql.Tx, query string, args ...any) int {
+	t.Helper()
+	rows, err := db.QueryTx(context.Background(), tx, query, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = rows.Close() }()
+	var v int
+	if !rows.Next() {
+		t.Fatalf("%s: no row (%v)", query, rows.Err())
+	}
+	if err := rows.Scan(&v); err != nil {
+		t.Fatal(err)
+	}
+	return v
 }
