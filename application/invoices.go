@@ -20,66 +20,73 @@ const DefaultInvoiceLinkTTL = 7 * 24 * time.Hour
 
 // RequestInvoice asks for the 数电普票 of a paid order of the caller's enterprise (manual §7).
 func (a *App) RequestInvoice(ctx context.Context, actor Actor, orderID string, r invoice.Request) (*invoice.Invoice, error) {
-	now := a.clock.Now()
 	var inv *invoice.Invoice
 	err := a.uow.Do(ctx, func(ctx context.Context, tx ports.Tx) error {
-		// The same rule as reading the order: its placer (still a member) or an admin.
-		o, err := visibleOrder(ctx, tx, actor, orderID)
-		if err != nil {
-			return err
-		}
-		if o.Status != order.StatusPaid {
-			return kernel.Precondition("order-not-paid", "only a paid order can be invoiced")
-		}
-		// A failed invoice is requested again (same invoice, new request); any other one is
-		// the conflict invoice-exists.
-		existing, err := tx.Invoices().ByOrders(ctx, []kernel.OrderID{o.ID})
-		if err != nil {
-			return err
-		}
-		if cur := existing[o.ID]; cur != nil {
-			if err := cur.RequestAgain(kernel.UserID(actor.UserID), r, now); err != nil {
-				return err
-			}
-			return tx.Invoices().Update(ctx, cur.ID, func(i *invoice.Invoice) error {
-				inv = i
-				return i.RequestAgain(kernel.UserID(actor.UserID), r, now)
-			})
-		}
-		if inv, err = invoice.New(kernel.InvoiceID(a.ids.NewID()), o.ID, o.EnterpriseID, kernel.UserID(actor.UserID), o.Total, r, now); err != nil {
-			return err
-		}
-		taxLines := make([]invoice.TaxLine, len(o.Items))
-		for n, it := range o.Items {
-			taxLines[n] = invoice.TaxLine{Amount: it.Subtotal, Rate: it.Tax.Rate}
-		}
-		if err := inv.SplitTax(taxLines); err != nil {
-			return err
-		}
-		// The issuer must be able to print the title, or the invoice would fail for good later.
-		if a.invoicer != nil {
-			if err := a.invoicer.Printable("title", inv.Title); err != nil {
-				return err
-			}
-		}
-		// An invoice that failed for good is requested again with the new request.
-		prior, err := tx.Invoices().ByOrders(ctx, []kernel.OrderID{o.ID})
-		if err != nil {
-			return err
-		}
-		if p := prior[o.ID]; p != nil {
-			fresh := inv
-			return tx.Invoices().Update(ctx, p.ID, func(cur *invoice.Invoice) error {
-				if err := cur.Rerequest(fresh, now); err != nil {
-					return err
-				}
-				inv = cur
-				return nil
-			})
-		}
-		return tx.Invoices().Add(ctx, inv)
+		var err error
+		inv, err = a.requestInvoice(ctx, tx, actor, orderID, r)
+		return err
 	})
 	return inv, err
+}
+
+// RequestInvoiceOnce is RequestInvoice under a client's Idempotency-Key: answer renders the
+// invoice, and the same request again replays that answer (see idempotent).
+func (a *App) RequestInvoiceOnce(ctx context.Context, actor Actor, orderID string, r invoice.Request, o Once,
+	answer func(*invoice.Invoice) (int, []byte, error)) (int, []byte, error) {
+	return a.idempotent(ctx, o, func(ctx context.Context, tx ports.Tx) (int, []byte, error) {
+		inv, err := a.requestInvoice(ctx, tx, actor, orderID, r)
+		if err != nil {
+			return 0, nil, err
+		}
+		return answer(inv)
+	})
+}
+
+func (a *App) requestInvoice(ctx context.Context, tx ports.Tx, actor Actor, orderID string, r invoice.Request) (*invoice.Invoice, error) {
+	now := a.clock.Now()
+	// The same rule as reading the order: its placer (still a member) or an admin.
+	o, err := visibleOrder(ctx, tx, actor, orderID)
+	if err != nil {
+		return nil, err
+	}
+	if o.Status != order.StatusPaid {
+		return nil, kernel.Precondition("order-not-paid", "only a paid order can be invoiced")
+	}
+	inv, err := invoice.New(kernel.InvoiceID(a.ids.NewID()), o.ID, o.EnterpriseID, kernel.UserID(actor.UserID), o.Total, r, now)
+	if err != nil {
+		return nil, err
+	}
+	taxLines := make([]invoice.TaxLine, len(o.Items))
+	for n, it := range o.Items {
+		taxLines[n] = invoice.TaxLine{Amount: it.Subtotal, Rate: it.Tax.Rate}
+	}
+	if err := inv.SplitTax(taxLines); err != nil {
+		return nil, err
+	}
+	// The issuer must be able to print the title, or the invoice would fail for good later.
+	if a.invoicer != nil {
+		if err := a.invoicer.Printable("title", inv.Title); err != nil {
+			return nil, err
+		}
+	}
+	// One invoice per order: one that failed for good is requested again with the new request
+	// (same invoice); any other one is the conflict invoice-exists.
+	existing, err := tx.Invoices().ByOrders(ctx, []kernel.OrderID{o.ID})
+	if err != nil {
+		return nil, err
+	}
+	if cur := existing[o.ID]; cur != nil {
+		fresh := inv
+		err := tx.Invoices().Update(ctx, cur.ID, func(i *invoice.Invoice) error {
+			if err := i.Rerequest(fresh, now); err != nil {
+				return err
+			}
+			inv = i
+			return nil
+		})
+		return inv, err
+	}
+	return inv, tx.Invoices().Add(ctx, inv)
 }
 
 // memberInvoice loads an invoice the caller may read: the rule for reading its order (the

@@ -49,26 +49,46 @@ func (a *App) Catalog(ctx context.Context, actor Actor, eid string) (*channel.Ch
 
 // PlaceOrder is manual §6: items from the current channel's catalog, priced on the server.
 func (a *App) PlaceOrder(ctx context.Context, actor Actor, eid string, lines []order.Line) (*order.Order, error) {
-	now := a.clock.Now()
 	var o *order.Order
 	err := a.uow.Do(ctx, func(ctx context.Context, tx ports.Tx) error {
-		if _, err := memberOf(ctx, tx, actor, eid); err != nil {
-			return err
-		}
-		u, err := tx.Users().Get(ctx, kernel.UserID(actor.UserID))
-		if err != nil {
-			return err
-		}
-		c, _, err := currentChannel(ctx, tx, u)
-		if err != nil {
-			return err
-		}
-		if o, err = order.Place(kernel.OrderID(a.ids.NewID()), kernel.EnterpriseID(eid), u.ID(), c, lines, now); err != nil {
-			return err
-		}
-		return tx.Orders().Add(ctx, o)
+		var err error
+		o, err = a.placeOrder(ctx, tx, actor, eid, lines)
+		return err
 	})
 	return o, err
+}
+
+// PlaceOrderOnce is PlaceOrder under a client's Idempotency-Key: answer renders the new order
+// (status and body), and the same request again replays that answer instead of placing another
+// order (see idempotent).
+func (a *App) PlaceOrderOnce(ctx context.Context, actor Actor, eid string, lines []order.Line, o Once,
+	answer func(*order.Order) (int, []byte, error)) (int, []byte, error) {
+	return a.idempotent(ctx, o, func(ctx context.Context, tx ports.Tx) (int, []byte, error) {
+		placed, err := a.placeOrder(ctx, tx, actor, eid, lines)
+		if err != nil {
+			return 0, nil, err
+		}
+		return answer(placed)
+	})
+}
+
+func (a *App) placeOrder(ctx context.Context, tx ports.Tx, actor Actor, eid string, lines []order.Line) (*order.Order, error) {
+	if _, err := memberOf(ctx, tx, actor, eid); err != nil {
+		return nil, err
+	}
+	u, err := tx.Users().Get(ctx, kernel.UserID(actor.UserID))
+	if err != nil {
+		return nil, err
+	}
+	c, _, err := currentChannel(ctx, tx, u)
+	if err != nil {
+		return nil, err
+	}
+	o, err := order.Place(kernel.OrderID(a.ids.NewID()), kernel.EnterpriseID(eid), u.ID(), c, lines, a.clock.Now())
+	if err != nil {
+		return nil, err
+	}
+	return o, tx.Orders().Add(ctx, o)
 }
 
 // visibleOrder loads an order the caller placed, or of an enterprise the caller administers.
@@ -419,48 +439,60 @@ func (a *App) reconcileOne(ctx context.Context, o *order.Order, now time.Time, r
 	}
 }
 
-// Idempotent runs fn once per (scope, key): the same key with the same request replays the first
-// answer; with another request it is refused (422). A failing fn releases the key.
-func (a *App) Idempotent(ctx context.Context, scope, key, requestHash string, fn func() (int, []byte, error)) (int, []byte, error) {
-	if key == "" {
-		return fn()
+// Once names a request that a client may send more than once: Scope and Key (the client's
+// Idempotency-Key; "" runs the request without one) identify it, RequestHash tells the same request
+// from another one sent under the same key.
+type Once struct{ Scope, Key, RequestHash string }
+
+// IdempotencyKeyMax is the longest Idempotency-Key accepted.
+const IdempotencyKeyMax = 128
+
+// idempotent runs fn once per (scope, key): the same key with the same request replays the first answer;
+// with another request it is refused (422). The key's claim, fn's effect and the stored answer
+// commit in one transaction, so there is never an effect without its answer (a crash between them
+// would let a retry repeat the effect once the claim expired) nor a claim left behind by a failing
+// fn. A concurrent request with the same key waits for that transaction on the key's unique index
+// (SQLite: for the write lock) and then replays its answer.
+func (a *App) idempotent(ctx context.Context, o Once, fn func(ctx context.Context, tx ports.Tx) (int, []byte, error)) (int, []byte, error) {
+	var status int
+	var body []byte
+	if o.Key == "" {
+		err := a.uow.Do(ctx, func(ctx context.Context, tx ports.Tx) error {
+			var err error
+			status, body, err = fn(ctx, tx)
+			return err
+		})
+		if err != nil {
+			return 0, nil, err
+		}
+		return status, body, nil
 	}
-	if len(key) > 128 {
+	if len(o.Key) > IdempotencyKeyMax {
 		return 0, nil, kernel.Invalid("idempotency-key-invalid", "the Idempotency-Key is at most 128 characters")
 	}
 	now := a.clock.Now()
-	var prior ports.IdempotentResponse
-	var fresh bool
-	if err := a.uow.Do(ctx, func(ctx context.Context, tx ports.Tx) error {
-		var err error
-		prior, fresh, err = tx.Idempotency().Claim(ctx, scope, key, requestHash, now)
-		return err
-	}); err != nil {
-		return 0, nil, err
-	}
-	if !fresh {
-		switch {
-		case prior.RequestHash != requestHash:
-			return 0, nil, kernel.Invalid("idempotency-key-reused", "this Idempotency-Key was used for another request")
-		case !prior.Done:
-			return 0, nil, kernel.Conflict("idempotency-key-in-use", "a request with this Idempotency-Key is in progress")
+	err := a.uow.Do(ctx, func(ctx context.Context, tx ports.Tx) error {
+		prior, fresh, err := tx.Idempotency().Claim(ctx, o.Scope, o.Key, o.RequestHash, now)
+		if err != nil {
+			return err
 		}
-		return prior.Status, prior.Body, nil
-	}
-	status, body, err := fn()
+		if !fresh {
+			switch {
+			case prior.RequestHash != o.RequestHash:
+				return kernel.Invalid("idempotency-key-reused", "this Idempotency-Key was used for another request")
+			case !prior.Done:
+				return kernel.Conflict("idempotency-key-in-use", "a request with this Idempotency-Key is in progress")
+			}
+			status, body = prior.Status, prior.Body
+			return nil
+		}
+		if status, body, err = fn(ctx, tx); err != nil {
+			return err
+		}
+		return tx.Idempotency().Complete(ctx, o.Scope, o.Key, status, body)
+	})
 	if err != nil {
-		if rerr := a.uow.Do(ctx, func(ctx context.Context, tx ports.Tx) error { return tx.Idempotency().Release(ctx, scope, key) }); rerr != nil {
-			// The claim expires by itself after ports.IdempotencyClaimTTL.
-			a.log.ErrorContext(ctx, "idempotency key not released", "scope", scope, "err", rerr)
-		}
 		return 0, nil, err
-	}
-	if cerr := a.uow.Do(ctx, func(ctx context.Context, tx ports.Tx) error {
-		return tx.Idempotency().Complete(ctx, scope, key, status, body)
-	}); cerr != nil {
-		// The effect happened: answer it. A retry within a minute is "in progress" (409); after
-		// that the unfinished claim expires (ports.IdempotencyClaimTTL).
-		a.log.ErrorContext(ctx, "idempotent answer not stored", "scope", scope, "err", cerr)
 	}
 	return status, body, nil
 }

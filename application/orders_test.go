@@ -786,28 +786,32 @@ func TestReconcileStops(t *testing.T) {
 
 func TestIdempotent(t *testing.T) {
 	const scope, key, hash = "POST /orders", "key-1", "h1"
-	run := func(calls *int, status int, body string, err error) func() (int, []byte, error) {
-		return func() (int, []byte, error) {
+	once := func(key string) application.Once { return application.Once{Scope: scope, Key: key, RequestHash: hash} }
+	run := func(f *ofixture, calls *int, status int, body string, err error) func(context.Context, ports.Tx) (int, []byte, error) {
+		return func(_ context.Context, tx ports.Tx) (int, []byte, error) {
 			*calls++
+			if !f.inTx || tx != f.tx {
+				t.Error("the request ran outside the claim's transaction")
+			}
 			return status, []byte(body), err
 		}
 	}
-	t.Run("without a key the request just runs", func(t *testing.T) {
+	t.Run("without a key the request just runs, in a transaction", func(t *testing.T) {
 		f := newOrderFixture(t)
 		var calls int
-		st, body, err := f.app.Idempotent(context.Background(), scope, "", hash, run(&calls, 201, "b", nil))
-		if err != nil || st != 201 || string(body) != "b" || calls != 1 {
-			t.Fatalf("= %d %q %v, calls %d", st, body, err, calls)
+		st, body, err := f.app.Idempotent(context.Background(), once(""), run(f, &calls, 201, "b", nil))
+		if err != nil || st != 201 || string(body) != "b" || calls != 1 || f.commits != 1 {
+			t.Fatalf("= %d %q %v, calls %d, commits %d", st, body, err, calls, f.commits)
 		}
 	})
-	t.Run("a fresh key runs once and stores the answer", func(t *testing.T) {
+	t.Run("a fresh key runs once and stores the answer in the same commit", func(t *testing.T) {
 		f := newOrderFixture(t)
 		var calls int
 		f.idem.EXPECT().Claim(gomock.Any(), scope, key, hash, f.now).Return(ports.IdempotentResponse{}, true, nil)
 		f.idem.EXPECT().Complete(gomock.Any(), scope, key, 201, []byte(`{"id":"ord1"}`)).Return(nil)
-		st, body, err := f.app.Idempotent(context.Background(), scope, key, hash, run(&calls, 201, `{"id":"ord1"}`, nil))
-		if err != nil || st != 201 || string(body) != `{"id":"ord1"}` || calls != 1 {
-			t.Fatalf("= %d %q %v, calls %d", st, body, err, calls)
+		st, body, err := f.app.Idempotent(context.Background(), once(key), run(f, &calls, 201, `{"id":"ord1"}`, nil))
+		if err != nil || st != 201 || string(body) != `{"id":"ord1"}` || calls != 1 || f.commits != 1 {
+			t.Fatalf("= %d %q %v, calls %d, commits %d", st, body, err, calls, f.commits)
 		}
 	})
 	t.Run("the same request again replays the answer", func(t *testing.T) {
@@ -815,27 +819,26 @@ func TestIdempotent(t *testing.T) {
 		var calls int
 		f.idem.EXPECT().Claim(gomock.Any(), scope, key, hash, f.now).Return(
 			ports.IdempotentResponse{RequestHash: hash, Status: 201, Body: []byte("first"), Done: true}, false, nil)
-		st, body, err := f.app.Idempotent(context.Background(), scope, key, hash, run(&calls, 500, "second", nil))
+		st, body, err := f.app.Idempotent(context.Background(), once(key), run(f, &calls, 500, "second", nil))
 		if err != nil || st != 201 || string(body) != "first" || calls != 0 {
 			t.Fatalf("= %d %q %v, calls %d", st, body, err, calls)
 		}
 	})
 	for _, tc := range []struct {
 		name  string
-		key   string
 		prior ports.IdempotentResponse
 		kind  kernel.Kind
 		code  string
 	}{
-		{"another request with the key", key, ports.IdempotentResponse{RequestHash: "h2", Status: 201, Done: true}, kernel.KindInvalid, "idempotency-key-reused"},
-		{"another request while the first runs", key, ports.IdempotentResponse{RequestHash: "h2"}, kernel.KindInvalid, "idempotency-key-reused"},
-		{"the same request while the first runs", key, ports.IdempotentResponse{RequestHash: hash}, kernel.KindConflict, "idempotency-key-in-use"},
+		{"another request with the key", ports.IdempotentResponse{RequestHash: "h2", Status: 201, Done: true}, kernel.KindInvalid, "idempotency-key-reused"},
+		{"another request while the first runs", ports.IdempotentResponse{RequestHash: "h2"}, kernel.KindInvalid, "idempotency-key-reused"},
+		{"the same request while an unfinished claim holds the key", ports.IdempotentResponse{RequestHash: hash}, kernel.KindConflict, "idempotency-key-in-use"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newOrderFixture(t)
 			var calls int
-			f.idem.EXPECT().Claim(gomock.Any(), scope, tc.key, hash, f.now).Return(tc.prior, false, nil)
-			_, _, err := f.app.Idempotent(context.Background(), scope, tc.key, hash, run(&calls, 201, "b", nil))
+			f.idem.EXPECT().Claim(gomock.Any(), scope, key, hash, f.now).Return(tc.prior, false, nil)
+			_, _, err := f.app.Idempotent(context.Background(), once(key), run(f, &calls, 201, "b", nil))
 			wantErrCode(t, err, tc.kind, tc.code)
 			if calls != 0 {
 				t.Errorf("ran %d times", calls)
@@ -845,7 +848,7 @@ func TestIdempotent(t *testing.T) {
 	t.Run("a key of 129 characters is refused", func(t *testing.T) {
 		f := newOrderFixture(t)
 		var calls int
-		_, _, err := f.app.Idempotent(context.Background(), scope, strings.Repeat("k", 129), hash, run(&calls, 201, "b", nil))
+		_, _, err := f.app.Idempotent(context.Background(), once(strings.Repeat("k", 129)), run(f, &calls, 201, "b", nil))
 		wantErrCode(t, err, kernel.KindInvalid, "idempotency-key-invalid")
 		if calls != 0 {
 			t.Errorf("ran %d times", calls)
@@ -857,35 +860,33 @@ func TestIdempotent(t *testing.T) {
 		k := strings.Repeat("k", 128)
 		f.idem.EXPECT().Claim(gomock.Any(), scope, k, hash, f.now).Return(ports.IdempotentResponse{}, true, nil)
 		f.idem.EXPECT().Complete(gomock.Any(), scope, k, 200, []byte("b")).Return(nil)
-		_, _, err := f.app.Idempotent(context.Background(), scope, k, hash, run(&calls, 200, "b", nil))
+		_, _, err := f.app.Idempotent(context.Background(), once(k), run(f, &calls, 200, "b", nil))
 		wantNoErr(t, err)
 	})
-	t.Run("a failing request releases the key", func(t *testing.T) {
+	t.Run("a failing request rolls its claim back with it", func(t *testing.T) {
 		f := newOrderFixture(t)
 		var calls int
 		ferr := kernel.Precondition("channel-required", "x")
 		f.idem.EXPECT().Claim(gomock.Any(), scope, key, hash, f.now).Return(ports.IdempotentResponse{}, true, nil)
-		f.idem.EXPECT().Release(gomock.Any(), scope, key).Return(nil)
-		// No Complete expected.
-		st, body, err := f.app.Idempotent(context.Background(), scope, key, hash, run(&calls, 201, "b", ferr))
-		if !errors.Is(err, ferr) || st != 0 || body != nil || calls != 1 {
-			t.Fatalf("= %d %q %v, calls %d", st, body, err, calls)
+		// No Complete expected, and nothing committed.
+		st, body, err := f.app.Idempotent(context.Background(), once(key), run(f, &calls, 201, "b", ferr))
+		if !errors.Is(err, ferr) || st != 0 || body != nil || calls != 1 || f.commits != 0 {
+			t.Fatalf("= %d %q %v, calls %d, commits %d", st, body, err, calls, f.commits)
 		}
 	})
-	t.Run("a claim failure is an error; a complete failure answers the effect", func(t *testing.T) {
+	t.Run("a claim or complete failure is an error and nothing commits", func(t *testing.T) {
 		f := newOrderFixture(t)
 		var calls int
 		f.idem.EXPECT().Claim(gomock.Any(), scope, key, hash, f.now).Return(ports.IdempotentResponse{}, false, errDB)
-		if _, _, err := f.app.Idempotent(context.Background(), scope, key, hash, run(&calls, 201, "b", nil)); !errors.Is(err, errDB) || calls != 0 {
+		if _, _, err := f.app.Idempotent(context.Background(), once(key), run(f, &calls, 201, "b", nil)); !errors.Is(err, errDB) || calls != 0 {
 			t.Fatalf("claim: %v, calls %d", err, calls)
 		}
 		f2 := newOrderFixture(t)
 		f2.idem.EXPECT().Claim(gomock.Any(), scope, key, hash, f2.now).Return(ports.IdempotentResponse{}, true, nil)
 		f2.idem.EXPECT().Complete(gomock.Any(), scope, key, 201, []byte("b")).Return(errDB)
-		// Issue 11 item 7: the order exists; the client gets it (the claim expires in a minute),
-		// not an error that makes it retry into 409 for 24 hours.
-		if st, body, err := f2.app.Idempotent(context.Background(), scope, key, hash, run(&calls, 201, "b", nil)); err != nil || st != 201 || string(body) != "b" {
-			t.Fatalf("complete: %d %q %v", st, body, err)
+		// The effect rolls back with the answer: a retry with the key places the order once.
+		if st, _, err := f2.app.Idempotent(context.Background(), once(key), run(f2, &calls, 201, "b", nil)); !errors.Is(err, errDB) || st != 0 || f2.commits != 0 {
+			t.Fatalf("complete: %d %v, commits %d", st, err, f2.commits)
 		}
 	})
 }

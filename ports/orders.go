@@ -94,8 +94,9 @@ type IdempotentResponse struct {
 	Done        bool // false while the first request is still running
 }
 
-// IdempotencyClaimTTL is how long an unfinished claim holds its key: a request that died
-// between its effect and storing its answer blocks retries for at most this long.
+// IdempotencyClaimTTL is how long an unfinished claim holds its key. The application claims, acts
+// and stores the answer in one transaction, so no unfinished claim is ever committed by it; a row
+// left unfinished by an earlier version is taken over after this long.
 const IdempotencyClaimTTL = time.Minute
 
 // IdempotencyKeys stores answers by (scope, key) for at least 24 hours.
@@ -103,8 +104,7 @@ type IdempotencyKeys interface {
 	// Claim reserves the key for a request; when it exists it returns the stored entry and false.
 	// An unfinished claim older than IdempotencyClaimTTL is taken over (fresh).
 	Claim(ctx context.Context, scope, key, requestHash string, now time.Time) (IdempotentResponse, bool, error)
-	// Complete stores the answer of a claimed key.
+	// Complete stores the answer of a claimed key. A claim is released by rolling back the
+	// transaction that made it.
 	Complete(ctx context.Context, scope, key string, status int, body []byte) error
-	// Release forgets a claim whose request failed with a retryable error.
-	Release(ctx context.Context, scope, key string) error
 }

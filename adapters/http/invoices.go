@@ -74,20 +74,16 @@ func (s *Server) requestInvoice(w http.ResponseWriter, r *http.Request, a applic
 	}
 	oid := r.PathValue("order_id")
 	sum := sha256.Sum256(append([]byte(oid+"\n"), raw...))
-	status, body, err := s.app.Idempotent(r.Context(), "invoices:"+a.UserID, strings.TrimSpace(r.Header.Get("Idempotency-Key")),
-		hex.EncodeToString(sum[:]), func() (int, []byte, error) {
-			var req invoiceRequest
-			if err := decodeBytes(raw, &req); err != nil {
-				return 0, nil, err
-			}
-			inv, err := s.app.RequestInvoice(r.Context(), a, oid, invoice.Request{Type: req.Type, TitleType: req.TitleType,
-				Title: req.Title, TaxID: req.TaxID, Email: req.Email})
-			if err != nil {
-				return 0, nil, err
-			}
-			b, err := json.Marshal(s.toInvoiceJSON(inv))
-			return http.StatusAccepted, b, err
-		})
+	var req invoiceRequest
+	if err := decodeBytes(raw, &req); err != nil {
+		return err
+	}
+	once := application.Once{Scope: "invoices:" + a.UserID, Key: strings.TrimSpace(r.Header.Get("Idempotency-Key")), RequestHash: hex.EncodeToString(sum[:])}
+	status, body, err := s.app.RequestInvoiceOnce(r.Context(), a, oid, invoice.Request{Type: req.Type, TitleType: req.TitleType,
+		Title: req.Title, TaxID: req.TaxID, Email: req.Email}, once, func(inv *invoice.Invoice) (int, []byte, error) {
+		b, err := json.Marshal(s.toInvoiceJSON(inv))
+		return http.StatusAccepted, b, err
+	})
 	if err != nil {
 		return err
 	}

@@ -120,23 +120,19 @@ func (s *Server) placeOrder(w http.ResponseWriter, r *http.Request, a applicatio
 	}
 	eid := r.PathValue("enterprise_id")
 	sum := sha256.Sum256(append([]byte(eid+"\n"), raw...))
-	status, body, err := s.app.Idempotent(r.Context(), "orders:"+a.UserID, strings.TrimSpace(r.Header.Get("Idempotency-Key")),
-		hex.EncodeToString(sum[:]), func() (int, []byte, error) {
-			var req placeOrderRequest
-			if err := decodeBytes(raw, &req); err != nil {
-				return 0, nil, err
-			}
-			lines := make([]order.Line, len(req.Items))
-			for i, it := range req.Items {
-				lines[i] = order.Line{SKU: it.SKU, Quantity: it.Quantity}
-			}
-			o, err := s.app.PlaceOrder(r.Context(), a, eid, lines)
-			if err != nil {
-				return 0, nil, err
-			}
-			b, err := json.Marshal(toOrderJSON(o))
-			return http.StatusCreated, b, err
-		})
+	var req placeOrderRequest
+	if err := decodeBytes(raw, &req); err != nil {
+		return err
+	}
+	lines := make([]order.Line, len(req.Items))
+	for i, it := range req.Items {
+		lines[i] = order.Line{SKU: it.SKU, Quantity: it.Quantity}
+	}
+	once := application.Once{Scope: "orders:" + a.UserID, Key: strings.TrimSpace(r.Header.Get("Idempotency-Key")), RequestHash: hex.EncodeToString(sum[:])}
+	status, body, err := s.app.PlaceOrderOnce(r.Context(), a, eid, lines, once, func(o *order.Order) (int, []byte, error) {
+		b, err := json.Marshal(toOrderJSON(o))
+		return http.StatusCreated, b, err
+	})
 	if err != nil {
 		return err
 	}

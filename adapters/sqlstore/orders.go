@@ -425,11 +425,3 @@ func (r idempotency) Complete(ctx context.Context, scope, key string, status int
 		Where("scope = ? AND key = ?", scope, key).Exec(ctx)
 	return err
 }
-
-func (r idempotency) Release(ctx context.Context, scope, key string) error {
-	if err := r.t.mustWrite(); err != nil {
-		return err
-	}
-	_, err := r.t.idb.NewDelete().Model((*idemRow)(nil)).Where("scope = ? AND key = ? AND NOT done", scope, key).Exec(ctx)
-	return err
-}

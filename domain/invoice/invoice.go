@@ -154,24 +154,6 @@ func (i *Invoice) SplitTax(lines []TaxLine) error {
 	return nil
 }
 
-// RequestAgain re-opens a failed invoice with a new (validated) request: it goes back to
-// requested, and the issuing consumer takes it from there. Any other status refuses.
-func (i *Invoice) RequestAgain(by kernel.UserID, r Request, now time.Time) error {
-	if i.Status != StatusFailed {
-		return kernel.Conflict("invoice-exists", "this order already has an invoice").WithDetail("status", string(i.Status))
-	}
-	fresh, err := New(i.ID, i.OrderID, i.EnterpriseID, by, i.Amount, r, now)
-	if err != nil {
-		return err
-	}
-	fresh.PullEvents()
-	now = kernel.OccurredAt(now)
-	i.RequestedBy, i.Type, i.TitleType, i.Title, i.TaxID, i.Email = by, fresh.Type, fresh.TitleType, fresh.Title, fresh.TaxID, fresh.Email
-	i.Status, i.FailureReason, i.UpdatedAt = StatusRequested, "", now
-	i.Record(Requested{InvoiceID: i.ID, OrderID: i.OrderID, At: now})
-	return nil
-}
-
 // StartIssuing moves a requested (or failed, for a retry) invoice to issuing.
 func (i *Invoice) StartIssuing(now time.Time) error {
 	switch i.Status {

@@ -373,34 +373,45 @@ func TestEventsCarryNoEmail(t *testing.T) {
 	}
 }
 
-func TestRequestAgain(t *testing.T) {
+// The application builds the new request with New (validated: a bad tax id never reaches
+// Rerequest) and hands it over; the invoice keeps its id, amount and split.
+func TestRerequestReplacesTheRequest(t *testing.T) {
 	inv := newInvoice(t, enterpriseReq())
 	inv.PullEvents()
-	if err := inv.RequestAgain(uid, personalReq(), t0); kernel.CodeOf(err) != "invoice-exists" {
+	fresh := func() *invoice.Invoice {
+		f, err := invoice.New("other-id", inv.OrderID, inv.EnterpriseID, uid, inv.Amount, personalReq(), t0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	if err := inv.Rerequest(fresh(), t0); kernel.CodeOf(err) != "invoice-exists" {
 		t.Fatalf("a requested invoice was requested again: %v", err)
 	}
 	if err := inv.StartIssuing(t0); err != nil {
 		t.Fatal(err)
 	}
 	inv.Failed("issuer-error", t0)
-	if err := inv.RequestAgain(uid, invoice.Request{TitleType: invoice.TitleEnterprise, Title: "x", TaxID: "bad"}, t0); kernel.CodeOf(err) != "invoice-tax-id-invalid" {
-		t.Fatalf("an invalid new request was accepted: %v", err)
+	other, err := invoice.New("x", "another-order", inv.EnterpriseID, uid, inv.Amount, personalReq(), t0)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if inv.Status != invoice.StatusFailed {
-		t.Fatalf("a refused request changed the invoice: %s", inv.Status)
+	if err := inv.Rerequest(other, t0); kernel.CodeOf(err) != "invoice-request-invalid" || inv.Status != invoice.StatusFailed {
+		t.Fatalf("a request for another order was taken: %v, %s", err, inv.Status)
 	}
-	if err := inv.RequestAgain(uid, personalReq(), t0.Add(time.Hour)); err != nil {
+	id := inv.ID
+	if err := inv.Rerequest(fresh(), t0.Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	evs := inv.PullEvents()
-	if inv.Status != invoice.StatusRequested || inv.FailureReason != "" || inv.Title != "张三" || inv.TaxID != "" || inv.Attempts != 1 ||
-		len(evs) != 1 || evs[0].EventName() != "invoice.requested" {
+	if inv.ID != id || inv.Status != invoice.StatusRequested || inv.FailureReason != "" || inv.Title != "张三" || inv.TaxID != "" ||
+		inv.TitleType != invoice.TitlePersonal || inv.Attempts != 0 || len(evs) != 1 || evs[0].EventName() != "invoice.requested" {
 		t.Fatalf("requested again: %+v %v", inv, evs)
 	}
 	if err := inv.StartIssuing(t0); err != nil || inv.Issued("12345678901234567890", t0, "k", t0) != nil {
 		t.Fatal("the re-requested invoice cannot be issued")
 	}
-	if err := inv.RequestAgain(uid, personalReq(), t0); kernel.CodeOf(err) != "invoice-exists" {
+	if err := inv.Rerequest(fresh(), t0); kernel.CodeOf(err) != "invoice-exists" {
 		t.Fatalf("an issued invoice was requested again: %v", err)
 	}
 }

@@ -7,7 +7,7 @@ import (
 )
 
 // Rerequest asks again for an invoice that failed for good: the new request (validated by New)
-// replaces the title, tax id, email and requester, and the invoice is requested again. Only a
+// replaces the type, title, tax id, email and requester, and the invoice is requested again. Only a
 // failed invoice can be requested again; any other answers "invoice-exists".
 func (i *Invoice) Rerequest(fresh *Invoice, now time.Time) error {
 	if i.Status != StatusFailed {
@@ -17,7 +17,7 @@ func (i *Invoice) Rerequest(fresh *Invoice, now time.Time) error {
 		return kernel.Invalid("invoice-request-invalid", "the new request is for another order")
 	}
 	now = kernel.OccurredAt(now)
-	i.RequestedBy, i.TitleType, i.Title, i.TaxID, i.Email = fresh.RequestedBy, fresh.TitleType, fresh.Title, fresh.TaxID, fresh.Email
+	i.RequestedBy, i.Type, i.TitleType, i.Title, i.TaxID, i.Email = fresh.RequestedBy, fresh.Type, fresh.TitleType, fresh.Title, fresh.TaxID, fresh.Email
 	i.Status, i.FailureReason, i.Attempts, i.UpdatedAt = StatusRequested, "", 0, now
 	i.Record(Requested{InvoiceID: i.ID, OrderID: i.OrderID, At: now})
 	return nil

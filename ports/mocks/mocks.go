@@ -6195,44 +6195,6 @@ func (c *MockIdempotencyKeysCompleteCall) DoAndReturn(f func(context.Context, st
 	return c
 }
 
-// Release mocks base method.
-func (m *MockIdempotencyKeys) Release(ctx context.Context, scope, key string) error {
-	m.ctrl.T.Helper()
-	ret := m.ctrl.Call(m, "Release", ctx, scope, key)
-	ret0, _ := ret[0].(error)
-	return ret0
-}
-
-// Release indicates an expected call of Release.
-func (mr *MockIdempotencyKeysMockRecorder) Release(ctx, scope, key any) *MockIdempotencyKeysReleaseCall {
-	mr.mock.ctrl.T.Helper()
-	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "Release", reflect.TypeOf((*MockIdempotencyKeys)(nil).Release), ctx, scope, key)
-	return &MockIdempotencyKeysReleaseCall{Call: call}
-}
-
-// MockIdempotencyKeysReleaseCall wrap *gomock.Call
-type MockIdempotencyKeysReleaseCall struct {
-	*gomock.Call
-}
-
-// Return rewrite *gomock.Call.Return
-func (c *MockIdempotencyKeysReleaseCall) Return(arg0 error) *MockIdempotencyKeysReleaseCall {
-	c.Call = c.Call.Return(arg0)
-	return c
-}
-
-// Do rewrite *gomock.Call.Do
-func (c *MockIdempotencyKeysReleaseCall) Do(f func(context.Context, string, string) error) *MockIdempotencyKeysReleaseCall {
-	c.Call = c.Call.Do(f)
-	return c
-}
-
-// DoAndReturn rewrite *gomock.Call.DoAndReturn
-func (c *MockIdempotencyKeysReleaseCall) DoAndReturn(f func(context.Context, string, string) error) *MockIdempotencyKeysReleaseCall {
-	c.Call = c.Call.DoAndReturn(f)
-	return c
-}
-
 // MockPaymentGateway is a mock of PaymentGateway interface.
 type MockPaymentGateway struct {
 	ctrl     *gomock.Controller

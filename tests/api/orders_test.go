@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -49,6 +50,41 @@ func TestOrderAndWeChatPay(t *testing.T) {
 		}
 		s.placeOrder(token, eid, "k-1", map[string]any{"items": []map[string]any{{"sku": "pkg-sign-50", "quantity": 3}}}).
 			expect(t, 422, "idempotency-key-reused")
+		// The same key sent six times at once: one order, every answer is it (the claim, the
+		// order and the stored answer commit together; the others wait for that commit).
+		par := map[string]any{"items": []map[string]any{{"sku": "pkg-sign-50", "quantity": 1}}}
+		answers := make([]string, 6)
+		var wg sync.WaitGroup
+		for i := range answers {
+			wg.Go(func() {
+				req, _ := http.NewRequest("POST", s.base+"/api/v1/enterprises/"+eid+"/orders", strings.NewReader(mustJSON(par)))
+				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set("Authorization", "Bearer "+token)
+				req.Header.Set("Idempotency-Key", "k-par")
+				res, err := http.DefaultClient.Do(req)
+				if err != nil {
+					answers[i] = err.Error()
+					return
+				}
+				defer func() { _ = res.Body.Close() }()
+				var b struct {
+					ID string `json:"id"`
+				}
+				_ = json.NewDecoder(res.Body).Decode(&b)
+				answers[i] = fmt.Sprintf("%d %s", res.StatusCode, b.ID)
+			})
+		}
+		wg.Wait()
+		for _, a := range answers {
+			if a != answers[0] || !strings.HasPrefix(a, "201 ") || len(a) < 5 {
+				t.Fatalf("concurrent requests with one key answered %q", answers)
+			}
+		}
+		pending := s.do("GET", "/api/v1/orders?status=pending_payment&enterprise_id="+eid, token, nil).expect(t, 200, "")
+		if items := pending.body["items"].([]any); len(items) != 2 {
+			t.Fatalf("%d pending orders after k-1 and six k-par, want 2: %s", len(items), pending.raw)
+		}
+		s.do("POST", "/api/v1/orders/"+strings.TrimPrefix(answers[0], "201 ")+"/cancel", token, nil).expect(t, 200, "")
 		id := o.str("id")
 		pay := s.do("POST", "/api/v1/orders/"+id+"/wechat-pay", token, map[string]string{"trade_type": "jsapi", "openid": "o-test-openid"}).expect(t, 200, "")
 		params := pay.body["params"].(map[string]any)

@@ -2,6 +2,7 @@ package contract
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -163,13 +164,50 @@ func TestIdempotencyKeys(t *testing.T) {
 		if _, fresh := claim("k", "h3", t0.Add(24*time.Hour+time.Second)); !fresh {
 			t.Fatal("an expired key was not released")
 		}
-		// A released claim can be taken again.
-		_, _ = claim("r", "h", t0)
-		if err := uow.Do(ctx, func(ctx context.Context, tx ports.Tx) error { return tx.Idempotency().Release(ctx, "s", "r") }); err != nil {
+		// A claim rolled back with its transaction (the request failed) leaves the key free.
+		errFailed := errors.New("the request failed")
+		if err := uow.Do(ctx, func(ctx context.Context, tx ports.Tx) error {
+			if _, fresh, err := tx.Idempotency().Claim(ctx, "s", "r", "h", t0); err != nil || !fresh {
+				t.Fatalf("claim r: %v %v", fresh, err)
+			}
+			return errFailed
+		}); !errors.Is(err, errFailed) {
 			t.Fatal(err)
 		}
 		if _, fresh := claim("r", "h", t0); !fresh {
-			t.Fatal("a released key stayed claimed")
+			t.Fatal("a rolled-back claim stayed claimed")
+		}
+		// Claim and answer in one transaction while another claims the same key: the second
+		// waits for the first (Postgres: on the key's unique index; SQLite: for the write lock)
+		// and replays its answer.
+		claimed := make(chan struct{})
+		type answer struct {
+			r     ports.IdempotentResponse
+			fresh bool
+			err   error
+		}
+		second := make(chan answer, 1)
+		if err := uow.Do(ctx, func(ctx context.Context, tx ports.Tx) error {
+			if _, fresh, err := tx.Idempotency().Claim(ctx, "s", "both", "h", t0); err != nil || !fresh {
+				t.Fatalf("claim both: %v %v", fresh, err)
+			}
+			go func() {
+				<-claimed
+				var a answer
+				a.err = uow.Do(ctx, func(ctx context.Context, tx ports.Tx) error {
+					var err error
+					a.r, a.fresh, err = tx.Idempotency().Claim(ctx, "s", "both", "h", t0)
+					return err
+				})
+				second <- a
+			}()
+			close(claimed)
+			return tx.Idempotency().Complete(ctx, "s", "both", 201, []byte("first"))
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if a := <-second; a.err != nil || a.fresh || !a.r.Done || string(a.r.Body) != "first" {
+			t.Fatalf("the concurrent claim got %+v, want the first answer", a)
 		}
 		// Issue 11 item 7: a claim whose request never finished (the process died, completion
 		// failed) is in progress for a minute, then the key may be claimed again.
