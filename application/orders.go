@@ -14,8 +14,9 @@ import (
 // Order management limits.
 const (
 	OrderListLimit = 100
-	// ReconcileAfter: unpaid orders older than this get an active query to WeChat Pay.
-	ReconcileAfter = 2 * time.Minute
+	// ReconcileAfter: unpaid orders older than this get an active query to WeChat Pay (an order
+	// is placed due then: order.FirstCheck).
+	ReconcileAfter = order.FirstCheckAfter
 	// ReconcileBatch is the page the reconciler claims at a time.
 	ReconcileBatch = 100
 	// ReconcileRecheck: an order still unpaid after a check is due again once its age has doubled,

@@ -38,6 +38,9 @@ type orderRow struct {
 	ExpiresAt     time.Time `bun:"expires_at"`
 	UpdatedAt     time.Time `bun:"updated_at"`
 	Version       int64     `bun:"version"`
+	// NextCheckAt is the reconciler's schedule (orders_due): the first check when the order is
+	// inserted, then what ClaimDue sets. Update leaves it alone.
+	NextCheckAt time.Time `bun:"next_check_at,nullzero"`
 }
 
 type orderItemJSON struct {
@@ -73,7 +76,8 @@ func orderToRow(o *order.Order) (*orderRow, error) {
 		Items: string(b), TotalFen: o.Total.Fen(), Status: string(o.Status), OutTradeNo: o.OutTradeNo, TradeType: o.TradeType,
 		PaidAt: utc(o.PaidAt), TransactionID: o.TransactionID, ClosedAt: utc(o.ClosedAt), CloseReason: o.CloseReason,
 		RefundedFen: o.Refunded.Fen(), RefundingFen: o.Refunding.Fen(),
-		CreatedAt: utc(o.CreatedAt), ExpiresAt: utc(o.ExpiresAt), UpdatedAt: utc(o.UpdatedAt), Version: o.Version}, nil
+		CreatedAt: utc(o.CreatedAt), ExpiresAt: utc(o.ExpiresAt), UpdatedAt: utc(o.UpdatedAt), Version: o.Version,
+		NextCheckAt: utc(o.FirstCheck())}, nil
 }
 
 func orderFromRow(row *orderRow) (*order.Order, error) {

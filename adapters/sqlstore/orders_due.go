@@ -10,7 +10,8 @@ import (
 	"github.com/shuxinqian/server/domain/order"
 )
 
-// ClaimDue selects the due page under FOR UPDATE SKIP LOCKED on Postgres (SQLite serialises
+// ClaimDue selects the due page (next_check_at, set to the first check when an order is
+// inserted) under FOR UPDATE SKIP LOCKED on Postgres (SQLite serialises
 // writing transactions, so the page is the claimer's alone there too) and moves each row's
 // next_check_at to next(order) in the same transaction (one UPDATE … CASE id): two statements
 // whatever the page size.
@@ -19,11 +20,13 @@ func (r orders) ClaimDue(ctx context.Context, now, createdBefore time.Time, next
 		return nil, err
 	}
 	var rows []orderRow
+	// Walks orders_due (next_check_at of pending orders) in order and stops after the page: the
+	// cost is the page's, not the number of pending orders.
 	q := r.t.idb.NewSelect().Model(&rows).
-		Where("status = ? AND created_at < ?", string(order.StatusPendingPayment), createdBefore.UTC()).
-		Where("(next_check_at IS NULL OR next_check_at <= ?)", now.UTC()).
+		Where("status = ? AND next_check_at <= ?", string(order.StatusPendingPayment), now.UTC()).
+		Where("created_at < ?", createdBefore.UTC()).
 		Where("NOT EXISTS (SELECT 1 FROM payment_anomalies pa WHERE pa.order_id = ?TableAlias.id)").
-		OrderExpr("COALESCE(next_check_at, created_at), created_at").Limit(int64(limit))
+		OrderExpr("next_check_at, id").Limit(int64(limit))
 	if r.t.store.db.IsPostgres() {
 		q = q.For("UPDATE SKIP LOCKED")
 	}

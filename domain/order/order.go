@@ -261,6 +261,13 @@ func (o *Order) Expired(now time.Time) bool {
 	return o.Status == StatusPendingPayment && !now.Before(o.ExpiresAt)
 }
 
+// FirstCheckAfter is how long an unpaid order waits for WeChat Pay's notification before the
+// reconciler asks about it.
+const FirstCheckAfter = 2 * time.Minute
+
+// FirstCheck is when a newly placed order is first due for a check with WeChat Pay.
+func (o *Order) FirstCheck() time.Time { return o.CreatedAt.Add(FirstCheckAfter) }
+
 // NextCheck is when an order still unpaid after a check with WeChat Pay at now is due for the
 // next: once its age has doubled (never sooner than minGap), and at its expiry at the latest, when
 // the check is followed by the close. So a 30-minute order is asked about some five times (at 2,

@@ -445,7 +445,17 @@ func (b *browser) fill(label, value string) {
       return c.id;
     })()`)
 	// Input.insertText types like an IME commit, so Chinese text arrives as the user would type it.
-	b.run(chromedp.Focus("#"+id, chromedp.ByQuery), input.InsertText(value))
+	// The text goes to the focused element: when a re-render took the focus away before it
+	// arrived (seen once in a refund dialog: the field stayed empty), it is typed again.
+	for try := 0; ; try++ {
+		b.run(chromedp.Focus("#"+id, chromedp.ByQuery), input.InsertText(value))
+		var got string
+		b.eval(`(document.getElementById(`+jsString(id)+`)||{}).value || ''`, &got)
+		if got == value || try == 2 {
+			return
+		}
+		b.run(chromedp.Evaluate(`(function(){ const c = document.getElementById(`+jsString(id)+`); if (c) { c.value = ''; c.dispatchEvent(new Event('input', {bubbles: true})); } })()`, nil))
+	}
 }
 
 // upload sets the file of the <input type=file> inside the label whose text starts with label.

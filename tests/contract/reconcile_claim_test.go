@@ -4,14 +4,18 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/uptrace/bun"
 
 	"github.com/shuxinqian/server/adapters/sqlstore"
 	"github.com/shuxinqian/server/domain/kernel"
 	"github.com/shuxinqian/server/domain/order"
 	"github.com/shuxinqian/server/ports"
+	"github.com/shuxinqian/server/tests/testdb"
 )
 
 // ClaimDue hands out the due unpaid orders in pages, most overdue first, to concurrent claimers
@@ -160,4 +164,76 @@ func TestOrderClaimDueSchedulesEachOrder(t *testing.T) {
 			}
 		}
 	})
+}
+
+// The claim's SELECT walks orders_due in next_check_at order and stops after the page: no scan of
+// every pending order, no sort, and anomalies looked up by order (read from the planner: EXPLAIN QUERY PLAN on SQLite; EXPLAIN on
+// Postgres with sequential scans and sorts priced out, as a table of a few rows would otherwise be
+// scanned whatever its indexes).
+func TestOrderClaimDueWalksItsIndex(t *testing.T) {
+	for _, be := range testdb.CountingBackends() {
+		t.Run(be.Name, func(t *testing.T) {
+			db, stmts := be.Open(t)
+			store := testdb.Store(t, db)
+			ctx := context.Background()
+			seedPending(t, store, 0)
+			now := t0.Add(24 * time.Hour)
+			o, err := order.Place("01due", "e-bench", "u-admin", demoChannel(t), []order.Line{{SKU: "pkg-sign-50", Quantity: 1}}, now.Add(-time.Hour))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := store.Seed(ctx, sqlstore.BulkSeed{Orders: []*order.Order{o}}); err != nil {
+				t.Fatal(err)
+			}
+			stmts.Reset(true)
+			var got int
+			if err := store.Do(ctx, func(ctx context.Context, tx ports.Tx) error {
+				page, err := tx.Orders().ClaimDue(ctx, now, now.Add(-2*time.Minute), func(o *order.Order) time.Time { return now.Add(time.Hour) }, 100)
+				got = len(page)
+				return err
+			}); err != nil || got != 1 {
+				t.Fatalf("claimed %d: %v", got, err)
+			}
+			var query string
+			for _, q := range stmts.Full() {
+				if strings.HasPrefix(q, "SELECT") && strings.Contains(q, "next_check_at") {
+					query = q
+				}
+			}
+			if query == "" {
+				t.Fatalf("no claim SELECT among %q", stmts.Text())
+			}
+			var plan []string
+			if db.IsPostgres() {
+				err = db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+					for _, set := range []string{"SET LOCAL enable_seqscan = off", "SET LOCAL enable_sort = off", "SET LOCAL enable_bitmapscan = off"} {
+						if _, err := tx.ExecContext(ctx, set); err != nil {
+							return err
+						}
+					}
+					return tx.NewRaw("EXPLAIN "+query).Scan(ctx, &plan)
+				})
+			} else {
+				var rows []struct {
+					ID      int    `bun:"id"`
+					Parent  int    `bun:"parent"`
+					NotUsed int    `bun:"notused"`
+					Detail  string `bun:"detail"`
+				}
+				err = db.NewRaw("EXPLAIN QUERY PLAN "+query).Scan(ctx, &rows)
+				for _, r := range rows {
+					plan = append(plan, r.Detail)
+				}
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			text := strings.Join(plan, "\n")
+			t.Logf("plan:\n%s", text)
+			if !strings.Contains(text, "orders_due") || strings.Contains(text, "TEMP B-TREE FOR ORDER BY") || strings.Contains(text, "Sort") ||
+				strings.Contains(text, "SCAN pa") || strings.Contains(text, "Seq Scan") {
+				t.Fatalf("the claim does not walk orders_due in order:\n%s\n%s", query, text)
+			}
+		})
+	}
 }

@@ -20,6 +20,7 @@ type Statements struct {
 	commits atomic.Int64
 	mu      sync.Mutex
 	log     []string
+	full    []string
 	logging bool
 }
 
@@ -28,7 +29,7 @@ func (s *Statements) Reset(keepText bool) {
 	s.n.Store(0)
 	s.commits.Store(0)
 	s.mu.Lock()
-	s.log, s.logging = nil, keepText
+	s.log, s.full, s.logging = nil, nil, keepText
 	s.mu.Unlock()
 }
 
@@ -37,6 +38,13 @@ func (s *Statements) Count() int64 { return s.n.Load() }
 
 // Commits is the number of COMMITs since Reset.
 func (s *Statements) Commits() int64 { return s.commits.Load() }
+
+// Full lists the statements since Reset(true) as they reached the driver (for EXPLAIN).
+func (s *Statements) Full() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.full...)
+}
 
 // Text lists the statements since Reset(true), shortened.
 func (s *Statements) Text() []string {
@@ -49,6 +57,7 @@ func (s *Statements) add(text string) {
 	s.n.Add(1)
 	s.mu.Lock()
 	if s.logging {
+		s.full = append(s.full, text)
 		if len(text) > 120 {
 			text = text[:120] + "…"
 		}
