@@ -455,39 +455,30 @@ const IdempotencyKeyMax = 128
 // fn. A concurrent request with the same key waits for that transaction on the key's unique index
 // (SQLite: for the write lock) and then replays its answer.
 func (a *App) idempotent(ctx context.Context, o Once, fn func(ctx context.Context, tx ports.Tx) (int, []byte, error)) (int, []byte, error) {
-	var status int
-	var body []byte
-	if o.Key == "" {
-		err := a.uow.Do(ctx, func(ctx context.Context, tx ports.Tx) error {
-			var err error
-			status, body, err = fn(ctx, tx)
-			return err
-		})
-		if err != nil {
-			return 0, nil, err
-		}
-		return status, body, nil
-	}
 	if len(o.Key) > IdempotencyKeyMax {
 		return 0, nil, kernel.Invalid("idempotency-key-invalid", "the Idempotency-Key is at most 128 characters")
 	}
 	now := a.clock.Now()
+	var status int
+	var body []byte
 	err := a.uow.Do(ctx, func(ctx context.Context, tx ports.Tx) error {
-		prior, fresh, err := tx.Idempotency().Claim(ctx, o.Scope, o.Key, o.RequestHash, now)
-		if err != nil {
-			return err
-		}
-		if !fresh {
+		if o.Key != "" {
+			prior, fresh, err := tx.Idempotency().Claim(ctx, o.Scope, o.Key, o.RequestHash, now)
 			switch {
+			case err != nil:
+				return err
+			case fresh:
 			case prior.RequestHash != o.RequestHash:
 				return kernel.Invalid("idempotency-key-reused", "this Idempotency-Key was used for another request")
 			case !prior.Done:
 				return kernel.Conflict("idempotency-key-in-use", "a request with this Idempotency-Key is in progress")
+			default: // the same request again: its first answer
+				status, body = prior.Status, prior.Body
+				return nil
 			}
-			status, body = prior.Status, prior.Body
-			return nil
 		}
-		if status, body, err = fn(ctx, tx); err != nil {
+		var err error
+		if status, body, err = fn(ctx, tx); err != nil || o.Key == "" {
 			return err
 		}
 		return tx.Idempotency().Complete(ctx, o.Scope, o.Key, status, body)
