@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -32,6 +33,7 @@ type DB struct {
 	*bun.DB
 	Dialect wmsql.Dialect
 	stmts   *stmtCache // SQLite's prepared statements of the hot paths (see Prepared)
+	texts   sync.Map   // key → SQL text with placeholders of the shared read paths (see selectInto)
 }
 
 // CachedStatement prefixes the arguments of a statement sent through database/sql (not bun) that

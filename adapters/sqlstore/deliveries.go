@@ -266,6 +266,9 @@ func (q *DeliveryQueue) deliver(ctx context.Context, topic string, r deliveryRow
 
 func (q *DeliveryQueue) claim(ctx context.Context, topic string) ([]deliveryRow, error) {
 	now := nowMillis()
+	if due, err := q.due(ctx, topic, now); err != nil || !due {
+		return nil, err
+	}
 	inner := q.db.NewSelect().Model((*deliveryRow)(nil)).Column("id").
 		Where("consumer = ?", topic).Where("available_at <= ?", now).OrderExpr("id ASC").Limit(int64(q.opts.Batch))
 	if q.db.IsPostgres() {
@@ -280,6 +283,34 @@ func (q *DeliveryQueue) claim(ctx context.Context, topic string) ([]deliveryRow,
 	}
 	slices.SortFunc(rows, func(a, b deliveryRow) int { return int(a.ID - b.ID) })
 	return rows, nil
+}
+
+// dueSQL finds one message of a consumer that can be claimed now (the event_deliveries_claim index).
+const dueSQL = `SELECT 1 FROM event_deliveries WHERE consumer = ? AND available_at <= ? LIMIT 1`
+
+// due reports whether topic has a message to claim now. Every subscriber polls its consumer every
+// PollInterval while idle; the claim is an UPDATE, which on SQLite takes the database's single
+// write lock even when it changes nothing, so the idle polls of all the consumers made the
+// writers of requests wait on SQLite's busy handler (and cost a sixth of a core in a closed loop of
+// GET /me). This read takes no lock; on SQLite it is prepared once per connection.
+func (q *DeliveryQueue) due(ctx context.Context, topic string, now int64) (bool, error) {
+	var rows interface {
+		Next() bool
+		Err() error
+		Close() error
+	}
+	var err error
+	if q.db.IsPostgres() {
+		rows, err = q.db.QueryContext(ctx, dueSQL, topic, now) // bun writes the values into the text
+	} else {
+		rows, err = q.db.queryPrepared(ctx, q.db.DB, dueSQL, topic, now)
+	}
+	if err != nil {
+		return false, err
+	}
+	defer func() { _ = rows.Close() }()
+	found := rows.Next()
+	return found, rows.Err()
 }
 
 func (q *DeliveryQueue) ack(topic string, id int64) {

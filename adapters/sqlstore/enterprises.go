@@ -452,13 +452,17 @@ func (r enterprises) ListOfMember(ctx context.Context, uid kernel.UserID) ([]por
 		CertNotAfter  time.Time `bun:"cert_not_after,nullzero"`
 		Role          string    `bun:"role"`
 	}
-	err := r.t.idb.NewSelect().
-		ColumnExpr("e.id, e.name, e.credit_code, e.legal_rep_name, e.method, e.verified_at").
-		ColumnExpr("e.cert_serial, e.cert_subject, e.cert_not_before, e.cert_not_after, m.role").
-		TableExpr("memberships AS m").
-		Join("JOIN enterprises AS e ON e.id = m.enterprise_id").
-		Where("m.user_id = ?", string(uid)).Where("m.status = ?", string(membership.StatusActive)).
-		OrderExpr("m.joined_at, m.id").Limit(500).Scan(ctx, &rows)
+	err := r.t.selectInto(ctx, "enterprises-of-member", &rows, func(q *bun.SelectQuery, arg placeholder) *bun.SelectQuery {
+		return q.ColumnExpr("e.id, e.name, e.credit_code, e.legal_rep_name, e.method, e.verified_at").
+			ColumnExpr("e.cert_serial, e.cert_subject, e.cert_not_before, e.cert_not_after, m.role").
+			TableExpr("memberships AS m").
+			Join("JOIN enterprises AS e ON e.id = m.enterprise_id").
+			// CAST: on an analysed SQLite database (sqlite_stat4) the planner would probe the
+			// statistics of the non-unique memberships_user index with the bound value and mark
+			// the statement to be prepared again whenever that value changes, i.e. on every call.
+			Where("m.user_id = CAST(? AS TEXT)", arg(string(uid))).Where("m.status = ?", string(membership.StatusActive)).
+			OrderExpr("m.joined_at, m.id").Limit(500)
+	})
 	if err != nil {
 		return nil, err
 	}

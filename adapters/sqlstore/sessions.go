@@ -50,7 +50,9 @@ func (r sessions) Add(ctx context.Context, s *session.Session) error {
 
 func (r sessions) GetByTokenHash(ctx context.Context, tokenHash string) (*session.Session, error) {
 	row := new(sessionRow)
-	if err := r.t.forUpdate(r.t.idb.NewSelect().Model(row).Where("token_hash = ?", tokenHash)).Scan(ctx); err != nil {
+	if err := r.t.selectInto(ctx, "session-by-token", row, func(q *bun.SelectQuery, arg placeholder) *bun.SelectQuery {
+		return r.t.forUpdate(q.Model(row).Where("token_hash = ?", arg(tokenHash)))
+	}); err != nil {
 		if kernel.KindOf(notFound(err, "x", "x")) == kernel.KindNotFound {
 			return nil, session.ErrInvalid
 		}

@@ -57,6 +57,13 @@ func (c *stmtCache) get(db *sql.DB, query string) *sql.Stmt {
 	return nil
 }
 
+// WaitPrepared waits for the statement cache's background preparations to finish (tests).
+func (d *DB) WaitPrepared() {
+	if d.stmts != nil {
+		d.stmts.wg.Wait()
+	}
+}
+
 // Prepared runs query with args in tx as a statement prepared once per connection (SQLite: bun
 // writes its values into the SQL text, so each of its statements is parsed afresh; the few that
 // run on every payment or event are sent through here instead). On Postgres it is the pgx

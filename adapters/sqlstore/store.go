@@ -142,8 +142,8 @@ func (t *txn) flush(ctx context.Context, btx bun.Tx) error {
 	}
 	for _, topic := range topics {
 		msgs := byTopic[topic]
-		for len(msgs) > 0 { // stay far below the drivers' bind-parameter limits
-			n := min(len(msgs), 2000)
+		for len(msgs) > 0 {
+			n := t.store.db.outboxChunk(len(msgs))
 			if err := fwd.Publish(topic, msgs[:n]...); err != nil {
 				return fmt.Errorf("sqlstore: outbox: %w", err)
 			}
@@ -152,6 +152,16 @@ func (t *txn) flush(ctx context.Context, btx bun.Tx) error {
 	}
 	t.events = nil
 	return nil
+}
+
+// outboxChunk is how many of n messages the next outbox INSERT writes: on Postgres up to 2,000
+// in one statement (one round trip, far below its bind-parameter limit); on SQLite a power of two
+// up to 64 (sqliteChunk).
+func (d *DB) outboxChunk(n int) int {
+	if d.IsPostgres() {
+		return min(n, 2000)
+	}
+	return sqliteChunk(n)
 }
 
 // cachedTx runs the outbox INSERT as a cached prepared statement: on Postgres with its payloads

@@ -148,7 +148,9 @@ func (r users) fromRow(row *userRow, cr *certRow) (*user.User, error) {
 
 func (r users) loadCert(ctx context.Context, uid string) (*certRow, error) {
 	cr := new(certRow)
-	err := r.t.idb.NewSelect().Model(cr).Where("user_id = ?", uid).Scan(ctx)
+	err := r.t.selectInto(ctx, "cert-by-user", cr, func(q *bun.SelectQuery, arg placeholder) *bun.SelectQuery {
+		return q.Model(cr).Where("user_id = ?", arg(uid))
+	})
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
@@ -200,9 +202,10 @@ func (r users) Add(ctx context.Context, u *user.User) error {
 
 func (r users) get(ctx context.Context, where string, arg any, lock bool) (*user.User, error) {
 	row := new(userRow)
-	if !lock || !r.t.writable || !r.t.store.db.IsPostgres() {
+	if r.t.store.db.IsPostgres() && (!lock || !r.t.writable) {
 		// One statement: the certificate by LEFT JOIN (FOR UPDATE cannot lock an outer join's
-		// nullable side, so locked reads keep two).
+		// nullable side, so locked reads keep two). SQLite runs two prepared statements instead
+		// (selectInto): parsing the join's text afresh cost more than a second lookup.
 		if err := r.t.idb.NewSelect().Model(row).Relation("Cert").Where("user_row."+where, arg).Scan(ctx); err != nil {
 			return nil, notFound(err, "user-not-found", "user not found")
 		}
@@ -212,8 +215,9 @@ func (r users) get(ctx context.Context, where string, arg any, lock bool) (*user
 		}
 		return r.fromRow(row, cr)
 	}
-	q := r.t.forUpdate(r.t.idb.NewSelect().Model(row).Where(where, arg))
-	if err := q.Scan(ctx); err != nil {
+	if err := r.t.selectInto(ctx, "user-by-"+where, row, func(q *bun.SelectQuery, ph placeholder) *bun.SelectQuery {
+		return r.t.forUpdate(q.Model(row).Where(where, ph(arg)))
+	}); err != nil {
 		return nil, notFound(err, "user-not-found", "user not found")
 	}
 	cr, err := r.loadCert(ctx, row.ID)

@@ -2,7 +2,10 @@ package contract
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -138,6 +141,75 @@ func TestBatchApproveStatementsAreBounded(t *testing.T) {
 			}
 			if counts[3] != counts[60] || counts[60] > 6 {
 				t.Fatalf("statements per batch: %v (must not grow with the batch)", counts)
+			}
+		})
+	}
+}
+
+// TestBatchApproveOutboxInserts: a batch's events reach the outbox in the batch's order, one per
+// member. Postgres writes them in one INSERT; SQLite in INSERTs of a power of two up to 64 rows
+// (at most seven texts, each prepared once per connection; one 1,000-row INSERT cost more than
+// its rows in the driver's parameter binding and the allocator).
+func TestBatchApproveOutboxInserts(t *testing.T) {
+	for _, be := range testdb.CountingBackends() {
+		t.Run(be.Name, func(t *testing.T) {
+			db, stmts := be.Open(t)
+			store := testdb.Store(t, db)
+			ctx := context.Background()
+			app := application.New(application.Deps{UoW: store, Clock: system.Clock{}, IDs: system.NewIDs()})
+			eid, ids := seedPending(t, store, 1000)
+			if _, err := db.NewDelete().Table("watermill_outbox").Where("1 = 1").Exec(ctx); err != nil {
+				t.Fatal(err)
+			}
+			stmts.Reset(true)
+			res, err := app.DecideBatch(ctx, application.Actor{UserID: "u-admin"}, eid, ids, application.Approve)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range res {
+				if r.Err != nil {
+					t.Fatalf("%s: %v", r.ID, r.Err)
+				}
+			}
+			texts := map[int]bool{}
+			var inserts []int
+			for _, q := range stmts.Full() {
+				if strings.HasPrefix(q, "INSERT INTO watermill_outbox") {
+					rows := strings.Count(q, "),(") + 1
+					inserts, texts[rows] = append(inserts, rows), true
+				}
+			}
+			if db.IsPostgres() {
+				if len(inserts) != 1 || inserts[0] != 1000 {
+					t.Fatalf("outbox INSERTs of %v rows, want one of 1000", inserts)
+				}
+			} else {
+				want := []int{64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 32, 8} // 1,000 = 15×64 + 32 + 8
+				if !slices.Equal(inserts, want) {
+					t.Fatalf("outbox INSERTs of %v rows, want %v", inserts, want)
+				}
+			}
+			var payloads [][]byte
+			if err := db.NewSelect().Table("watermill_outbox").Column("payload").OrderExpr(`"offset"`).Scan(ctx, &payloads); err != nil {
+				t.Fatal(err)
+			}
+			if len(payloads) != len(ids) {
+				t.Fatalf("%d outbox rows for %d approvals", len(payloads), len(ids))
+			}
+			for i, p := range payloads {
+				var env struct {
+					Payload []byte `json:"payload"`
+				}
+				var ev membership.JoinApproved
+				if err := json.Unmarshal(p, &env); err != nil {
+					t.Fatal(err)
+				}
+				if err := json.Unmarshal(env.Payload, &ev); err != nil {
+					t.Fatal(err)
+				}
+				if string(ev.MembershipID) != ids[i] {
+					t.Fatalf("outbox row %d is %s, want %s (the batch's order)", i, ev.MembershipID, ids[i])
+				}
 			}
 		})
 	}

@@ -32,7 +32,7 @@ func forEachBackend(t *testing.T, fn func(t *testing.T, db *sqlstore.DB, uow por
 	}
 }
 
-func newUser(t *testing.T, id string, phone kernel.Phone) *user.User {
+func newUser(t testing.TB, id string, phone kernel.Phone) *user.User {
 	t.Helper()
 	u, err := user.Register(kernel.UserID(id), phone, t0)
 	if err != nil {
@@ -41,7 +41,7 @@ func newUser(t *testing.T, id string, phone kernel.Phone) *user.User {
 	return u
 }
 
-func addUser(t *testing.T, uow ports.UnitOfWork, u *user.User) {
+func addUser(t testing.TB, uow ports.UnitOfWork, u *user.User) {
 	t.Helper()
 	if err := uow.Do(context.Background(), func(ctx context.Context, tx ports.Tx) error { return tx.Users().Add(ctx, u) }); err != nil {
 		t.Fatal(err)

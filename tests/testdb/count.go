@@ -16,18 +16,22 @@ import (
 // by watermill's outbox publisher through the transaction's *sql.Tx, or by database/sql directly),
 // every BEGIN, COMMIT and ROLLBACK. It sits below database/sql, so nothing is missed.
 type Statements struct {
-	n       atomic.Int64
-	commits atomic.Int64
-	mu      sync.Mutex
-	log     []string
-	full    []string
-	logging bool
+	n        atomic.Int64
+	commits  atomic.Int64
+	prepares atomic.Int64
+	runs     atomic.Int64 // statements run through a prepared statement
+	mu       sync.Mutex
+	log      []string
+	full     []string
+	logging  bool
 }
 
 // Reset zeroes the counters and starts (or stops) keeping the statements' text.
 func (s *Statements) Reset(keepText bool) {
 	s.n.Store(0)
 	s.commits.Store(0)
+	s.prepares.Store(0)
+	s.runs.Store(0)
 	s.mu.Lock()
 	s.log, s.full, s.logging = nil, nil, keepText
 	s.mu.Unlock()
@@ -38,6 +42,12 @@ func (s *Statements) Count() int64 { return s.n.Load() }
 
 // Commits is the number of COMMITs since Reset.
 func (s *Statements) Commits() int64 { return s.commits.Load() }
+
+// Prepares is the number of statements prepared on a connection since Reset.
+func (s *Statements) Prepares() int64 { return s.prepares.Load() }
+
+// PreparedRuns is the number of statements since Reset that ran as a prepared statement.
+func (s *Statements) PreparedRuns() int64 { return s.runs.Load() }
 
 // Full lists the statements since Reset(true) as they reached the driver (for EXPLAIN).
 func (s *Statements) Full() []string {
@@ -172,6 +182,7 @@ func (c *countingConn) PrepareContext(ctx context.Context, query string) (driver
 	if err != nil {
 		return nil, err
 	}
+	c.s.prepares.Add(1)
 	return countingStmt{st, query, c.s}, nil
 }
 
@@ -227,6 +238,7 @@ type countingStmt struct {
 
 func (st countingStmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
 	st.s.add(st.query)
+	st.s.runs.Add(1)
 	if e, ok := st.Stmt.(driver.StmtExecContext); ok {
 		return e.ExecContext(ctx, args)
 	}
@@ -239,6 +251,7 @@ func (st countingStmt) ExecContext(ctx context.Context, args []driver.NamedValue
 
 func (st countingStmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
 	st.s.add(st.query)
+	st.s.runs.Add(1)
 	if q, ok := st.Stmt.(driver.StmtQueryContext); ok {
 		return q.QueryContext(ctx, args)
 	}
