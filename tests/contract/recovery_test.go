@@ -70,7 +70,11 @@ func TestDeadLettersAreListedAndReplayed(t *testing.T) {
 		if err != nil || got.MessageID != l.MessageID {
 			t.Fatalf("replay: %+v %v", got, err)
 		}
-		waitFor(t, "the replayed message handled", func() bool { return seen.Load() == 1 })
+		// At least once: on NATS a copy of the original whose ack p1 did not get to JetStream before
+		// it stopped (a slow poison write past AckWait on a loaded machine) is redelivered to p2
+		// too, with the same message id, and can land in the same poll as the replay.
+		waitFor(t, "the replay forwarded", func() bool { n, err := p2.store.OutboxPending(ctx); return err == nil && n == 0 })
+		waitFor(t, "the replayed message handled", func() bool { return seen.Load() >= 1 })
 		if rest, _ := p2.store.DeadLetters(ctx, 0, 10); len(rest) != 0 {
 			t.Fatalf("dead letters after the replay: %d", len(rest))
 		}
