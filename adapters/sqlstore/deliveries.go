@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -294,11 +295,7 @@ const dueSQL = `SELECT 1 FROM event_deliveries WHERE consumer = ? AND available_
 // writers of requests wait on SQLite's busy handler (and cost a sixth of a core in a closed loop of
 // GET /me). This read takes no lock; on SQLite it is prepared once per connection.
 func (q *DeliveryQueue) due(ctx context.Context, topic string, now int64) (bool, error) {
-	var rows interface {
-		Next() bool
-		Err() error
-		Close() error
-	}
+	var rows *sql.Rows
 	var err error
 	if q.db.IsPostgres() {
 		rows, err = q.db.QueryContext(ctx, dueSQL, topic, now) // bun writes the values into the text
