@@ -81,8 +81,6 @@ type MembershipRepository interface {
 	Current(ctx context.Context, eid kernel.EnterpriseID, uid kernel.UserID) (*membership.Membership, error)
 	// ListByUser returns the user's memberships, newest first.
 	ListByUser(ctx context.Context, uid kernel.UserID) ([]*membership.Membership, error)
-	// List returns the enterprise's memberships in the given states, oldest first, at most limit.
-	List(ctx context.Context, eid kernel.EnterpriseID, states []membership.Status, limit int) ([]*membership.Membership, error)
 	// Page returns one page of the enterprise's memberships in the given states (all when
 	// none), newest first by id, only ids below before when it is not "", at most limit; each
 	// with its person's display data, all in one query (no certificate, no per-row read).
@@ -90,8 +88,8 @@ type MembershipRepository interface {
 	// Update loads one membership under a row lock, applies fn and saves it with its events.
 	Update(ctx context.Context, eid kernel.EnterpriseID, id kernel.MembershipID, fn func(m *membership.Membership) error) error
 	// UpdateMany applies fn to many memberships of one enterprise in a bounded number of
-	// statements (one locking read, one write per distinct outcome, one outbox insert per event
-	// type). It answers per id: nil, fn's error, or not-found for ids of no membership of it.
+	// statements (one locking read, one write per distinct outcome, one outbox insert). It
+	// answers per id: nil, fn's error, or not-found for ids of no membership of it.
 	UpdateMany(ctx context.Context, eid kernel.EnterpriseID, ids []kernel.MembershipID, fn func(m *membership.Membership) error) (map[kernel.MembershipID]error, error)
 	// CountAdmins counts the active admins and legal reps of the enterprise.
 	CountAdmins(ctx context.Context, eid kernel.EnterpriseID) (int, error)

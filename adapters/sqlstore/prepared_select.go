@@ -3,7 +3,9 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"reflect"
+	"strings"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -54,6 +56,44 @@ func (t *txn) selectInto(ctx context.Context, key string, dest any, build func(q
 	return rows.Err()
 }
 
+// wherer is a bun query that takes WHERE clauses (SELECT, UPDATE, DELETE).
+type wherer[Q any] interface {
+	Where(query string, args ...any) Q
+}
+
+// execUpdate runs an UPDATE built the way selectInto builds a SELECT. On SQLite its text is built
+// once per key with "?" placeholders and runs in the transaction as a statement prepared once per
+// pooled connection, and it is UPDATE OR FAIL: an UPDATE of many rows that may abort keeps a
+// statement journal of every page it changes, to undo itself alone; with FAIL a constraint error
+// leaves the rows changed before it as they are, and the error rolls the whole transaction back
+// anyway. On Postgres it runs as bun builds it.
+func (t *txn) execUpdate(ctx context.Context, key string, build func(q *bun.UpdateQuery, arg placeholder) *bun.UpdateQuery) (sql.Result, error) {
+	d := t.store.db
+	if d.IsPostgres() || d.stmts == nil {
+		return build(t.idb.NewUpdate(), func(v any) any { return v }).Exec(ctx)
+	}
+	btx, ok := t.idb.(bun.Tx)
+	if !ok {
+		return nil, errors.New("sqlstore: execUpdate outside a transaction")
+	}
+	var args []any
+	q := build(t.idb.NewUpdate(), bindTo(&args))
+	text := d.text(key, orFail{q})
+	return d.ExecTx(ctx, btx.Tx, text, args...)
+}
+
+// orFail is an UPDATE's text as UPDATE OR FAIL (SQLite); one that starts otherwise (a WITH
+// clause) is left as it is.
+type orFail struct{ q *bun.UpdateQuery }
+
+func (o orFail) String() string {
+	text := o.q.String()
+	if rest, ok := strings.CutPrefix(text, "UPDATE "); ok {
+		return "UPDATE OR FAIL " + rest
+	}
+	return text
+}
+
 // queryPrepared runs query on SQLite as a prepared statement of the pool (in idb's transaction
 // when it is one), or unprepared until the statement cache has prepared it.
 func (d *DB) queryPrepared(ctx context.Context, idb bun.IDB, query string, args ...any) (*sql.Rows, error) {
@@ -95,12 +135,11 @@ func (d *DB) text(key string, q interface{ String() string }) string {
 	return text.(string)
 }
 
-// sqliteChunk is how many of n rows the next outbox INSERT of a batch writes on SQLite: a power of
-// two up to 64, so that a batch's INSERTs use at most seven texts, each prepared once per
-// connection by the statement cache. One INSERT of 1,000 rows cost more than its rows: its 3,000
-// parameters are matched to their values by a quadratic scan in the driver (modernc.org/sqlite's
-// bind), its text is parsed afresh, and its text and program, above 16 KiB, are mapped and
-// unmapped by modernc's allocator on every run.
+// sqliteChunk is how many of n rows the next outbox INSERT writes on SQLite: a power of two up to
+// 64, so that the INSERTs use a handful of texts, each prepared once per connection by the
+// statement cache, instead of one text per row count. (A batch's events no longer come here: they
+// are one bundle row, bundle.go. Before that, one INSERT of 1,000 rows cost more than its rows:
+// modernc.org/sqlite matches each of its 3,000 parameters to its value by a linear scan.)
 func sqliteChunk(n int) int {
 	c := 64
 	for c > n {

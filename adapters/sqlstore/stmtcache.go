@@ -10,9 +10,9 @@ import (
 // hot paths use a handful of fixed texts; texts past the bound run unprepared.
 const stmtCacheSize = 64
 
-// stmtCacheMaxText leaves long texts unprepared: a multi-row outbox INSERT of a batch (one text
-// per row count, its compiled program growing with the rows) would hold memory on every
-// connection for a statement that seldom repeats.
+// stmtCacheMaxText leaves long texts unprepared: a long multi-row INSERT (one text per row count,
+// its compiled program growing with the rows) would hold memory on every connection for a
+// statement that seldom repeats.
 const stmtCacheMaxText = 1024
 
 // stmtCache keeps database/sql statements prepared on the pool by their text. database/sql keeps

@@ -124,11 +124,29 @@ func (t *txn) flush(ctx context.Context, btx bun.Tx) error {
 		return err
 	}
 	fwd := forwarder.NewPublisher(pub, forwarder.PublisherConfig{ForwarderTopic: OutboxTopic})
-	// One multi-row INSERT per event type: a batch of N changes writes its N events in one
-	// statement. Order is kept within a type (the delivery topic).
+	events := t.events
+	t.events = nil
+	if len(events) >= bundleFrom { // a batch: its events in bundles of up to bundleMax (bundle.go)
+		trace := map[string]string{}
+		otel.GetTextMapPropagator().Inject(ctx, propagation.MapCarrier(trace)) // the handlers' spans continue this trace
+		for len(events) > 0 {
+			n := min(len(events), bundleMax)
+			b, err := bundle(events[:n], trace)
+			if err != nil {
+				return err
+			}
+			if err := fwd.Publish(EventTopic(BundleEvent), b); err != nil {
+				return fmt.Errorf("sqlstore: outbox: %w", err)
+			}
+			events = events[n:]
+		}
+		return nil
+	}
+	// A few events: one row each, in one multi-row INSERT per event type (on SQLite in
+	// power-of-two chunks). Order is kept within a type (the delivery topic).
 	byTopic := map[string][]*message.Message{}
 	var topics []string
-	for _, ev := range t.events {
+	for _, ev := range events {
 		msg, err := EventMessage(ev)
 		if err != nil {
 			return err
@@ -150,13 +168,11 @@ func (t *txn) flush(ctx context.Context, btx bun.Tx) error {
 			msgs = msgs[n:]
 		}
 	}
-	t.events = nil
 	return nil
 }
 
-// outboxChunk is how many of n messages the next outbox INSERT writes: on Postgres up to 2,000
-// in one statement (one round trip, far below its bind-parameter limit); on SQLite a power of two
-// up to 64 (sqliteChunk).
+// outboxChunk is how many of n messages (fewer than bundleFrom: more are bundled) the next outbox
+// INSERT writes: on Postgres all in one statement; on SQLite a power of two (sqliteChunk).
 func (d *DB) outboxChunk(n int) int {
 	if d.IsPostgres() {
 		return min(n, 2000)
@@ -254,7 +270,7 @@ func (s *Store) NewForwarder(pub message.Publisher, opts wmsql.SubscriberOptions
 	if err != nil {
 		return nil, err
 	}
-	return forwarder.NewForwarder(sub, pub, s.logger, forwarder.Config{ForwarderTopic: OutboxTopic})
+	return forwarder.NewForwarder(sub, unbundler{pub}, s.logger, forwarder.Config{ForwarderTopic: OutboxTopic})
 }
 
 // NewPoisonPublisher stores messages that exhausted their retries in watermill_poison.

@@ -5362,45 +5362,6 @@ func (c *MockMembershipRepositoryGetByIDCall) DoAndReturn(f func(context.Context
 	return c
 }
 
-// List mocks base method.
-func (m *MockMembershipRepository) List(ctx context.Context, eid kernel.EnterpriseID, states []membership.Status, limit int) ([]*membership.Membership, error) {
-	m.ctrl.T.Helper()
-	ret := m.ctrl.Call(m, "List", ctx, eid, states, limit)
-	ret0, _ := ret[0].([]*membership.Membership)
-	ret1, _ := ret[1].(error)
-	return ret0, ret1
-}
-
-// List indicates an expected call of List.
-func (mr *MockMembershipRepositoryMockRecorder) List(ctx, eid, states, limit any) *MockMembershipRepositoryListCall {
-	mr.mock.ctrl.T.Helper()
-	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "List", reflect.TypeOf((*MockMembershipRepository)(nil).List), ctx, eid, states, limit)
-	return &MockMembershipRepositoryListCall{Call: call}
-}
-
-// MockMembershipRepositoryListCall wrap *gomock.Call
-type MockMembershipRepositoryListCall struct {
-	*gomock.Call
-}
-
-// Return rewrite *gomock.Call.Return
-func (c *MockMembershipRepositoryListCall) Return(arg0 []*membership.Membership, arg1 error) *MockMembershipRepositoryListCall {
-	c.Call = c.Call.Return(arg0, arg1)
-	return c
-}
-
-// Do rewrite *gomock.Call.Do
-func (c *MockMembershipRepositoryListCall) Do(f func(context.Context, kernel.EnterpriseID, []membership.Status, int) ([]*membership.Membership, error)) *MockMembershipRepositoryListCall {
-	c.Call = c.Call.Do(f)
-	return c
-}
-
-// DoAndReturn rewrite *gomock.Call.DoAndReturn
-func (c *MockMembershipRepositoryListCall) DoAndReturn(f func(context.Context, kernel.EnterpriseID, []membership.Status, int) ([]*membership.Membership, error)) *MockMembershipRepositoryListCall {
-	c.Call = c.Call.DoAndReturn(f)
-	return c
-}
-
 // ListByUser mocks base method.
 func (m *MockMembershipRepository) ListByUser(ctx context.Context, uid kernel.UserID) ([]*membership.Membership, error) {
 	m.ctrl.T.Helper()

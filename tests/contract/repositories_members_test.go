@@ -36,8 +36,8 @@ func TestMembershipRepository(t *testing.T) {
 			if err != nil || cur.ID != "m-again" || cur.Status != membership.StatusPending {
 				t.Fatalf("current %+v %v", cur, err)
 			}
-			rejected, _ := tx.Memberships().List(ctx, kernel.EnterpriseID(eid), []membership.Status{membership.StatusRejected}, 10)
-			if len(rejected) != 1 || rejected[0].ID != "m00000" {
+			rejected, _ := tx.Memberships().Page(ctx, kernel.EnterpriseID(eid), []membership.Status{membership.StatusRejected}, "", 10)
+			if len(rejected) != 1 || rejected[0].M.ID != "m00000" {
 				t.Fatalf("rejected list %+v", rejected)
 			}
 			if n, _ := tx.Memberships().CountAdmins(ctx, kernel.EnterpriseID(eid)); n != 1 {

@@ -168,7 +168,7 @@ func TestSeedTiny(t *testing.T) {
 		if err != nil || u.ChannelCode() != demoChannel || !strings.HasPrefix(string(u.Phone()), "139") {
 			t.Fatalf("user %+v %v", u, err)
 		}
-		ms, err := tx.Memberships().List(ctx, kernel.EnterpriseID(ds.EnterpriseID), []membership.Status{membership.StatusPending}, 10)
+		ms, err := tx.Memberships().Page(ctx, kernel.EnterpriseID(ds.EnterpriseID), []membership.Status{membership.StatusPending}, "", 10)
 		if err != nil || len(ms) != 2 {
 			t.Fatalf("pending %d %v", len(ms), err)
 		}

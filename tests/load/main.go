@@ -14,6 +14,9 @@
 //	LOAD_RATIO_DURATION=3s length of each closed-loop run of GET /me, barehttp and httpfloor
 //	LOAD_EXCLUDE=          routes left out of the mix, e.g. "members list" (shown in the table)
 //	LOAD_BACKENDS=sqlite,postgres
+//	LOAD_PHASES=mixed,me,approvals,heap,cold,notify
+//	                       the measurements to run (all by default); a partial run prints only
+//	                       their rows, e.g. LOAD_PHASES=approvals while working on one path
 //	LOAD_BENCH_DIR=../shared/bench
 //	TEST_DATABASE_URL      Postgres (a fresh schema per run, dropped at the end); without it
 //	                       only SQLite runs
@@ -25,6 +28,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -42,7 +46,13 @@ type options struct {
 	BenchDir                string
 	PostgresDSN             string
 	Exclude                 []string
+	Phases                  map[string]bool
 }
+
+// phases are the measurements of a run, in the order they run.
+var phases = []string{"mixed", "me", "approvals", "heap", "cold", "notify"}
+
+func (o options) run(phase string) bool { return o.Phases[phase] }
 
 func envInt(k string, def int) int {
 	if v := os.Getenv(k); v != "" {
@@ -82,6 +92,18 @@ func loadOptions() options {
 		if r = strings.TrimSpace(r); r != "" {
 			o.Exclude = append(o.Exclude, r)
 		}
+	}
+	o.Phases = map[string]bool{}
+	ps := os.Getenv("LOAD_PHASES")
+	if ps == "" {
+		ps = strings.Join(phases, ",")
+	}
+	for _, p := range strings.Split(ps, ",") {
+		p = strings.TrimSpace(p)
+		if !slices.Contains(phases, p) {
+			fatal(fmt.Errorf("LOAD_PHASES: unknown phase %q (known: %s)", p, strings.Join(phases, ",")))
+		}
+		o.Phases[p] = true
 	}
 	o.Sizes.Applicants = o.Pairs * (approvalBatch + singleApprovals)
 	bs := os.Getenv("LOAD_BACKENDS")
