@@ -8,13 +8,10 @@ import (
 	"fmt"
 	"time"
 
-	wsql "github.com/ThreeDotsLabs/watermill-sql/v4/pkg/sql"
-	"github.com/ThreeDotsLabs/watermill/components/forwarder"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
 	"github.com/uptrace/bun"
 
-	"github.com/shuxinqian/server/adapters/sqlstore/wmsql"
 	"github.com/shuxinqian/server/domain/enterprise"
 	"github.com/shuxinqian/server/domain/invoice"
 	"github.com/shuxinqian/server/domain/kernel"
@@ -28,18 +25,12 @@ const DeliverToKey = "deliver_to"
 
 // enqueueTx writes msgs (for event topic) to the outbox inside btx: they reach their consumers
 // only if btx commits.
-func (s *Store) enqueueTx(btx bun.Tx, msgs ...*message.Message) error {
-	pub, err := wmsql.NewTxPublisher(wsql.TxFromStdSQL(btx.Tx), s.db.Dialect, s.logger)
-	if err != nil {
-		return err
+func (s *Store) enqueueTx(ctx context.Context, btx bun.Tx, msgs ...*message.Message) error {
+	topics := make([]string, len(msgs))
+	for i, m := range msgs {
+		topics[i] = EventTopic(m.Metadata.Get("name"))
 	}
-	fwd := forwarder.NewPublisher(pub, forwarder.PublisherConfig{ForwarderTopic: OutboxTopic})
-	for _, m := range msgs {
-		if err := fwd.Publish(EventTopic(m.Metadata.Get("name")), m); err != nil {
-			return fmt.Errorf("sqlstore: outbox: %w", err)
-		}
-	}
-	return nil
+	return s.db.writeOutbox(ctx, btx.Tx, topics, msgs)
 }
 
 // ---- dead letters ----
@@ -132,7 +123,7 @@ func (s *Store) replayDeadLetterTx(ctx context.Context, btx bun.Tx, id int64) (D
 	msg := message.NewMessage(r.UUID, r.Payload)
 	msg.Metadata.Set("name", d.Event)
 	msg.Metadata.Set(DeliverToKey, d.Handler)
-	if err := s.enqueueTx(btx, msg); err != nil {
+	if err := s.enqueueTx(ctx, btx, msg); err != nil {
 		return d, err
 	}
 	_, err := btx.NewDelete().Model((*poisonRow)(nil)).Where(`"offset" = ?`, id).Exec(ctx)
@@ -253,7 +244,7 @@ func (s *Store) Sweep(ctx context.Context, now time.Time, after time.Duration, t
 			}
 			msg.Metadata.Set(DeliverToKey, n.handler)
 			sent = true
-			return s.enqueueTx(btx, msg)
+			return s.enqueueTx(ctx, btx, msg)
 		})
 		if err != nil {
 			return rep, fmt.Errorf("sweep %s %s: %w", n.kind, n.key, err)

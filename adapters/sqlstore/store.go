@@ -113,62 +113,38 @@ func (t *txn) mustWrite() error {
 
 func (t *txn) record(src kernel.EventSource) { t.events = append(t.events, src.PullEvents()...) }
 
-// flush publishes the collected events through watermill-sql bound to the transaction, enveloped
-// for the forwarder, which moves them to the delivery pub/sub after the commit.
+// flush writes the collected events to the outbox inside the transaction, enveloped for the
+// forwarder, which moves them to the delivery pub/sub after the commit: one row per event, in
+// the transaction's order, or bundles for a batch (bundle.go).
 func (t *txn) flush(ctx context.Context, btx bun.Tx) error {
 	if len(t.events) == 0 {
 		return nil
 	}
-	pub, err := wmsql.NewTxPublisher(cachedTx{wsql.TxFromStdSQL(btx.Tx), btx.Tx, t.store.db}, t.store.db.Dialect, t.store.logger)
-	if err != nil {
-		return err
-	}
-	fwd := forwarder.NewPublisher(pub, forwarder.PublisherConfig{ForwarderTopic: OutboxTopic})
 	events := t.events
 	t.events = nil
-	if len(events) >= bundleFrom { // a batch: its events in bundles of up to bundleMax (bundle.go)
+	var msgs []*message.Message
+	var topics []string
+	if len(events) >= bundleFrom { // a batch: its events in bundles of up to bundleMax
 		trace := map[string]string{}
 		otel.GetTextMapPropagator().Inject(ctx, propagation.MapCarrier(trace)) // the handlers' spans continue this trace
-		for len(events) > 0 {
-			n := min(len(events), bundleMax)
-			b, err := bundle(events[:n], trace)
+		for start := 0; start < len(events); start += bundleMax {
+			b, err := bundle(events[start:min(start+bundleMax, len(events))], trace)
 			if err != nil {
 				return err
 			}
-			if err := fwd.Publish(EventTopic(BundleEvent), b); err != nil {
-				return fmt.Errorf("sqlstore: outbox: %w", err)
+			msgs, topics = append(msgs, b), append(topics, EventTopic(BundleEvent))
+		}
+	} else {
+		for _, ev := range events {
+			msg, err := EventMessage(ev)
+			if err != nil {
+				return err
 			}
-			events = events[n:]
-		}
-		return nil
-	}
-	// A few events: one row each, in one multi-row INSERT per event type (on SQLite in
-	// power-of-two chunks). Order is kept within a type (the delivery topic).
-	byTopic := map[string][]*message.Message{}
-	var topics []string
-	for _, ev := range events {
-		msg, err := EventMessage(ev)
-		if err != nil {
-			return err
-		}
-		otel.GetTextMapPropagator().Inject(ctx, propagation.MapCarrier(msg.Metadata)) // the handler's span continues this trace
-		topic := EventTopic(ev.EventName())
-		if _, ok := byTopic[topic]; !ok {
-			topics = append(topics, topic)
-		}
-		byTopic[topic] = append(byTopic[topic], msg)
-	}
-	for _, topic := range topics {
-		msgs := byTopic[topic]
-		for len(msgs) > 0 {
-			n := t.store.db.outboxChunk(len(msgs))
-			if err := fwd.Publish(topic, msgs[:n]...); err != nil {
-				return fmt.Errorf("sqlstore: outbox: %w", err)
-			}
-			msgs = msgs[n:]
+			otel.GetTextMapPropagator().Inject(ctx, propagation.MapCarrier(msg.Metadata)) // the handler's span continues this trace
+			msgs, topics = append(msgs, msg), append(topics, EventTopic(ev.EventName()))
 		}
 	}
-	return nil
+	return t.store.db.writeOutbox(ctx, btx.Tx, topics, msgs)
 }
 
 // outboxChunk is how many of n messages (fewer than bundleFrom: more are bundled) the next outbox
@@ -178,19 +154,6 @@ func (d *DB) outboxChunk(n int) int {
 		return min(n, 2000)
 	}
 	return sqliteChunk(n)
-}
-
-// cachedTx runs the outbox INSERT as a cached prepared statement: on Postgres with its payloads
-// as binary values (DB.CachedStatement), not as hex text inside the SQL; on SQLite parsed once
-// per connection (DB.ExecTx).
-type cachedTx struct {
-	wsql.Tx
-	tx *sql.Tx
-	db *DB
-}
-
-func (c cachedTx) ExecContext(ctx context.Context, query string, args ...any) (wsql.Result, error) {
-	return c.db.ExecTx(ctx, c.tx, query, args...)
 }
 
 // EventMessage encodes a domain event as a watermill message the way cqrs.JSONMarshaler reads
