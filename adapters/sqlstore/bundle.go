@@ -33,14 +33,14 @@ const (
 )
 
 type bundled struct {
-	Topic    string            `json:"topic"`
 	UUID     string            `json:"uuid"`
 	Metadata map[string]string `json:"metadata"`
 	Payload  json.RawMessage   `json:"payload"` // the event's JSON
 }
 
-// bundle packs events into one outbox message: each with a new message id, its delivery topic,
-// metadata "name" and the transaction's trace context (the same for all: trace). The JSON is
+// bundle packs events into one outbox message: each with a new message id, metadata "name" (its
+// delivery topic is EventTopic of it) and the transaction's trace context (the same for all:
+// trace). The JSON is
 // written here rather than by json.Marshal of watermill messages, which cost more per event than
 // the row it replaces.
 func bundle(events []kernel.Event, trace map[string]string) (*message.Message, error) {
@@ -53,7 +53,7 @@ func bundle(events []kernel.Event, trace map[string]string) (*message.Message, e
 		vb, _ := json.Marshal(trace[k])
 		meta = append(append(append(append(meta, ','), kb...), ':'), vb...)
 	}
-	names := map[string][2][]byte{} // event name → its quoted topic and name
+	names := map[string][]byte{} // event name → quoted
 	buf := make([]byte, 0, 256*len(events))
 	buf = append(buf, '[')
 	for i, ev := range events {
@@ -63,19 +63,16 @@ func bundle(events []kernel.Event, trace map[string]string) (*message.Message, e
 		}
 		q, ok := names[ev.EventName()]
 		if !ok {
-			q[0], _ = json.Marshal(EventTopic(ev.EventName()))
-			q[1], _ = json.Marshal(ev.EventName())
+			q, _ = json.Marshal(ev.EventName())
 			names[ev.EventName()] = q
 		}
 		if i > 0 {
 			buf = append(buf, ',')
 		}
-		buf = append(buf, `{"topic":`...)
-		buf = append(buf, q[0]...)
-		buf = append(buf, `,"uuid":"`...)
+		buf = append(buf, `{"uuid":"`...)
 		buf = append(buf, watermill.NewULID()...) // Crockford base32: nothing to escape
 		buf = append(buf, `","metadata":{"name":`...)
-		buf = append(buf, q[1]...)
+		buf = append(buf, q...)
 		buf = append(buf, meta...)
 		buf = append(buf, `},"payload":`...)
 		buf = append(buf, payload...)
@@ -104,7 +101,7 @@ func unbundle(msg *message.Message) (topics []string, msgs []*message.Message, o
 			m.Metadata = it.Metadata
 		}
 		m.SetContext(msg.Context())
-		topics[i], msgs[i] = it.Topic, m
+		topics[i], msgs[i] = EventTopic(m.Metadata.Get("name")), m
 	}
 	return topics, msgs, true, nil
 }

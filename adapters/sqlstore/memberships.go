@@ -218,9 +218,10 @@ func (r memberships) UpdateMany(ctx context.Context, eid kernel.EnterpriseID, id
 		ss[i] = string(id)
 	}
 	var rows []membershipRow
-	if err := r.t.selectInto(ctx, "memberships-many", &rows, func(q *bun.SelectQuery, arg placeholder) *bun.SelectQuery {
+	if err := r.t.selectCached(ctx, "memberships-many", &rows, func(q *bun.SelectQuery, arg placeholder) *bun.SelectQuery {
 		if r.t.store.db.IsPostgres() {
-			return r.t.forUpdate(q.Model(&rows).Where("enterprise_id = ? AND id IN (?)", string(eid), bun.List(ss)))
+			q = q.Model(&rows).Where("enterprise_id = ?", arg(string(eid))).Where("id = ANY(?)", arg(ss))
+			return r.t.forUpdate(q)
 		}
 		// SQLite: the ids drive the join (CROSS JOIN keeps json_each outside), one primary-key
 		// lookup each; on an analysed database the planner otherwise scans the whole table
@@ -313,11 +314,11 @@ func (r memberships) UpdateMany(ctx context.Context, eid kernel.EnterpriseID, id
 	return out, nil
 }
 
-// idsIn restricts q to the memberships of ids: on SQLite one bound JSON array, whatever the
-// number of ids (the text stays the same, so it is prepared once); on Postgres a list in the text.
+// idsIn restricts q to the memberships of ids, one bound value whatever their number (the text
+// stays the same, so it is prepared once): on Postgres a text[] array, on SQLite a JSON array.
 func idsIn[Q wherer[Q]](r memberships, q Q, arg placeholder, ids []string) Q {
 	if r.t.store.db.IsPostgres() {
-		return q.Where("id IN (?)", bun.List(ids))
+		return q.Where("id = ANY(?)", arg(ids))
 	}
 	js, _ := json.Marshal(ids) // strings: cannot fail
 	return q.Where("id IN (SELECT value FROM json_each(?))", arg(string(js)))

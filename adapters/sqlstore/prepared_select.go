@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"reflect"
+	"strconv"
 	"strings"
 	"time"
 
@@ -38,6 +39,31 @@ func (t *txn) selectInto(ctx context.Context, key string, dest any, build func(q
 	if err != nil {
 		return err
 	}
+	return scanInto(ctx, d, rows, dest)
+}
+
+// selectCached is selectInto with Postgres prepared too, for a statement whose text would carry
+// many values (a batch's ids): "$n" placeholders, run through pgx's statement cache
+// (DB.CachedStatement), so that Postgres neither parses nor plans 1,000 literals on every call,
+// and the values, arrays included, travel apart from the text.
+func (t *txn) selectCached(ctx context.Context, key string, dest any, build func(q *bun.SelectQuery, arg placeholder) *bun.SelectQuery) error {
+	d := t.store.db
+	btx, ok := t.idb.(bun.Tx)
+	if !d.IsPostgres() || !ok {
+		return t.selectInto(ctx, key, dest, build)
+	}
+	var args []any
+	q := build(t.idb.NewSelect(), bindPG(&args))
+	rows, err := d.QueryTx(ctx, btx.Tx, d.text(key, q), args...)
+	if err != nil {
+		return err
+	}
+	return scanInto(ctx, d, rows, dest)
+}
+
+// scanInto scans rows into dest (a pointer to a struct: one row, sql.ErrNoRows when there is
+// none; or to a slice) and closes them.
+func scanInto(ctx context.Context, d *DB, rows *sql.Rows, dest any) error {
 	defer func() { _ = rows.Close() }()
 	if reflect.TypeOf(dest).Elem().Kind() == reflect.Slice {
 		return d.ScanRows(ctx, rows, dest)
@@ -56,6 +82,15 @@ func (t *txn) selectInto(ctx context.Context, key string, dest any, build func(q
 	return rows.Err()
 }
 
+// bindPG is the Postgres placeholder of a statement run through pgx's statement cache: $1, $2, …
+// in the order the values are given.
+func bindPG(args *[]any) placeholder {
+	return func(v any) any {
+		*args = append(*args, v)
+		return bun.Safe("$" + strconv.Itoa(len(*args)))
+	}
+}
+
 // wherer is a bun query that takes WHERE clauses (SELECT, UPDATE, DELETE).
 type wherer[Q any] interface {
 	Where(query string, args ...any) Q
@@ -66,20 +101,21 @@ type wherer[Q any] interface {
 // pooled connection, and it is UPDATE OR FAIL: an UPDATE of many rows that may abort keeps a
 // statement journal of every page it changes, to undo itself alone; with FAIL a constraint error
 // leaves the rows changed before it as they are, and the error rolls the whole transaction back
-// anyway. On Postgres it runs as bun builds it.
+// anyway. On Postgres it runs with "$n" placeholders through pgx's statement cache (see
+// selectCached).
 func (t *txn) execUpdate(ctx context.Context, key string, build func(q *bun.UpdateQuery, arg placeholder) *bun.UpdateQuery) (sql.Result, error) {
 	d := t.store.db
-	if d.IsPostgres() || d.stmts == nil {
-		return build(t.idb.NewUpdate(), func(v any) any { return v }).Exec(ctx)
-	}
 	btx, ok := t.idb.(bun.Tx)
 	if !ok {
 		return nil, errors.New("sqlstore: execUpdate outside a transaction")
 	}
 	var args []any
+	if d.IsPostgres() {
+		q := build(t.idb.NewUpdate(), bindPG(&args))
+		return d.ExecTx(ctx, btx.Tx, d.text(key, q), args...)
+	}
 	q := build(t.idb.NewUpdate(), bindTo(&args))
-	text := d.text(key, orFail{q})
-	return d.ExecTx(ctx, btx.Tx, text, args...)
+	return d.ExecTx(ctx, btx.Tx, d.text(key, orFail{q}), args...)
 }
 
 // orFail is an UPDATE's text as UPDATE OR FAIL (SQLite); one that starts otherwise (a WITH
