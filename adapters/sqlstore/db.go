@@ -33,7 +33,7 @@ type DB struct {
 	*bun.DB
 	Dialect wmsql.Dialect
 	stmts   *stmtCache // SQLite's prepared statements of the hot paths (see Prepared)
-	texts   sync.Map   // key → SQL text with placeholders of the shared read paths (see selectInto)
+	texts   sync.Map   // key → SQL text with placeholders (selectInto, execUpdate, the outbox INSERTs)
 }
 
 // CachedStatement prefixes the arguments of a statement sent through database/sql (not bun) that

@@ -298,7 +298,7 @@ func (r memberships) UpdateMany(ctx context.Context, eid kernel.EnterpriseID, id
 			} else {
 				q = q.Set("joined_at = ?", arg(k.joined))
 			}
-			return idsIn(r, q.Where("enterprise_id = ?", arg(string(eid))), arg, gids)
+			return r.idsIn(q.Where("enterprise_id = ?", arg(string(eid))), arg, gids)
 		})
 		if err != nil {
 			return nil, err
@@ -316,7 +316,7 @@ func (r memberships) UpdateMany(ctx context.Context, eid kernel.EnterpriseID, id
 
 // idsIn restricts q to the memberships of ids, one bound value whatever their number (the text
 // stays the same, so it is prepared once): on Postgres a text[] array, on SQLite a JSON array.
-func idsIn[Q wherer[Q]](r memberships, q Q, arg placeholder, ids []string) Q {
+func (r memberships) idsIn(q *bun.UpdateQuery, arg placeholder, ids []string) *bun.UpdateQuery {
 	if r.t.store.db.IsPostgres() {
 		return q.Where("id = ANY(?)", arg(ids))
 	}

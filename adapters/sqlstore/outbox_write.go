@@ -6,11 +6,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
-	"strings"
-	"sync"
 
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
+
+	"github.com/shuxinqian/server/adapters/sqlstore/wmsql"
 )
 
 // envelope is the outbox row's payload as watermill's forwarder reads it (its messageEnvelope in
@@ -23,31 +23,19 @@ type envelope struct {
 	Metadata         map[string]string `json:"metadata"`
 }
 
-// outboxInsertTexts memoises the INSERT text of n rows per dialect.
-var outboxInsertTexts sync.Map // "pg/n" or "sqlite/n" → text
-
+// outboxInsert is the text of an outbox INSERT of n rows, the publisher's own
+// (wmsql.InsertText), built once per row count.
 func (d *DB) outboxInsert(n int) string {
-	key := "sqlite/" + strconv.Itoa(n)
-	if d.IsPostgres() {
-		key = "pg/" + strconv.Itoa(n)
-	}
-	if text, ok := outboxInsertTexts.Load(key); ok {
-		return text.(string)
-	}
-	var b strings.Builder
-	b.WriteString(`INSERT INTO watermill_outbox (uuid, payload, metadata) VALUES `)
-	for i := range n {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		if d.IsPostgres() {
-			fmt.Fprintf(&b, "($%d,$%d,$%d)", 3*i+1, 3*i+2, 3*i+3)
-		} else {
-			b.WriteString("(?,?,?)")
-		}
-	}
-	text, _ := outboxInsertTexts.LoadOrStore(key, b.String())
-	return text.(string)
+	return d.text("outbox-insert/"+strconv.Itoa(n), outboxInsertText{d.Dialect, n})
+}
+
+type outboxInsertText struct {
+	dialect wmsql.Dialect
+	n       int
+}
+
+func (o outboxInsertText) String() string {
+	return wmsql.InsertText(o.dialect, "watermill_outbox", o.n)
 }
 
 // writeOutbox writes msgs, each for its topic, to the outbox inside tx, in order: the rows

@@ -29,17 +29,7 @@ type placeholder func(v any) any
 //
 // key names the query's shape: build must give the same text for one key on every call.
 func (t *txn) selectInto(ctx context.Context, key string, dest any, build func(q *bun.SelectQuery, arg placeholder) *bun.SelectQuery) error {
-	d := t.store.db
-	if d.IsPostgres() || d.stmts == nil {
-		return build(t.idb.NewSelect(), func(v any) any { return v }).Scan(ctx, dest)
-	}
-	var args []any
-	q := build(t.idb.NewSelect(), bindTo(&args))
-	rows, err := d.queryPrepared(ctx, t.idb, d.text(key, q), args...)
-	if err != nil {
-		return err
-	}
-	return scanInto(ctx, d, rows, dest)
+	return t.selectBuilt(ctx, key, dest, build, false)
 }
 
 // selectCached is selectInto with Postgres prepared too, for a statement whose text would carry
@@ -47,14 +37,25 @@ func (t *txn) selectInto(ctx context.Context, key string, dest any, build func(q
 // (DB.CachedStatement), so that Postgres neither parses nor plans 1,000 literals on every call,
 // and the values, arrays included, travel apart from the text.
 func (t *txn) selectCached(ctx context.Context, key string, dest any, build func(q *bun.SelectQuery, arg placeholder) *bun.SelectQuery) error {
+	return t.selectBuilt(ctx, key, dest, build, true)
+}
+
+// selectBuilt is selectInto (cachePG false) and selectCached (true).
+func (t *txn) selectBuilt(ctx context.Context, key string, dest any, build func(q *bun.SelectQuery, arg placeholder) *bun.SelectQuery, cachePG bool) error {
 	d := t.store.db
-	btx, ok := t.idb.(bun.Tx)
-	if !d.IsPostgres() || !ok {
-		return t.selectInto(ctx, key, dest, build)
-	}
 	var args []any
-	q := build(t.idb.NewSelect(), bindPG(&args))
-	rows, err := d.QueryTx(ctx, btx.Tx, d.text(key, q), args...)
+	var rows *sql.Rows
+	var err error
+	switch btx, inTx := t.idb.(bun.Tx); {
+	case d.IsPostgres() && cachePG && inTx:
+		q := build(t.idb.NewSelect(), bindPG(&args))
+		rows, err = d.QueryTx(ctx, btx.Tx, d.text(key, q), args...)
+	case d.IsPostgres() || d.stmts == nil:
+		return build(t.idb.NewSelect(), func(v any) any { return v }).Scan(ctx, dest)
+	default:
+		q := build(t.idb.NewSelect(), bindTo(&args))
+		rows, err = d.queryPrepared(ctx, t.idb, d.text(key, q), args...)
+	}
 	if err != nil {
 		return err
 	}
@@ -89,11 +90,6 @@ func bindPG(args *[]any) placeholder {
 		*args = append(*args, v)
 		return bun.Safe("$" + strconv.Itoa(len(*args)))
 	}
-}
-
-// wherer is a bun query that takes WHERE clauses (SELECT, UPDATE, DELETE).
-type wherer[Q any] interface {
-	Where(query string, args ...any) Q
 }
 
 // execUpdate runs an UPDATE built the way selectInto builds a SELECT. On SQLite its text is built

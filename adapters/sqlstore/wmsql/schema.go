@@ -267,9 +267,15 @@ func insertQuery(dialect Dialect, params wsql.InsertQueryParams) (wsql.Query, er
 	if err != nil {
 		return wsql.Query{}, err
 	}
+	return wsql.Query{Query: InsertText(dialect, table, len(params.Msgs)), Args: args}, nil
+}
+
+// InsertText is the INSERT of n messages into a message table (uuid, payload, metadata: three
+// placeholders a row, in the dialect's style), as the publisher writes them.
+func InsertText(dialect Dialect, table string, n int) string {
 	var b strings.Builder
 	b.WriteString(`INSERT INTO ` + table + ` (uuid, payload, metadata) VALUES `)
-	for i := range params.Msgs {
+	for i := range n {
 		if i > 0 {
 			b.WriteByte(',')
 		}
@@ -277,7 +283,7 @@ func insertQuery(dialect Dialect, params wsql.InsertQueryParams) (wsql.Query, er
 		b.WriteString(placeholders(dialect, 3*i+1, 3))
 		b.WriteByte(')')
 	}
-	return wsql.Query{Query: b.String(), Args: args}, nil
+	return b.String()
 }
 
 func selectQuery(dialect Dialect, params wsql.SelectQueryParams, batch int) (wsql.Query, error) {
