@@ -172,13 +172,11 @@ func ParseDecision(s string) (Decision, error) {
 	return "", kernel.Invalid("decision-invalid", "decision is approve or reject")
 }
 
-func decide(d Decision, by kernel.UserID, now time.Time) func(m *membership.Membership) error {
-	return func(m *membership.Membership) error {
-		if d == Approve {
-			return m.Approve(by, now)
-		}
-		return m.Reject(by, now)
+func decision(d Decision, by kernel.UserID, now time.Time) membership.Decision {
+	if d == Approve {
+		return membership.Approval(by, now)
 	}
+	return membership.Rejection(by, now)
 }
 
 // Decide approves or rejects one join request.
@@ -192,7 +190,7 @@ func (a *App) Decide(ctx context.Context, actor Actor, eid, mid string, d Decisi
 		var m *membership.Membership
 		if err := tx.Memberships().Update(ctx, kernel.EnterpriseID(eid), kernel.MembershipID(mid), func(cur *membership.Membership) error {
 			m = cur
-			return decide(d, kernel.UserID(actor.UserID), now)(cur)
+			return cur.Decide(decision(d, kernel.UserID(actor.UserID), now))
 		}); err != nil {
 			return err
 		}
@@ -233,18 +231,15 @@ func (a *App) DecideBatch(ctx context.Context, actor Actor, eid string, ids []st
 		if _, err := adminOf(ctx, tx, actor, eid); err != nil {
 			return err
 		}
-		status := membership.StatusActive
-		if d == Reject {
-			status = membership.StatusRejected
-		}
-		errs, err := tx.Memberships().UpdateMany(ctx, kernel.EnterpriseID(eid), mids, decide(d, kernel.UserID(actor.UserID), now))
+		dec := decision(d, kernel.UserID(actor.UserID), now)
+		errs, err := tx.Memberships().DecideMany(ctx, kernel.EnterpriseID(eid), mids, dec)
 		if err != nil {
 			return err
 		}
 		for i, id := range mids {
 			results[i] = BatchResult{ID: id, Err: errs[id]}
 			if errs[id] == nil {
-				results[i].Status = status
+				results[i].Status = dec.Status()
 			}
 		}
 		return nil

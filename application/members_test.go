@@ -487,17 +487,17 @@ func TestDecide(t *testing.T) {
 	})
 }
 
-// batchStore answers UpdateMany from the enterprise's memberships, as the repository would:
-// fn's error or not-found per id.
+// batchStore answers DecideMany from the enterprise's memberships, as the repository would:
+// the aggregate's Decide error or not-found per id.
 func batchStore(t *testing.T, f *vfixture, ms ...*membership.Membership) {
 	byID := map[kernel.MembershipID]*membership.Membership{}
 	for _, m := range ms {
 		byID[m.ID] = m
 	}
-	f.members.EXPECT().UpdateMany(gomock.Any(), memEnt, gomock.Any(), gomock.Any()).DoAndReturn(
-		func(_ context.Context, _ kernel.EnterpriseID, ids []kernel.MembershipID, fn func(*membership.Membership) error) (map[kernel.MembershipID]error, error) {
+	f.members.EXPECT().DecideMany(gomock.Any(), memEnt, gomock.Any(), gomock.Any()).DoAndReturn(
+		func(_ context.Context, _ kernel.EnterpriseID, ids []kernel.MembershipID, d membership.Decision) (map[kernel.MembershipID]error, error) {
 			if len(ids) == 0 || len(ids) > application.BatchLimit {
-				t.Errorf("UpdateMany with %d ids", len(ids))
+				t.Errorf("DecideMany with %d ids", len(ids))
 			}
 			out := make(map[kernel.MembershipID]error, len(ids))
 			for _, id := range ids {
@@ -506,7 +506,7 @@ func batchStore(t *testing.T, f *vfixture, ms ...*membership.Membership) {
 					out[id] = errMemNotFound
 					continue
 				}
-				out[id] = fn(m)
+				out[id] = m.Decide(d)
 			}
 			return out, nil
 		})
@@ -642,7 +642,7 @@ func TestDecideBatch(t *testing.T) {
 	t.Run("a failing store fails the batch", func(t *testing.T) {
 		f := newVerificationFixture(t)
 		actorIs(f, activeAdmin())
-		f.members.EXPECT().UpdateMany(gomock.Any(), memEnt, []kernel.MembershipID{"p1", "p2"}, gomock.Any()).Return(nil, errDB)
+		f.members.EXPECT().DecideMany(gomock.Any(), memEnt, []kernel.MembershipID{"p1", "p2"}, gomock.Any()).Return(nil, errDB)
 		res, err := f.app.DecideBatch(context.Background(), actor, string(memEnt), []string{"p1", "p2"}, application.Approve)
 		if !errors.Is(err, errDB) || res != nil || f.commits != 0 {
 			t.Fatalf("results %v err %v commits %d", res, err, f.commits)

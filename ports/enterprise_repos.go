@@ -87,10 +87,12 @@ type MembershipRepository interface {
 	Page(ctx context.Context, eid kernel.EnterpriseID, states []membership.Status, before kernel.MembershipID, limit int) ([]MemberListing, error)
 	// Update loads one membership under a row lock, applies fn and saves it with its events.
 	Update(ctx context.Context, eid kernel.EnterpriseID, id kernel.MembershipID, fn func(m *membership.Membership) error) error
-	// UpdateMany applies fn to many memberships of one enterprise in a bounded number of
-	// statements (one locking read, one write per distinct outcome, one outbox insert). It
-	// answers per id: nil, fn's error, or not-found for ids of no membership of it.
-	UpdateMany(ctx context.Context, eid kernel.EnterpriseID, ids []kernel.MembershipID, fn func(m *membership.Membership) error) (map[kernel.MembershipID]error, error)
+	// DecideMany applies one decision to many join requests of the enterprise in a bounded
+	// number of statements: one guarded write of every request in d.Requires() (which records
+	// d.Event for each), then, only for the ids it did not change, one read to answer them as
+	// the aggregate would. It answers per id: nil, the aggregate's error (ErrNotPending), or
+	// not-found "member-not-found" for ids of no membership of the enterprise.
+	DecideMany(ctx context.Context, eid kernel.EnterpriseID, ids []kernel.MembershipID, d membership.Decision) (map[kernel.MembershipID]error, error)
 	// CountAdmins counts the active admins and legal reps of the enterprise.
 	CountAdmins(ctx context.Context, eid kernel.EnterpriseID) (int, error)
 	// OpenInvites finds the open invitations to a phone, in every enterprise.

@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -9,6 +10,8 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/klauspost/compress/s2"
+	"github.com/oklog/ulid"
 
 	"github.com/shuxinqian/server/domain/kernel"
 )
@@ -30,6 +33,12 @@ const (
 	bundleMax  = 1000
 	// BundleEvent is the outbox metadata "name" of a bundle (never delivered as such).
 	BundleEvent = "outbox.bundle"
+	// bundleEncoding is the metadata of a bundle's compression: "s2" (klauspost/compress), or
+	// absent for a plain JSON array (bundles written before compression).
+	bundleEncoding = "encoding"
+	// bundleDecodedMax bounds what a bundle may decode to (1,000 events of a few hundred bytes
+	// each are well below it): a corrupt length cannot make the forwarder allocate gigabytes.
+	bundleDecodedMax = 64 << 20
 )
 
 type bundled struct {
@@ -40,9 +49,12 @@ type bundled struct {
 
 // bundle packs events into one outbox message: each with a new message id, metadata "name" (its
 // delivery topic is EventTopic of it) and the transaction's trace context (the same for all:
-// trace). The JSON is
-// written here rather than by json.Marshal of watermill messages, which cost more per event than
-// the row it replaces.
+// trace). The JSON is written here rather than by json.Marshal of watermill messages, which cost
+// more per event than the row it replaces, and it is compressed with s2: the events of a batch
+// repeat their field names, enterprise and time, so 1,000 approvals are ~290 KB of JSON but
+// ~50 KB to envelope (base64) and write. The message ids are one ULID and its successors
+// (monotonic entropy, incremented by one): distinct and ordered like ULIDs drawn one by one,
+// without reading the system's random source for each.
 func bundle(events []kernel.Event, trace map[string]string) (*message.Message, error) {
 	var meta []byte // the trace's metadata pairs, each preceded by a comma
 	for _, k := range slices.Sorted(maps.Keys(trace)) {
@@ -54,7 +66,8 @@ func bundle(events []kernel.Event, trace map[string]string) (*message.Message, e
 		meta = append(append(append(append(meta, ','), kb...), ':'), vb...)
 	}
 	names := map[string][]byte{} // event name → quoted
-	buf := make([]byte, 0, 256*len(events))
+	entropy := ulid.Monotonic(rand.Reader, 1)
+	buf := make([]byte, 0, 320*len(events))
 	buf = append(buf, '[')
 	for i, ev := range events {
 		payload, err := json.Marshal(ev)
@@ -66,11 +79,18 @@ func bundle(events []kernel.Event, trace map[string]string) (*message.Message, e
 			q, _ = json.Marshal(ev.EventName())
 			names[ev.EventName()] = q
 		}
+		id, err := ulid.New(ulid.Now(), entropy)
+		if err != nil { // the entropy overflowed (1 in 2^70): start afresh
+			entropy = ulid.Monotonic(rand.Reader, 1)
+			if id, err = ulid.New(ulid.Now(), entropy); err != nil {
+				return nil, fmt.Errorf("sqlstore: message id: %w", err)
+			}
+		}
 		if i > 0 {
 			buf = append(buf, ',')
 		}
 		buf = append(buf, `{"uuid":"`...)
-		buf = append(buf, watermill.NewULID()...) // Crockford base32: nothing to escape
+		buf = append(buf, id.String()...) // Crockford base32: nothing to escape
 		buf = append(buf, `","metadata":{"name":`...)
 		buf = append(buf, q...)
 		buf = append(buf, meta...)
@@ -79,9 +99,10 @@ func bundle(events []kernel.Event, trace map[string]string) (*message.Message, e
 		buf = append(buf, '}')
 	}
 	buf = append(buf, ']')
-	out := message.NewMessage(watermill.NewULID(), buf)
+	out := message.NewMessage(watermill.NewULID(), s2.Encode(nil, buf))
 	out.Metadata.Set("name", BundleEvent)
 	out.Metadata.Set("events", strconv.Itoa(len(events)))
+	out.Metadata.Set(bundleEncoding, "s2")
 	return out, nil
 }
 
@@ -90,8 +111,25 @@ func unbundle(msg *message.Message) (topics []string, msgs []*message.Message, o
 	if msg.Metadata.Get("name") != BundleEvent {
 		return nil, nil, false, nil
 	}
+	payload := msg.Payload
+	switch enc := msg.Metadata.Get(bundleEncoding); enc {
+	case "":
+	case "s2":
+		n, err := s2.DecodedLen(payload)
+		if err == nil && n > bundleDecodedMax {
+			err = fmt.Errorf("decodes to %d bytes", n)
+		}
+		if err == nil {
+			payload, err = s2.Decode(nil, payload)
+		}
+		if err != nil {
+			return nil, nil, true, fmt.Errorf("sqlstore: outbox bundle %s: %w", msg.UUID, err)
+		}
+	default:
+		return nil, nil, true, fmt.Errorf("sqlstore: outbox bundle %s: unknown encoding %q", msg.UUID, enc)
+	}
 	var items []bundled
-	if err := json.Unmarshal(msg.Payload, &items); err != nil {
+	if err := json.Unmarshal(payload, &items); err != nil {
 		return nil, nil, true, fmt.Errorf("sqlstore: outbox bundle %s: %w", msg.UUID, err)
 	}
 	topics, msgs = make([]string, len(items)), make([]*message.Message, len(items))

@@ -3,10 +3,13 @@ package sqlstore
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/klauspost/compress/s2"
+	"github.com/oklog/ulid"
 
 	"github.com/shuxinqian/server/domain/kernel"
 	"github.com/shuxinqian/server/domain/membership"
@@ -114,5 +117,70 @@ func TestBundleRoundTrip(t *testing.T) {
 	bad.Metadata.Set("name", BundleEvent)
 	if err := (unbundler{&recordingPub{}}).Publish("events.x", bad); err == nil {
 		t.Fatal("a corrupt bundle was published")
+	}
+}
+
+// Bundles are compressed (s2) and their ids are distinct ULIDs in order; a bundle written before
+// compression (no encoding) still expands; an unknown encoding, a corrupt s2 block and one that
+// claims to decode past bundleDecodedMax are errors, not deliveries.
+func TestBundleEncoding(t *testing.T) {
+	at := time.Date(2026, 12, 6, 3, 0, 0, 0, time.UTC)
+	events := make([]kernel.Event, 1000)
+	for i := range events {
+		events[i] = membership.JoinApproved{MembershipID: kernel.MembershipID(fmt.Sprintf("m%04d", i)), EnterpriseID: "e", UserID: "u", At: at}
+	}
+	b, err := bundle(events, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plainJSON, err := s2.Decode(nil, b.Payload)
+	if err != nil || b.Metadata.Get(bundleEncoding) != "s2" {
+		t.Fatalf("bundle not s2 (%q): %v", b.Metadata.Get(bundleEncoding), err)
+	}
+	if len(b.Payload)*4 > len(plainJSON) {
+		t.Fatalf("1,000 events compress to %d of %d bytes", len(b.Payload), len(plainJSON))
+	}
+	_, msgs, ok, err := unbundle(b)
+	if err != nil || !ok || len(msgs) != len(events) {
+		t.Fatalf("unbundled %d messages, %v %v", len(msgs), ok, err)
+	}
+	for i := 1; i < len(msgs); i++ {
+		if msgs[i].UUID <= msgs[i-1].UUID {
+			t.Fatalf("message ids not increasing: %s then %s", msgs[i-1].UUID, msgs[i].UUID)
+		}
+		if _, err := ulid.ParseStrict(msgs[i].UUID); err != nil {
+			t.Fatalf("message id %q: %v", msgs[i].UUID, err)
+		}
+	}
+
+	legacy := message.NewMessage("legacy", plainJSON)
+	legacy.Metadata.Set("name", BundleEvent)
+	if _, old, ok, err := unbundle(legacy); err != nil || !ok || len(old) != len(events) || old[7].UUID != msgs[7].UUID {
+		t.Fatalf("an uncompressed bundle: %d messages, %v", len(old), err)
+	}
+
+	for name, m := range map[string]*message.Message{
+		"unknown encoding": func() *message.Message {
+			m := message.NewMessage("x", b.Payload)
+			m.Metadata.Set("name", BundleEvent)
+			m.Metadata.Set(bundleEncoding, "zstd")
+			return m
+		}(),
+		"corrupt s2": func() *message.Message {
+			m := message.NewMessage("x", append([]byte{0xff, 0xff, 0x03}, b.Payload[3:]...))
+			m.Metadata.Set("name", BundleEvent)
+			m.Metadata.Set(bundleEncoding, "s2")
+			return m
+		}(),
+		"too large": func() *message.Message {
+			m := message.NewMessage("x", s2.Encode(nil, make([]byte, bundleDecodedMax+1)))
+			m.Metadata.Set("name", BundleEvent)
+			m.Metadata.Set(bundleEncoding, "s2")
+			return m
+		}(),
+	} {
+		if _, _, ok, err := unbundle(m); err == nil || !ok {
+			t.Errorf("%s: expanded (%v)", name, err)
+		}
 	}
 }

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/uptrace/bun"
 
@@ -38,6 +39,15 @@ func (r memberships) Page(ctx context.Context, eid kernel.EnterpriseID, states [
 			ss[i] = string(st)
 		}
 		q = q.Where("?TableAlias.status IN (?)", bun.List(ss))
+		// The partial indexes of the per-status pages (memberships_enterprise_active, and
+		// memberships_enterprise_status_page for every other status): SQLite uses a partial
+		// index only when the query states its condition as a term of its own.
+		switch active := slices.Contains(states, membership.StatusActive); {
+		case active && len(states) == 1:
+			q = q.Where("?TableAlias.status = 'active'")
+		case !active:
+			q = q.Where("?TableAlias.status <> 'active'")
+		}
 	}
 	if before != "" {
 		q = q.Where("?TableAlias.id < ?", string(before))

@@ -29,33 +29,13 @@ type placeholder func(v any) any
 //
 // key names the query's shape: build must give the same text for one key on every call.
 func (t *txn) selectInto(ctx context.Context, key string, dest any, build func(q *bun.SelectQuery, arg placeholder) *bun.SelectQuery) error {
-	return t.selectBuilt(ctx, key, dest, build, false)
-}
-
-// selectCached is selectInto with Postgres prepared too, for a statement whose text would carry
-// many values (a batch's ids): "$n" placeholders, run through pgx's statement cache
-// (DB.CachedStatement), so that Postgres neither parses nor plans 1,000 literals on every call,
-// and the values, arrays included, travel apart from the text.
-func (t *txn) selectCached(ctx context.Context, key string, dest any, build func(q *bun.SelectQuery, arg placeholder) *bun.SelectQuery) error {
-	return t.selectBuilt(ctx, key, dest, build, true)
-}
-
-// selectBuilt is selectInto (cachePG false) and selectCached (true).
-func (t *txn) selectBuilt(ctx context.Context, key string, dest any, build func(q *bun.SelectQuery, arg placeholder) *bun.SelectQuery, cachePG bool) error {
 	d := t.store.db
-	var args []any
-	var rows *sql.Rows
-	var err error
-	switch btx, inTx := t.idb.(bun.Tx); {
-	case d.IsPostgres() && cachePG && inTx:
-		q := build(t.idb.NewSelect(), bindPG(&args))
-		rows, err = d.QueryTx(ctx, btx.Tx, d.text(key, q), args...)
-	case d.IsPostgres() || d.stmts == nil:
+	if d.IsPostgres() || d.stmts == nil {
 		return build(t.idb.NewSelect(), func(v any) any { return v }).Scan(ctx, dest)
-	default:
-		q := build(t.idb.NewSelect(), bindTo(&args))
-		rows, err = d.queryPrepared(ctx, t.idb, d.text(key, q), args...)
 	}
+	var args []any
+	q := build(t.idb.NewSelect(), bindTo(&args))
+	rows, err := d.queryPrepared(ctx, t.idb, d.text(key, q), args...)
 	if err != nil {
 		return err
 	}
@@ -92,26 +72,37 @@ func bindPG(args *[]any) placeholder {
 	}
 }
 
-// execUpdate runs an UPDATE built the way selectInto builds a SELECT. On SQLite its text is built
-// once per key with "?" placeholders and runs in the transaction as a statement prepared once per
-// pooled connection, and it is UPDATE OR FAIL: an UPDATE of many rows that may abort keeps a
-// statement journal of every page it changes, to undo itself alone; with FAIL a constraint error
-// leaves the rows changed before it as they are, and the error rolls the whole transaction back
-// anyway. On Postgres it runs with "$n" placeholders through pgx's statement cache (see
-// selectCached).
-func (t *txn) execUpdate(ctx context.Context, key string, build func(q *bun.UpdateQuery, arg placeholder) *bun.UpdateQuery) (sql.Result, error) {
+// updateReturning runs an UPDATE … RETURNING built the way selectInto builds a SELECT, and scans
+// the rows it returns into dest, a pointer to a slice. Its text is built once per key with
+// placeholders, whatever the number of values behind them (a batch's ids are one array).
+//
+// On SQLite it runs in the transaction as a statement prepared once per pooled connection, and it
+// is UPDATE OR FAIL: an UPDATE of many rows that may abort keeps a statement journal of every
+// page it changes, to undo itself alone; with FAIL a constraint error leaves the rows changed
+// before it as they are, and the error rolls the whole transaction back anyway. On Postgres it
+// runs with "$n" placeholders through pgx's statement cache (DB.CachedStatement), so that
+// Postgres neither parses nor plans the statement on every call, and the values, arrays
+// included, travel apart from the text.
+func (t *txn) updateReturning(ctx context.Context, key string, dest any, build func(q *bun.UpdateQuery, arg placeholder) *bun.UpdateQuery) error {
 	d := t.store.db
 	btx, ok := t.idb.(bun.Tx)
 	if !ok {
-		return nil, errors.New("sqlstore: execUpdate outside a transaction")
+		return errors.New("sqlstore: an UPDATE of many rows outside a transaction")
 	}
 	var args []any
+	var rows *sql.Rows
+	var err error
 	if d.IsPostgres() {
 		q := build(t.idb.NewUpdate(), bindPG(&args))
-		return d.ExecTx(ctx, btx.Tx, d.text(key, q), args...)
+		rows, err = d.QueryTx(ctx, btx.Tx, d.text(key, q), args...)
+	} else {
+		q := build(t.idb.NewUpdate(), bindTo(&args))
+		rows, err = d.queryPrepared(ctx, t.idb, d.text(key, orFail{q}), args...)
 	}
-	q := build(t.idb.NewUpdate(), bindTo(&args))
-	return d.ExecTx(ctx, btx.Tx, d.text(key, orFail{q}), args...)
+	if err != nil {
+		return err
+	}
+	return scanInto(ctx, d, rows, dest)
 }
 
 // orFail is an UPDATE's text as UPDATE OR FAIL (SQLite); one that starts otherwise (a WITH

@@ -152,26 +152,76 @@ var (
 	ErrNotActive  = kernel.Conflict("member-not-active", "only an active member can be removed")
 )
 
-// Approve admits a pending applicant.
-func (m *Membership) Approve(by kernel.UserID, now time.Time) error {
-	if m.Status != StatusPending {
+// A Decision is an admin's answer to join requests: approve or reject, by whom, when. It is a
+// value so that what deciding does is stated once (Decide, and the accessors below) and a store
+// can apply one decision to many requests in one statement: the guard (Requires), the state it
+// sets (Status, DecidedBy, At; for an approval also CertAuthorized and JoinedAt), and the event
+// each decided request records (Event).
+type Decision struct {
+	approve bool
+	by      kernel.UserID
+	at      time.Time
+}
+
+// Approval admits pending applicants.
+func Approval(by kernel.UserID, now time.Time) Decision {
+	return Decision{approve: true, by: by, at: kernel.OccurredAt(now)}
+}
+
+// Rejection turns pending requests down; they are kept (the rejected tab).
+func Rejection(by kernel.UserID, now time.Time) Decision {
+	return Decision{by: by, at: kernel.OccurredAt(now)}
+}
+
+// Requires is the only status a decision applies to.
+func (Decision) Requires() Status { return StatusPending }
+
+// Admits reports an approval: the member may use the organisation certificate and joined At.
+func (d Decision) Admits() bool { return d.approve }
+
+// Status is the status a decided request gets.
+func (d Decision) Status() Status {
+	if d.approve {
+		return StatusActive
+	}
+	return StatusRejected
+}
+
+// DecidedBy is the deciding admin.
+func (d Decision) DecidedBy() kernel.UserID { return d.by }
+
+// At is when the decision was made (the decided request's UpdatedAt, and JoinedAt if it admits).
+func (d Decision) At() time.Time { return d.at }
+
+// Event is what deciding the request id (of enterprise eid, by user uid) records.
+func (d Decision) Event(id kernel.MembershipID, eid kernel.EnterpriseID, uid kernel.UserID) kernel.Event {
+	if d.approve {
+		return JoinApproved{MembershipID: id, EnterpriseID: eid, UserID: uid, At: d.at}
+	}
+	return JoinRejected{MembershipID: id, EnterpriseID: eid, UserID: uid, At: d.at}
+}
+
+// Decide applies d to a pending request.
+func (m *Membership) Decide(d Decision) error {
+	if m.Status != d.Requires() {
 		return ErrNotPending
 	}
-	now = kernel.OccurredAt(now)
-	m.Status, m.CertAuthorized, m.DecidedBy, m.JoinedAt, m.UpdatedAt = StatusActive, true, by, now, now
-	m.Record(JoinApproved{MembershipID: m.ID, EnterpriseID: m.EnterpriseID, UserID: m.UserID, At: now})
+	m.Status, m.DecidedBy, m.UpdatedAt = d.Status(), d.by, d.at
+	if d.approve {
+		m.CertAuthorized, m.JoinedAt = true, d.at
+	}
+	m.Record(d.Event(m.ID, m.EnterpriseID, m.UserID))
 	return nil
+}
+
+// Approve admits a pending applicant.
+func (m *Membership) Approve(by kernel.UserID, now time.Time) error {
+	return m.Decide(Approval(by, now))
 }
 
 // Reject turns a pending request down; it is kept (the rejected tab).
 func (m *Membership) Reject(by kernel.UserID, now time.Time) error {
-	if m.Status != StatusPending {
-		return ErrNotPending
-	}
-	now = kernel.OccurredAt(now)
-	m.Status, m.DecidedBy, m.UpdatedAt = StatusRejected, by, now
-	m.Record(JoinRejected{MembershipID: m.ID, EnterpriseID: m.EnterpriseID, UserID: m.UserID, At: now})
-	return nil
+	return m.Decide(Rejection(by, now))
 }
 
 // ActivateInvite binds an invitation to the user whose verified identity matches it.

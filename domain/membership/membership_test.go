@@ -573,3 +573,31 @@ func TestEventsCarryNoPersonalData(t *testing.T) {
 		t.Errorf("event types %v, want all six", names)
 	}
 }
+
+// A Decision states what deciding does, for a store that applies it to many requests at once:
+// the same guard, status, decider, time (UTC microseconds, as the aggregate keeps it) and event
+// that Decide gives one request.
+func TestDecision(t *testing.T) {
+	for _, tc := range []struct {
+		d      membership.Decision
+		status membership.Status
+		admits bool
+		event  kernel.Event
+	}{
+		{membership.Approval(admin, t1), membership.StatusActive, true, membership.JoinApproved{MembershipID: mid, EnterpriseID: eid, UserID: uid, At: a1}},
+		{membership.Rejection(admin, t1), membership.StatusRejected, false, membership.JoinRejected{MembershipID: mid, EnterpriseID: eid, UserID: uid, At: a1}},
+	} {
+		d := tc.d
+		if d.Requires() != membership.StatusPending || d.Status() != tc.status || d.Admits() != tc.admits ||
+			d.DecidedBy() != admin || !d.At().Equal(a1) || d.At().Location() != time.UTC {
+			t.Errorf("%s: requires %s, status %s, admits %t, by %s, at %v", tc.status, d.Requires(), d.Status(), d.Admits(), d.DecidedBy(), d.At())
+		}
+		if ev := d.Event(mid, eid, uid); !reflect.DeepEqual(ev, tc.event) {
+			t.Errorf("%s: event %+v, want %+v", tc.status, ev, tc.event)
+		}
+		m := state(membership.StatusPending, membership.RoleMember)
+		if err := m.Decide(d); err != nil || m.Status != d.Status() || m.CertAuthorized != d.Admits() || !m.UpdatedAt.Equal(d.At()) {
+			t.Errorf("%s: decided %+v, %v", tc.status, m, err)
+		}
+	}
+}

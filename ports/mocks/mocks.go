@@ -5323,6 +5323,45 @@ func (c *MockMembershipRepositoryCurrentCall) DoAndReturn(f func(context.Context
 	return c
 }
 
+// DecideMany mocks base method.
+func (m *MockMembershipRepository) DecideMany(ctx context.Context, eid kernel.EnterpriseID, ids []kernel.MembershipID, d membership.Decision) (map[kernel.MembershipID]error, error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "DecideMany", ctx, eid, ids, d)
+	ret0, _ := ret[0].(map[kernel.MembershipID]error)
+	ret1, _ := ret[1].(error)
+	return ret0, ret1
+}
+
+// DecideMany indicates an expected call of DecideMany.
+func (mr *MockMembershipRepositoryMockRecorder) DecideMany(ctx, eid, ids, d any) *MockMembershipRepositoryDecideManyCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "DecideMany", reflect.TypeOf((*MockMembershipRepository)(nil).DecideMany), ctx, eid, ids, d)
+	return &MockMembershipRepositoryDecideManyCall{Call: call}
+}
+
+// MockMembershipRepositoryDecideManyCall wrap *gomock.Call
+type MockMembershipRepositoryDecideManyCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockMembershipRepositoryDecideManyCall) Return(arg0 map[kernel.MembershipID]error, arg1 error) *MockMembershipRepositoryDecideManyCall {
+	c.Call = c.Call.Return(arg0, arg1)
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockMembershipRepositoryDecideManyCall) Do(f func(context.Context, kernel.EnterpriseID, []kernel.MembershipID, membership.Decision) (map[kernel.MembershipID]error, error)) *MockMembershipRepositoryDecideManyCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockMembershipRepositoryDecideManyCall) DoAndReturn(f func(context.Context, kernel.EnterpriseID, []kernel.MembershipID, membership.Decision) (map[kernel.MembershipID]error, error)) *MockMembershipRepositoryDecideManyCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
 // GetByID mocks base method.
 func (m *MockMembershipRepository) GetByID(ctx context.Context, eid kernel.EnterpriseID, id kernel.MembershipID) (*membership.Membership, error) {
 	m.ctrl.T.Helper()
@@ -5513,45 +5552,6 @@ func (c *MockMembershipRepositoryUpdateCall) Do(f func(context.Context, kernel.E
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
 func (c *MockMembershipRepositoryUpdateCall) DoAndReturn(f func(context.Context, kernel.EnterpriseID, kernel.MembershipID, func(*membership.Membership) error) error) *MockMembershipRepositoryUpdateCall {
-	c.Call = c.Call.DoAndReturn(f)
-	return c
-}
-
-// UpdateMany mocks base method.
-func (m *MockMembershipRepository) UpdateMany(ctx context.Context, eid kernel.EnterpriseID, ids []kernel.MembershipID, fn func(*membership.Membership) error) (map[kernel.MembershipID]error, error) {
-	m.ctrl.T.Helper()
-	ret := m.ctrl.Call(m, "UpdateMany", ctx, eid, ids, fn)
-	ret0, _ := ret[0].(map[kernel.MembershipID]error)
-	ret1, _ := ret[1].(error)
-	return ret0, ret1
-}
-
-// UpdateMany indicates an expected call of UpdateMany.
-func (mr *MockMembershipRepositoryMockRecorder) UpdateMany(ctx, eid, ids, fn any) *MockMembershipRepositoryUpdateManyCall {
-	mr.mock.ctrl.T.Helper()
-	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "UpdateMany", reflect.TypeOf((*MockMembershipRepository)(nil).UpdateMany), ctx, eid, ids, fn)
-	return &MockMembershipRepositoryUpdateManyCall{Call: call}
-}
-
-// MockMembershipRepositoryUpdateManyCall wrap *gomock.Call
-type MockMembershipRepositoryUpdateManyCall struct {
-	*gomock.Call
-}
-
-// Return rewrite *gomock.Call.Return
-func (c *MockMembershipRepositoryUpdateManyCall) Return(arg0 map[kernel.MembershipID]error, arg1 error) *MockMembershipRepositoryUpdateManyCall {
-	c.Call = c.Call.Return(arg0, arg1)
-	return c
-}
-
-// Do rewrite *gomock.Call.Do
-func (c *MockMembershipRepositoryUpdateManyCall) Do(f func(context.Context, kernel.EnterpriseID, []kernel.MembershipID, func(*membership.Membership) error) (map[kernel.MembershipID]error, error)) *MockMembershipRepositoryUpdateManyCall {
-	c.Call = c.Call.Do(f)
-	return c
-}
-
-// DoAndReturn rewrite *gomock.Call.DoAndReturn
-func (c *MockMembershipRepositoryUpdateManyCall) DoAndReturn(f func(context.Context, kernel.EnterpriseID, []kernel.MembershipID, func(*membership.Membership) error) (map[kernel.MembershipID]error, error)) *MockMembershipRepositoryUpdateManyCall {
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/klauspost/compress/s2"
 	"github.com/uptrace/bun"
 
 	"github.com/shuxinqian/server/adapters/sqlstore"
@@ -195,15 +196,19 @@ func TestBatchApproveOutboxBundle(t *testing.T) {
 			if err := json.Unmarshal(payloads[0], &env); err != nil {
 				t.Fatal(err)
 			}
-			if env.Metadata["name"] != sqlstore.BundleEvent || env.Metadata["events"] != "1000" {
-				t.Fatalf("outbox row metadata %v, want a bundle of 1000", env.Metadata)
+			if env.Metadata["name"] != sqlstore.BundleEvent || env.Metadata["events"] != "1000" || env.Metadata["encoding"] != "s2" {
+				t.Fatalf("outbox row metadata %v, want an s2 bundle of 1000", env.Metadata)
+			}
+			plain, err := s2.Decode(nil, env.Payload)
+			if err != nil {
+				t.Fatal(err)
 			}
 			var items []struct {
 				UUID     string                  `json:"uuid"`
 				Metadata map[string]string       `json:"metadata"`
 				Payload  membership.JoinApproved `json:"payload"`
 			}
-			if err := json.Unmarshal(env.Payload, &items); err != nil {
+			if err := json.Unmarshal(plain, &items); err != nil {
 				t.Fatal(err)
 			}
 			if len(items) != len(ids) {

@@ -2,13 +2,19 @@ package contract
 
 import (
 	"context"
+	"encoding/json"
+	"reflect"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/uptrace/bun"
 
 	"github.com/shuxinqian/server/adapters/sqlstore"
 	"github.com/shuxinqian/server/domain/kernel"
 	"github.com/shuxinqian/server/domain/membership"
 	"github.com/shuxinqian/server/ports"
+	"github.com/shuxinqian/server/tests/testdb"
 )
 
 func TestMembershipRepository(t *testing.T) {
@@ -48,24 +54,35 @@ func TestMembershipRepository(t *testing.T) {
 			}
 			return nil
 		})
-		// UpdateMany answers per item; a failing item changes nothing.
+		// DecideMany answers per item; a failing item changes nothing. An id of another
+		// enterprise is not found.
 		var res map[kernel.MembershipID]error
 		if err := do(func(ctx context.Context, tx ports.Tx) error {
 			var err error
-			res, err = tx.Memberships().UpdateMany(ctx, kernel.EnterpriseID(eid), []kernel.MembershipID{"m00001", "m00000", "nope", "m00001"},
-				func(m *membership.Membership) error { return m.Approve("u-admin", t0) })
+			res, err = tx.Memberships().DecideMany(ctx, kernel.EnterpriseID(eid), []kernel.MembershipID{"m00001", "m00000", "nope", "m00001"},
+				membership.Approval("u-admin", t0))
 			return err
 		}); err != nil {
 			t.Fatal(err)
 		}
-		if res["m00001"] != nil || kernel.CodeOf(res["m00000"]) != "member-not-pending" || kernel.CodeOf(res["nope"]) != "member-not-found" {
+		if len(res) != 3 || res["m00001"] != nil || kernel.CodeOf(res["m00000"]) != "member-not-pending" || kernel.CodeOf(res["nope"]) != "member-not-found" {
 			t.Fatalf("per-item results %v", res)
+		}
+		if err := do(func(ctx context.Context, tx ports.Tx) error {
+			var err error
+			res, err = tx.Memberships().DecideMany(ctx, "other", []kernel.MembershipID{"m00002"}, membership.Approval("u-admin", t0))
+			return err
+		}); err != nil || kernel.CodeOf(res["m00002"]) != "member-not-found" {
+			t.Fatalf("another enterprise's request: %v %v", res, err)
 		}
 		_ = uow.Read(ctx, func(ctx context.Context, tx ports.Tx) error {
 			a, _ := tx.Memberships().GetByID(ctx, kernel.EnterpriseID(eid), "m00001")
 			r, _ := tx.Memberships().GetByID(ctx, kernel.EnterpriseID(eid), "m00000")
 			if a.Status != membership.StatusActive || !a.CertAuthorized || a.Version != 2 || r.Status != membership.StatusRejected {
 				t.Fatalf("after batch: %+v %+v", a, r)
+			}
+			if o, _ := tx.Memberships().GetByID(ctx, kernel.EnterpriseID(eid), "m00002"); o.Status != membership.StatusPending || o.Version != 1 {
+				t.Fatalf("decided through another enterprise: %+v", o)
 			}
 			return nil
 		})
@@ -91,4 +108,150 @@ func TestMembershipRepository(t *testing.T) {
 			t.Fatalf("invitee phone in clear: %v", err)
 		}
 	})
+}
+
+// TestDecideManyMatchesDecide holds the bulk path to the aggregate: a request decided by
+// DecideMany (one guarded UPDATE, membership.Decision's statement of the effect) reads back the
+// same as one decided by Update with Membership.Decide, for an approval and a rejection, and
+// writes the same event. Either way the person may apply again only after a rejection.
+func TestDecideManyMatchesDecide(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, db *sqlstore.DB, uow ports.UnitOfWork) {
+		ctx := context.Background()
+		eid, _ := seedPending(t, uow, 4)
+		e := kernel.EnterpriseID(eid)
+		at := t0.Add(time.Hour)
+		lastEvent := func() map[string]any {
+			var payloads [][]byte
+			if err := db.NewSelect().Table("watermill_outbox").Column("payload").OrderExpr(`"offset" DESC`).Limit(1).Scan(ctx, &payloads); err != nil || len(payloads) != 1 {
+				t.Fatalf("outbox: %v", err)
+			}
+			var env struct {
+				Payload  []byte            `json:"payload"`
+				Metadata map[string]string `json:"metadata"`
+			}
+			if err := json.Unmarshal(payloads[0], &env); err != nil {
+				t.Fatal(err)
+			}
+			ev := map[string]any{"name": env.Metadata["name"]}
+			if err := json.Unmarshal(env.Payload, &ev); err != nil {
+				t.Fatal(err)
+			}
+			return ev
+		}
+		for _, tc := range []struct {
+			name           string
+			d              membership.Decision
+			single, bulk   kernel.MembershipID
+			singleU, bulkU kernel.UserID
+		}{
+			{"approval", membership.Approval("u-admin", at), "m00000", "m00001", "u00000", "u00001"},
+			{"rejection", membership.Rejection("u-admin", at), "m00002", "m00003", "u00002", "u00003"},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				if err := uow.Do(ctx, func(ctx context.Context, tx ports.Tx) error {
+					return tx.Memberships().Update(ctx, e, tc.single, func(m *membership.Membership) error { return m.Decide(tc.d) })
+				}); err != nil {
+					t.Fatal(err)
+				}
+				singleEv := lastEvent()
+				if err := uow.Do(ctx, func(ctx context.Context, tx ports.Tx) error {
+					res, err := tx.Memberships().DecideMany(ctx, e, []kernel.MembershipID{tc.bulk}, tc.d)
+					if err == nil && res[tc.bulk] != nil {
+						err = res[tc.bulk]
+					}
+					return err
+				}); err != nil {
+					t.Fatal(err)
+				}
+				bulkEv := lastEvent()
+				var one, many *membership.Membership
+				_ = uow.Read(ctx, func(ctx context.Context, tx ports.Tx) error {
+					one, _ = tx.Memberships().GetByID(ctx, e, tc.single)
+					many, _ = tx.Memberships().GetByID(ctx, e, tc.bulk)
+					return nil
+				})
+				if one == nil || many == nil {
+					t.Fatal("decided requests not found")
+				}
+				if one.Status != tc.d.Status() || one.DecidedBy != "u-admin" || !one.UpdatedAt.Equal(tc.d.At()) {
+					t.Fatalf("decided one by one: %+v", one)
+				}
+				// Everything but the request's own id and user.
+				many.ID, many.UserID = one.ID, one.UserID
+				many.Events, one.Events = kernel.Events{}, kernel.Events{}
+				if !reflect.DeepEqual(one, many) {
+					t.Fatalf("decided in bulk\n%+v\nbut one by one\n%+v", many, one)
+				}
+				if bulkEv["membership_id"] != string(tc.bulk) || bulkEv["user_id"] != string(tc.bulkU) || singleEv["user_id"] != string(tc.singleU) {
+					t.Fatalf("events %v and %v", singleEv, bulkEv)
+				}
+				bulkEv["membership_id"], bulkEv["user_id"] = singleEv["membership_id"], singleEv["user_id"]
+				if !reflect.DeepEqual(singleEv, bulkEv) {
+					t.Fatalf("event in bulk %v, one by one %v", bulkEv, singleEv)
+				}
+				again, _ := membership.Apply("again-"+tc.bulk, e, tc.bulkU, at)
+				err := uow.Do(ctx, func(ctx context.Context, tx ports.Tx) error { return tx.Memberships().Add(ctx, again) })
+				if tc.d.Admits() != (kernel.CodeOf(err) == "join-request-pending") || (!tc.d.Admits() && err != nil) {
+					t.Fatalf("applying again after the %s: %v", tc.name, err)
+				}
+			})
+		}
+	})
+}
+
+// queryCapture keeps the text of the last statement bun ran.
+type queryCapture struct{ last string }
+
+func (c *queryCapture) BeforeQuery(ctx context.Context, _ *bun.QueryEvent) context.Context {
+	return ctx
+}
+func (c *queryCapture) AfterQuery(_ context.Context, e *bun.QueryEvent) { c.last = e.Query }
+
+// TestMemberPagesUseTheirIndexes: on SQLite (which uses a partial index only when the query
+// states its condition) the members list of one status reads its partial index: the active
+// members memberships_enterprise_active, any other one status memberships_enterprise_status_page,
+// and every status together memberships_enterprise_page; none sorts.
+func TestMemberPagesUseTheirIndexes(t *testing.T) {
+	db := testdb.SQLite(t)
+	uow := testdb.Store(t, db)
+	ctx := context.Background()
+	eid, _ := seedPending(t, uow, 3)
+	if _, err := db.ExecContext(ctx, "ANALYZE"); err != nil {
+		t.Fatal(err)
+	}
+	c := &queryCapture{}
+	db.AddQueryHook(c) //nolint:staticcheck // WithQueryHook returns a clone; the store holds this DB
+	for _, tc := range []struct {
+		states []membership.Status
+		index  string
+	}{
+		{[]membership.Status{membership.StatusActive}, "memberships_enterprise_active"},
+		{[]membership.Status{membership.StatusPending}, "memberships_enterprise_status_page"},
+		{[]membership.Status{membership.StatusRejected, membership.StatusRemoved}, "memberships_enterprise_"}, // either way, no sort
+		{nil, "memberships_enterprise_page"},
+		{[]membership.Status{membership.StatusActive, membership.StatusPending}, "memberships_enterprise_page"},
+	} {
+		_ = uow.Read(ctx, func(ctx context.Context, tx ports.Tx) error {
+			_, err := tx.Memberships().Page(ctx, kernel.EnterpriseID(eid), tc.states, "m99999", 20)
+			return err
+		})
+		var plan []string
+		rows, err := db.QueryContext(ctx, "EXPLAIN QUERY PLAN "+c.last)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var id, parent, unused int
+			var detail string
+			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+				t.Fatal(err)
+			}
+			plan = append(plan, detail)
+		}
+		_ = rows.Close()
+		text := strings.Join(plan, "; ")
+		if !strings.Contains(text, "INDEX "+tc.index) || strings.Contains(text, "TEMP B-TREE") {
+			t.Errorf("members of %v: plan %q, want %s without a sort", tc.states, text, tc.index)
+		}
+	}
 }
