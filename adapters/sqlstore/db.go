@@ -32,8 +32,9 @@ import (
 type DB struct {
 	*bun.DB
 	Dialect wmsql.Dialect
-	stmts   *stmtCache // SQLite's prepared statements of the hot paths (see Prepared)
-	texts   sync.Map   // key → SQL text with placeholders (selectInto, execUpdate, the outbox INSERTs)
+	stmts   *stmtCache    // SQLite's prepared statements of the hot paths (see Prepared)
+	texts   sync.Map      // key → SQL text with placeholders (selectInto, updateReturning, the outbox INSERTs)
+	ckpt    *checkpointer // SQLite's WAL checkpoints (checkpoint.go); nil on Postgres
 }
 
 // CachedStatement prefixes the arguments of a statement sent through database/sql (not bun) that
@@ -112,6 +113,7 @@ func openSQLite(path string, wrap Wrap) (*DB, error) {
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", "synchronous(NORMAL)")
+	q.Add("_pragma", "wal_autocheckpoint(0)") // checkpoints run off the commits: checkpoint.go
 	q.Set("_txlock", "immediate")
 	sqldb, err := sql.Open(sqliteshim.ShimName, "file:"+path+"?"+q.Encode())
 	if err != nil {
@@ -131,7 +133,9 @@ func openSQLite(path string, wrap Wrap) (*DB, error) {
 	sqldb.SetMaxOpenConns(8)
 	sqldb.SetMaxIdleConns(8)
 	sqldb.SetConnMaxLifetime(0)
-	return &DB{DB: bun.NewDB(sqldb, sqlitedialect.New()), Dialect: wmsql.DialectSQLite, stmts: &stmtCache{}}, nil
+	d := &DB{DB: bun.NewDB(sqldb, sqlitedialect.New()), Dialect: wmsql.DialectSQLite, stmts: &stmtCache{}}
+	d.startCheckpoints(CheckpointInterval)
+	return d, nil
 }
 
 // dsnConnector is a driver.Connector for a driver without one (database/sql's own fallback).
