@@ -39,13 +39,11 @@ func (r memberships) Page(ctx context.Context, eid kernel.EnterpriseID, states [
 			ss[i] = string(st)
 		}
 		q = q.Where("?TableAlias.status IN (?)", bun.List(ss))
-		// The partial indexes of the per-status pages (memberships_enterprise_active, and
-		// memberships_enterprise_status_page for every other status): SQLite uses a partial
-		// index only when the query states its condition as a term of its own.
-		switch active := slices.Contains(states, membership.StatusActive); {
-		case active && len(states) == 1:
-			q = q.Where("?TableAlias.status = 'active'")
-		case !active:
+		// The pages of statuses other than active read their partial index,
+		// memberships_enterprise_status_page: SQLite uses a partial index only when the query
+		// states its condition as a term of its own. The active members page through
+		// memberships_enterprise_page (see the migration 20261206050001).
+		if !slices.Contains(states, membership.StatusActive) {
 			q = q.Where("?TableAlias.status <> 'active'")
 		}
 	}
