@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"sync"
 	"time"
 )
@@ -28,6 +29,8 @@ type checkpointer struct {
 }
 
 func (d *DB) startCheckpoints(interval time.Duration) {
+	// The pool, not d.DB: a caller may replace d.DB by a clone with query hooks (same pool).
+	sqldb := d.DB.DB
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &checkpointer{stop: cancel, done: make(chan struct{})}
 	d.ckpt = c
@@ -40,7 +43,7 @@ func (d *DB) startCheckpoints(interval time.Duration) {
 			case <-ctx.Done():
 				return
 			case <-t.C:
-				_, _, _ = d.checkpoint(ctx) // a failure (busy, closing) is retried at the next tick
+				_, _, _ = checkpoint(ctx, sqldb) // a failure (busy, closing) is retried at the next tick
 			}
 		}
 	}()
@@ -48,9 +51,9 @@ func (d *DB) startCheckpoints(interval time.Duration) {
 
 // checkpoint runs one PASSIVE checkpoint and returns the WAL's frames and how many of them are
 // now in the database file.
-func (d *DB) checkpoint(ctx context.Context) (walFrames, checkpointed int, err error) {
+func checkpoint(ctx context.Context, db *sql.DB) (walFrames, checkpointed int, err error) {
 	var busy int
-	err = d.DB.DB.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &walFrames, &checkpointed)
+	err = db.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &walFrames, &checkpointed)
 	return walFrames, checkpointed, err
 }
 

@@ -43,7 +43,7 @@ func TestCheckpointsRunOffTheCommits(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	frames, done, err := d.checkpoint(ctx)
+	frames, done, err := checkpoint(ctx, d.DB.DB)
 	if err != nil {
 		t.Fatal(err)
 	}
