@@ -21,18 +21,24 @@ import (
 // removes it.
 const CheckpointInterval = 250 * time.Millisecond
 
-// checkpointer runs PASSIVE checkpoints of d every interval until stop.
+// checkpointer runs PASSIVE checkpoints every interval until stop, on a connection of its own.
 type checkpointer struct {
+	db       *sql.DB // one connection, not the requests' pool
 	stop     context.CancelFunc
 	done     chan struct{}
 	stopOnce sync.Once
 }
 
-func (d *DB) startCheckpoints(interval time.Duration) {
-	// The pool, not d.DB: a caller may replace d.DB by a clone with query hooks (same pool).
-	sqldb := d.DB.DB
+// startCheckpoints runs the checkpoints on sqldb: a one-connection *sql.DB of the same file,
+// opened without the pool's driver wrapper. The pass then never waits for (or holds) one of the
+// requests' connections, and whatever observes the pool's statements (a statement counter, a
+// tracer) sees the requests' work only, not a PRAGMA at a random place between two of them.
+func (d *DB) startCheckpoints(sqldb *sql.DB, interval time.Duration) {
+	sqldb.SetMaxOpenConns(1)
+	sqldb.SetMaxIdleConns(1)
+	sqldb.SetConnMaxLifetime(0)
 	ctx, cancel := context.WithCancel(context.Background())
-	c := &checkpointer{stop: cancel, done: make(chan struct{})}
+	c := &checkpointer{db: sqldb, stop: cancel, done: make(chan struct{})}
 	d.ckpt = c
 	go func() {
 		defer close(c.done)
@@ -57,13 +63,19 @@ func checkpoint(ctx context.Context, db *sql.DB) (walFrames, checkpointed int, e
 	return walFrames, checkpointed, err
 }
 
+// halt stops the checkpoints and closes their connection (once).
+func (c *checkpointer) halt() {
+	c.stopOnce.Do(func() {
+		c.stop()
+		<-c.done
+		_ = c.db.Close()
+	})
+}
+
 // Close stops the checkpoints (SQLite) and closes the database.
 func (d *DB) Close() error {
 	if c := d.ckpt; c != nil {
-		c.stopOnce.Do(func() {
-			c.stop()
-			<-c.done
-		})
+		c.halt()
 	}
 	return d.DB.Close()
 }

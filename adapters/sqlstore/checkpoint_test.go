@@ -21,7 +21,7 @@ func TestCheckpointsRunOffTheCommits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d.ckpt.stop() // this test drives the passes itself
+	d.ckpt.stop() // this test drives the passes itself, on the pool
 	<-d.ckpt.done
 	var auto int
 	if err := d.QueryRowContext(ctx, "PRAGMA wal_autocheckpoint").Scan(&auto); err != nil || auto != 0 {

@@ -119,12 +119,18 @@ func openSQLite(path string, wrap Wrap) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
+	ckdb, err := sql.Open(sqliteshim.ShimName, "file:"+path+"?"+q.Encode())
+	if err != nil {
+		_ = sqldb.Close()
+		return nil, err
+	}
 	if wrap != nil {
 		drv := sqldb.Driver()
 		_ = sqldb.Close()
 		var c driver.Connector = dsnConnector{dsn: "file:" + path + "?" + q.Encode(), drv: drv}
 		if dc, ok := drv.(driver.DriverContext); ok {
 			if c, err = dc.OpenConnector("file:" + path + "?" + q.Encode()); err != nil {
+				_ = ckdb.Close()
 				return nil, err
 			}
 		}
@@ -134,7 +140,7 @@ func openSQLite(path string, wrap Wrap) (*DB, error) {
 	sqldb.SetMaxIdleConns(8)
 	sqldb.SetConnMaxLifetime(0)
 	d := &DB{DB: bun.NewDB(sqldb, sqlitedialect.New()), Dialect: wmsql.DialectSQLite, stmts: &stmtCache{}}
-	d.startCheckpoints(CheckpointInterval)
+	d.startCheckpoints(ckdb, CheckpointInterval)
 	return d, nil
 }
 

@@ -35,10 +35,10 @@ func (s *server) createOperator(username, role, password string) []byte {
 	return secret
 }
 
-// eventually polls cond until it holds (10 s).
+// eventually polls cond until it holds (patience).
 func (s *server) eventually(what string, cond func() bool) {
 	s.t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+	for deadline := time.Now().Add(patience); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 		if cond() {
 			return
 		}

@@ -56,7 +56,7 @@ func (s *server) verifiedEnterprise(token string, f fixture) string {
 	s.call("POST", "/api/v1/enterprise-verifications/"+id+"/bank-transfer", token, map[string]string{
 		"account_number": "6222021234567890", "bank_name": "中国银行", "bank_province": "广东省"})
 	var fen float64
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+	for deadline := time.Now().Add(patience); ; time.Sleep(50 * time.Millisecond) {
 		items, _ := s.api("GET", "/api/v1/sandbox/bank-transfers?verification_id="+id, nil)["items"].([]any)
 		if len(items) > 0 {
 			if amount, ok := items[0].(map[string]any)["amount_fen"].(float64); ok && amount > 0 {
@@ -94,7 +94,7 @@ func (s *server) member(admin, eid, ename, phone, name string) (string, string) 
 // officialSeal waits for the seal the platform draws for a newly verified enterprise.
 func (s *server) officialSeal(token, eid string) string {
 	s.t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+	for deadline := time.Now().Add(patience); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 		for _, it := range s.call("GET", "/api/v1/enterprises/"+eid+"/seals", token, nil)["items"].([]any) {
 			if m := it.(map[string]any); m["automatic"] == true {
 				return fmt.Sprint(m["id"])
