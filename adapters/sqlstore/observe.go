@@ -22,9 +22,13 @@ type QueueBacklog struct {
 func (d *DB) QueueTables(ctx context.Context) ([]string, error) {
 	var q string
 	if d.IsPostgres() {
-		q = `SELECT c.table_name FROM information_schema.columns c
-WHERE c.table_schema = current_schema() AND c.column_name = 'acked' AND c.table_name LIKE 'watermill\_%' ESCAPE '\'
-ORDER BY c.table_name`
+		// The catalog itself, not information_schema.columns: that view joins and filters every
+		// column of the database for privileges first (9-30 ms a scrape under the load harness,
+		// against under 1 ms here).
+		q = `SELECT c.relname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid
+WHERE c.relnamespace = (SELECT n.oid FROM pg_catalog.pg_namespace n WHERE n.nspname = current_schema())
+AND c.relkind IN ('r', 'p') AND a.attname = 'acked' AND NOT a.attisdropped AND c.relname LIKE 'watermill\_%' ESCAPE '\'
+ORDER BY c.relname`
 	} else {
 		q = `SELECT m.name FROM sqlite_master m, pragma_table_info(m.name) p
 WHERE m.type = 'table' AND p.name = 'acked' AND m.name LIKE 'watermill\_%' ESCAPE '\'

@@ -18,6 +18,11 @@ const (
 	approvalBatch = 1000
 	// singleApprovals single approvals are timed per pair; their median is "approve 1".
 	singleApprovals = 5
+	// batchApprovals batches of approvalBatch are timed per pair; their median is "approve
+	// 1,000". One sample was the whole side before: a single commit whose WAL flush the VM's
+	// disk took 45-65 ms instead of 2-3 (seen in Postgres's log, UPDATE 27 ms, commit 66 ms) made
+	// a pair 3× its neighbours, measuring the disk, not the approval.
+	batchApprovals = 3
 	demoChannel     = "q86804"
 	ratioWorkers    = 4
 )
@@ -52,6 +57,26 @@ func runBackend(ctx context.Context, o options, name, serverBin string, floors m
 	}
 	logf("%s: seeded 1 enterprise, %d members, %d orders, %d join requests in %s", name, o.Sizes.Members, o.Sizes.Orders,
 		o.Sizes.Applicants, time.Since(t0).Round(time.Millisecond))
+	if db.IsPostgres() {
+		// What an operator does after a bulk load (and autovacuum does a while later): the
+		// seeded rows' hint bits and visibility set, the planner's statistics taken. Without it
+		// the first measurements pay for the seed (the first 1,000 approvals read and dirtied
+		// every freshly inserted row's page: 69 ms against 37-40 ms for the next batches) and
+		// share the machine with autovacuum's pass over the new tables.
+		t0 := time.Now()
+		var tables []string
+		if err := db.NewSelect().TableExpr("pg_tables").Column("tablename").Where("schemaname = current_schema()").
+			Scan(ctx, &tables); err != nil {
+			return nil, fmt.Errorf("the seeded tables: %w", err)
+		}
+		for i, t := range tables {
+			tables[i] = strconv.Quote(t) // an identifier in double quotes
+		}
+		if _, err := db.ExecContext(ctx, "VACUUM (ANALYZE) "+strings.Join(tables, ", ")); err != nil {
+			return nil, fmt.Errorf("vacuum after the seed: %w", err)
+		}
+		logf("%s: VACUUM (ANALYZE) of %d tables after the seed in %s", name, len(tables), time.Since(t0).Round(time.Millisecond))
+	}
 	nt, err := newNotifier(ctx, store, ds, demoChannel)
 	if err != nil {
 		return nil, err
@@ -161,7 +186,7 @@ func runBackend(ctx context.Context, o options, name, serverBin string, floors m
 		var apr []float64
 		pending := ds.Pending
 		for i := 0; i < o.Pairs; i++ {
-			var singles []float64
+			var singles, batches []float64
 			for j := 0; j < singleApprovals; j++ {
 				if err := waitDrained(ctx, srv.Base, 2*time.Minute); err != nil {
 					return nil, err
@@ -173,20 +198,24 @@ func runBackend(ctx context.Context, o options, name, serverBin string, floors m
 				pending = pending[1:]
 				singles = append(singles, float64(one))
 			}
-			one := time.Duration(spreadOf(singles).Median)
-			if err := waitDrained(ctx, srv.Base, 2*time.Minute); err != nil {
-				return nil, err
+			for j := 0; j < batchApprovals; j++ {
+				if err := waitDrained(ctx, srv.Base, 2*time.Minute); err != nil {
+					return nil, err
+				}
+				thousand, err := approve(srv.Base, ds, pending[:approvalBatch])
+				if err != nil {
+					return nil, err
+				}
+				pending = pending[approvalBatch:]
+				batches = append(batches, float64(thousand))
 			}
-			thousand, err := approve(srv.Base, ds, pending[:approvalBatch])
-			if err != nil {
-				return nil, err
-			}
-			pending = pending[approvalBatch:]
-			fmt.Printf("%s approvals pair %d: 1 in %s (median of %d), %d in %s\n", name, i+1, ms(one), singleApprovals, approvalBatch, ms(thousand))
+			one, thousand := time.Duration(spreadOf(singles).Median), time.Duration(spreadOf(batches).Median)
+			fmt.Printf("%s approvals pair %d: 1 in %s (median of %s), %d in %s (median of %s)\n", name, i+1, ms(one), msList(singles),
+				approvalBatch, ms(thousand), msList(batches))
 			apr = append(apr, float64(thousand)/float64(one))
 		}
 		goals = append(goals, atMost(name+": time to approve 1,000 join requests / time to approve 1", "×", 10, spreadOf(apr), 1,
-			"POST …/members/batch, end to end over HTTP; 1 = median of 5 single approvals; each on a drained event backlog"))
+			"POST …/members/batch, end to end over HTTP; per pair the median of 5 single approvals and of 3 batches; each on a drained event backlog"))
 
 	}
 

@@ -105,7 +105,7 @@ func loadOptions() options {
 		}
 		o.Phases[p] = true
 	}
-	o.Sizes.Applicants = o.Pairs * (approvalBatch + singleApprovals)
+	o.Sizes.Applicants = o.Pairs * (batchApprovals*approvalBatch + singleApprovals)
 	bs := os.Getenv("LOAD_BACKENDS")
 	if bs == "" {
 		bs = "sqlite,postgres"

@@ -105,3 +105,12 @@ func (r routeStats) String() string {
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.1fms", float64(d)/float64(time.Millisecond)) }
+
+// msList shows durations (as float64 nanoseconds) in milliseconds: "3.1, 2.9, 4.0 ms".
+func msList(ns []float64) string {
+	parts := make([]string, len(ns))
+	for i, v := range ns {
+		parts[i] = fmt.Sprintf("%.1f", v/float64(time.Millisecond))
+	}
+	return strings.Join(parts, ", ") + " ms"
+}
