@@ -23,8 +23,8 @@ const (
 	// disk took 45-65 ms instead of 2-3 (seen in Postgres's log, UPDATE 27 ms, commit 66 ms) made
 	// a pair 3× its neighbours, measuring the disk, not the approval.
 	batchApprovals = 3
-	demoChannel     = "q86804"
-	ratioWorkers    = 4
+	demoChannel    = "q86804"
+	ratioWorkers   = 4
 )
 
 // runBackend runs every measurement of the table on one database and returns its rows.
