@@ -35,6 +35,7 @@ type DB struct {
 	stmts   *stmtCache    // SQLite's prepared statements of the hot paths (see Prepared)
 	texts   sync.Map      // key → SQL text with placeholders (selectInto, updateReturning, the outbox INSERTs)
 	ckpt    *checkpointer // SQLite's WAL checkpoints (checkpoint.go); nil on Postgres
+	wgate   chan struct{} // SQLite's write transactions, one at a time (writegate.go); nil on Postgres
 }
 
 // CachedStatement prefixes the arguments of a statement sent through database/sql (not bun) that
@@ -139,7 +140,7 @@ func openSQLite(path string, wrap Wrap) (*DB, error) {
 	sqldb.SetMaxOpenConns(8)
 	sqldb.SetMaxIdleConns(8)
 	sqldb.SetConnMaxLifetime(0)
-	d := &DB{DB: bun.NewDB(sqldb, sqlitedialect.New()), Dialect: wmsql.DialectSQLite, stmts: &stmtCache{}}
+	d := &DB{DB: bun.NewDB(sqldb, sqlitedialect.New()), Dialect: wmsql.DialectSQLite, stmts: &stmtCache{}, wgate: make(chan struct{}, 1)}
 	d.startCheckpoints(ckdb, CheckpointInterval)
 	return d, nil
 }

@@ -106,7 +106,8 @@ func (q *DeliveryQueue) Publish(topic string, msgs ...*message.Message) error {
 	if len(msgs) == 0 {
 		return nil
 	}
-	return q.insert(context.Background(), q.db.DB, topic, msgs)
+	ctx := context.Background()
+	return q.db.gated(ctx, func() error { return q.insert(ctx, q.db.DB, topic, msgs) })
 }
 
 // PublishTx stores msgs for the consumer topic inside the transaction idb.
@@ -276,9 +277,12 @@ func (q *DeliveryQueue) claim(ctx context.Context, topic string) ([]deliveryRow,
 		inner = inner.For("UPDATE SKIP LOCKED")
 	}
 	var rows []deliveryRow
-	_, err := q.db.NewUpdate().Model(&rows).
-		Set("available_at = ?", now+q.opts.Lease.Milliseconds()).Set("attempts = attempts + 1").
-		Where("id IN (?)", inner).Returning("id, consumer, uuid, payload, metadata, attempts").Exec(ctx, &rows)
+	err := q.db.gated(ctx, func() error {
+		_, err := q.db.NewUpdate().Model(&rows).
+			Set("available_at = ?", now+q.opts.Lease.Milliseconds()).Set("attempts = attempts + 1").
+			Where("id IN (?)", inner).Returning("id, consumer, uuid, payload, metadata, attempts").Exec(ctx, &rows)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -313,7 +317,10 @@ func (q *DeliveryQueue) due(ctx context.Context, topic string, now int64) (bool,
 func (q *DeliveryQueue) ack(topic string, id int64) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if _, err := q.db.NewDelete().Model((*deliveryRow)(nil)).Where("id = ?", id).Exec(ctx); err != nil {
+	if err := q.db.gated(ctx, func() error {
+		_, err := q.db.NewDelete().Model((*deliveryRow)(nil)).Where("id = ?", id).Exec(ctx)
+		return err
+	}); err != nil {
 		// The handler committed: the row comes back after its lease and the handler's
 		// idempotency makes the redelivery change nothing.
 		q.logger.Error("delivery queue: ack", err, watermill.LogFields{"consumer": topic, "id": id})
@@ -331,8 +338,11 @@ func (q *DeliveryQueue) release(rows []deliveryRow, delay time.Duration) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if _, err := q.db.NewUpdate().Model((*deliveryRow)(nil)).Set("available_at = ?", nowMillis()+delay.Milliseconds()).
-		Where("id IN (?)", bun.List(ids)).Exec(ctx); err != nil {
+	if err := q.db.gated(ctx, func() error {
+		_, err := q.db.NewUpdate().Model((*deliveryRow)(nil)).Set("available_at = ?", nowMillis()+delay.Milliseconds()).
+			Where("id IN (?)", bun.List(ids)).Exec(ctx)
+		return err
+	}); err != nil {
 		q.logger.Error("delivery queue: release", err, nil) // they come back after the lease
 	}
 }

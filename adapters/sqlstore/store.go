@@ -77,7 +77,7 @@ var errEventsOutsideTx = errors.New("sqlstore: domain events recorded in an auto
 // (a programming error: its statements have run, the events are not written).
 func (s *Store) Autocommit(ctx context.Context, fn func(ctx context.Context, tx ports.Tx) error) error {
 	t := &txn{store: s, idb: s.db.DB, writable: true}
-	if err := fn(ctx, t); err != nil {
+	if err := s.db.gated(ctx, func() error { return fn(ctx, t) }); err != nil {
 		return err
 	}
 	if len(t.events) > 0 {
