@@ -21,6 +21,13 @@ import (
 // removes it.
 const CheckpointInterval = 250 * time.Millisecond
 
+// WALSizeLimit is the size an SQLite WAL file is cut back to when it starts over (its
+// journal_size_limit, on every connection). A burst of writes (a bulk import, a batch's events
+// fanned out to the consumers) grows the file; SQLite then reuses it from its start but never
+// shrinks it (166 MB after the load harness's seed). Past the limit, the writer that starts the WAL
+// over truncates it.
+const WALSizeLimit = 64 << 20
+
 // checkpointer runs PASSIVE checkpoints every interval until stop, on a connection of its own.
 type checkpointer struct {
 	db       *sql.DB // one connection, not the requests' pool

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -90,5 +91,60 @@ func TestCheckpointerCopiesTheWAL(t *testing.T) {
 			t.Fatalf("after %d intervals the database file holds %d bytes of a 64 KiB row", i, st.Size())
 		}
 		<-tick.C
+	}
+}
+
+// Every connection carries WALSizeLimit as its journal_size_limit; the writer that starts a
+// checkpointed WAL over cuts the file back to the limit, where without one the file keeps the
+// size of the largest burst. Shown with a 1 MiB limit on one connection against none.
+func TestWALSizeLimit(t *testing.T) {
+	ctx := context.Background()
+	walAfterBurst := func(limit int) int64 {
+		path := filepath.Join(t.TempDir(), "wal.db")
+		d, err := OpenSQLite(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = d.Close() }()
+		d.ckpt.stop() // the passes are the test's
+		<-d.ckpt.done
+		var got int
+		if err := d.QueryRowContext(ctx, "PRAGMA journal_size_limit").Scan(&got); err != nil || got != WALSizeLimit {
+			t.Fatalf("journal_size_limit %d (%v), want %d", got, err, WALSizeLimit)
+		}
+		conn, err := d.DB.DB.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = conn.Close() }()
+		exec := func(q string, args ...any) {
+			t.Helper()
+			if _, err := conn.ExecContext(ctx, q, args...); err != nil {
+				t.Fatalf("%s: %v", q, err)
+			}
+		}
+		exec(fmt.Sprintf("PRAGMA journal_size_limit = %d", limit))
+		exec("CREATE TABLE burst (v TEXT NOT NULL)")
+		exec("BEGIN IMMEDIATE")
+		for range 1000 {
+			exec("INSERT INTO burst (v) VALUES (?)", strings.Repeat("b", 3900))
+		}
+		exec("COMMIT")
+		var busy, frames, done int
+		if err := conn.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &done); err != nil || frames != done {
+			t.Fatalf("checkpoint %d/%d (%v)", done, frames, err)
+		}
+		exec("INSERT INTO burst (v) VALUES ('after')") // starts the WAL over
+		st, err := os.Stat(path + "-wal")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.Size()
+	}
+	if size := walAfterBurst(-1); size < 3<<20 {
+		t.Fatalf("without a limit the WAL file holds %d bytes after a 4 MB burst, want it kept", size)
+	}
+	if size := walAfterBurst(1 << 20); size > 1<<20 {
+		t.Fatalf("with a 1 MiB limit the WAL file holds %d bytes after starting over", size)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -115,6 +116,7 @@ func openSQLite(path string, wrap Wrap) (*DB, error) {
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", "synchronous(NORMAL)")
 	q.Add("_pragma", "wal_autocheckpoint(0)") // checkpoints run off the commits: checkpoint.go
+	q.Add("_pragma", "journal_size_limit("+strconv.Itoa(WALSizeLimit)+")")
 	q.Set("_txlock", "immediate")
 	sqldb, err := sql.Open(sqliteshim.ShimName, "file:"+path+"?"+q.Encode())
 	if err != nil {
