@@ -118,11 +118,12 @@ func openSQLite(path string, wrap Wrap) (*DB, error) {
 	q.Add("_pragma", "wal_autocheckpoint(0)") // checkpoints run off the commits: checkpoint.go
 	q.Add("_pragma", "journal_size_limit("+strconv.Itoa(WALSizeLimit)+")")
 	q.Set("_txlock", "immediate")
-	sqldb, err := sql.Open(sqliteshim.ShimName, "file:"+path+"?"+q.Encode())
+	dsn := "file:" + path + "?" + q.Encode()
+	sqldb, err := sql.Open(sqliteshim.ShimName, dsn)
 	if err != nil {
 		return nil, err
 	}
-	ckdb, err := sql.Open(sqliteshim.ShimName, "file:"+path+"?"+q.Encode())
+	ckdb, err := sql.Open(sqliteshim.ShimName, dsn)
 	if err != nil {
 		_ = sqldb.Close()
 		return nil, err
@@ -130,9 +131,9 @@ func openSQLite(path string, wrap Wrap) (*DB, error) {
 	if wrap != nil {
 		drv := sqldb.Driver()
 		_ = sqldb.Close()
-		var c driver.Connector = dsnConnector{dsn: "file:" + path + "?" + q.Encode(), drv: drv}
+		var c driver.Connector = dsnConnector{dsn: dsn, drv: drv}
 		if dc, ok := drv.(driver.DriverContext); ok {
-			if c, err = dc.OpenConnector("file:" + path + "?" + q.Encode()); err != nil {
+			if c, err = dc.OpenConnector(dsn); err != nil {
 				_ = ckdb.Close()
 				return nil, err
 			}

@@ -24,9 +24,9 @@ var errWriteGateTimeout = errors.New("sqlstore: database is locked (waited 10 s 
 // lock sleeps in SQLite's busy handler for 1, then 2, 5, 10, 15 ms… and retries: a collision with
 // a 2 ms transaction costs the second writer 3 ms, one with a 6 ms transaction 8 ms, and a sleeping
 // writer holds one of the pool's connections meanwhile. With the gate the next writer starts as
-// soon as the previous one ends, and waits without a connection. Writers of other processes on
-// the same file, and statements outside transactions, still meet on SQLite's lock and its busy
-// handler.
+// soon as the previous one ends, and waits without a connection. This process's writes outside
+// transactions take the same gate (gated); writers of other processes on the same file, and
+// watermill's subscriber on the outbox, still meet on SQLite's lock and its busy handler.
 //
 // A transaction started inside another one on the same goroutine waited for SQLite's lock
 // before (the outer one holds it from its BEGIN IMMEDIATE); it waits for the gate now, and fails

@@ -248,8 +248,6 @@ type browser struct {
 	s     *server
 	shots string
 	step  int
-	// clickRetries counts the repeats of the click in progress (clickIn).
-	clickRetries int
 }
 
 // browser is a Chromium tab with a phone viewport (the H5 client).
@@ -396,12 +394,31 @@ func (b *browser) click(label string) {
 
 // clickIn is click among the elements matching the CSS selector kinds (all clickable kinds when
 // empty): a button in one table row, an option of a drop-down.
+//
+// The document counts the clicks that reach it. A mouse click the page never received (seen on a
+// loaded CI machine: the press and release dispatched, no click event, the form never sent) is
+// made again at the element's new place, up to three clicks; a click the page did receive,
+// wherever it landed, is not repeated (it may have started what the test waits for), and neither
+// is one after which the document is another (a navigation).
 func (b *browser) clickIn(label, kinds string) {
 	b.t.Helper()
-	var pos struct {
-		X, Y     float64
-		Disabled bool
+	for try := 1; ; try++ {
+		x, y := b.locate(label, kinds)
+		if b.clickReached(x, y) {
+			return
+		}
+		if try == 3 {
+			b.shot("failure")
+			b.t.Fatalf("three clicks on 【%s】 at %s reached no element", label, b.url())
+		}
+		b.t.Logf("the click on 【%s】 at %s reached no element: clicking again", label, b.url())
 	}
+}
+
+// locate waits for the enabled element labelled label among kinds to stay put, and returns its
+// centre.
+func (b *browser) locate(label, kinds string) (x, y float64) {
+	b.t.Helper()
 	var ok bool
 	for deadline := time.Now().Add(patience); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 		var res map[string]any
@@ -409,44 +426,33 @@ func (b *browser) clickIn(label, kinds string) {
 		err := chromedp.Run(ctx, chromedp.Evaluate(findJS+"("+jsString(label)+","+jsString(kinds)+")", &res))
 		cancel()
 		if err == nil && res != nil && res["disabled"] != true {
-			x, y := res["x"].(float64), res["y"].(float64)
+			nx, ny := res["x"].(float64), res["y"].(float64)
 			// Click once the target stays put (pages grow while their data arrives).
-			if ok && x == pos.X && y == pos.Y {
-				break
+			if ok && nx == x && ny == y {
+				return x, y
 			}
-			pos.X, pos.Y, ok = x, y, true
+			x, y, ok = nx, ny, true
 			continue
 		}
 		ok = false
 	}
-	if !ok {
-		b.shot("failure")
-		var text string
-		b.eval(`document.body.innerText`, &text)
-		b.t.Fatalf("no enabled 【%s】 at %s; page:\n%s", label, b.url(), text)
-	}
-	// The document counts the clicks that reach it. A mouse click the page never received (seen
-	// on a loaded CI machine: the press and release dispatched, no click event, the form never
-	// sent) is made again at the element's new place; a click the page did receive, wherever it
-	// landed, is not repeated (it may have started what the test waits for), and neither is one
-	// after which the document is another (a navigation).
+	b.shot("failure")
+	var text string
+	b.eval(`document.body.innerText`, &text)
+	b.t.Fatalf("no enabled 【%s】 at %s; page:\n%s", label, b.url(), text)
+	return 0, 0
+}
+
+// clickReached clicks at (x, y) and reports whether a click event reached the document, or the
+// document went away (a navigation).
+func (b *browser) clickReached(x, y float64) bool {
 	b.run(chromedp.Evaluate(`(function(){ window.__clicks = 0; if (!window.__clickProbe) { window.__clickProbe = true; window.addEventListener('click', () => { window.__clicks++ }, {capture: true}); } })()`, nil))
-	b.run(chromedp.MouseClickXY(pos.X, pos.Y))
+	b.run(chromedp.MouseClickXY(x, y))
 	var reached string
 	ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
+	defer cancel()
 	err := chromedp.Run(ctx, chromedp.Evaluate(`window.__clickProbe === undefined || window.__clicks > 0 ? 'yes' : 'no'`, &reached))
-	cancel()
-	if err == nil && reached == "no" { // an error: the document is going away (a navigation)
-		if retries := b.clickRetries; retries < 2 {
-			b.clickRetries++
-			b.t.Logf("the click on 【%s】 at %s reached no element: clicking again", label, b.url())
-			b.clickIn(label, kinds)
-			b.clickRetries = retries
-			return
-		}
-		b.shot("failure")
-		b.t.Fatalf("three clicks on 【%s】 at %s reached no element", label, b.url())
-	}
+	return err != nil || reached != "no" // an error: the document is going away
 }
 
 // patience is how long a wait for the page or the server lasts: 10 s, 30 s on CI, where the

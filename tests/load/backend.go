@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/uptrace/bun"
 )
 
 const (
@@ -64,15 +66,12 @@ func runBackend(ctx context.Context, o options, name, serverBin string, floors m
 		// every freshly inserted row's page: 69 ms against 37-40 ms for the next batches) and
 		// share the machine with autovacuum's pass over the new tables.
 		t0 := time.Now()
-		var tables []string
+		var tables []bun.Ident
 		if err := db.NewSelect().TableExpr("pg_tables").Column("tablename").Where("schemaname = current_schema()").
 			Scan(ctx, &tables); err != nil {
 			return nil, fmt.Errorf("the seeded tables: %w", err)
 		}
-		for i, t := range tables {
-			tables[i] = strconv.Quote(t) // an identifier in double quotes
-		}
-		if _, err := db.ExecContext(ctx, "VACUUM (ANALYZE) "+strings.Join(tables, ", ")); err != nil {
+		if _, err := db.ExecContext(ctx, "VACUUM (ANALYZE) ?", bun.List(tables)); err != nil {
 			return nil, fmt.Errorf("vacuum after the seed: %w", err)
 		}
 		logf("%s: VACUUM (ANALYZE) of %d tables after the seed in %s", name, len(tables), time.Since(t0).Round(time.Millisecond))
@@ -185,29 +184,30 @@ func runBackend(ctx context.Context, o options, name, serverBin string, floors m
 	if o.run("approvals") {
 		var apr []float64
 		pending := ds.Pending
-		for i := 0; i < o.Pairs; i++ {
-			var singles, batches []float64
-			for j := 0; j < singleApprovals; j++ {
+		// sample times count approvals of size requests each, every one on a drained backlog.
+		sample := func(count, size int) ([]float64, error) {
+			var out []float64
+			for j := 0; j < count; j++ {
 				if err := waitDrained(ctx, srv.Base, 2*time.Minute); err != nil {
 					return nil, err
 				}
-				one, err := approve(srv.Base, ds, pending[:1])
+				d, err := approve(srv.Base, ds, pending[:size])
 				if err != nil {
 					return nil, err
 				}
-				pending = pending[1:]
-				singles = append(singles, float64(one))
+				pending = pending[size:]
+				out = append(out, float64(d))
 			}
-			for j := 0; j < batchApprovals; j++ {
-				if err := waitDrained(ctx, srv.Base, 2*time.Minute); err != nil {
-					return nil, err
-				}
-				thousand, err := approve(srv.Base, ds, pending[:approvalBatch])
-				if err != nil {
-					return nil, err
-				}
-				pending = pending[approvalBatch:]
-				batches = append(batches, float64(thousand))
+			return out, nil
+		}
+		for i := 0; i < o.Pairs; i++ {
+			singles, err := sample(singleApprovals, 1)
+			if err != nil {
+				return nil, err
+			}
+			batches, err := sample(batchApprovals, approvalBatch)
+			if err != nil {
+				return nil, err
 			}
 			one, thousand := time.Duration(spreadOf(singles).Median), time.Duration(spreadOf(batches).Median)
 			fmt.Printf("%s approvals pair %d: 1 in %s (median of %s), %d in %s (median of %s)\n", name, i+1, ms(one), msList(singles),
