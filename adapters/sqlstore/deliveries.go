@@ -17,8 +17,10 @@ import (
 
 // DeliveryOptions tunes a DeliveryQueue. Zero values take the defaults.
 type DeliveryOptions struct {
-	// PollInterval is the wait after a claim that found nothing (default 200ms). A Publish in
-	// the same process wakes the subscribers of its topic at once.
+	// PollInterval is how often the queue looks for due messages of the consumers that found
+	// nothing to claim (default 200ms): messages published by another process, or made visible
+	// again by a nack's delay or an expired lease. A Publish in the same process wakes the
+	// subscribers of its topic at once.
 	PollInterval time.Duration
 	// Lease is how long a claimed message stays invisible to other consumers (default 60s): a
 	// process killed while handling it leaves it to be claimed again after the lease. It must
@@ -70,12 +72,17 @@ type DeliveryQueue struct {
 	closing chan struct{}
 	wg      sync.WaitGroup
 	wake    map[string]chan struct{}
+	// idle counts, per consumer, the subscribers waiting for work; the prober (started with the
+	// first subscription) looks for due messages of these consumers only.
+	idle    map[string]int
+	probing bool
 }
 
 // NewDeliveryQueue builds the queue over the store's database.
 func (s *Store) NewDeliveryQueue(opts DeliveryOptions) *DeliveryQueue {
 	opts.defaults()
-	return &DeliveryQueue{db: s.db, opts: opts, logger: s.logger, closing: make(chan struct{}), wake: map[string]chan struct{}{}}
+	return &DeliveryQueue{db: s.db, opts: opts, logger: s.logger, closing: make(chan struct{}), wake: map[string]chan struct{}{},
+		idle: map[string]int{}}
 }
 
 var (
@@ -160,6 +167,14 @@ func (q *DeliveryQueue) Subscribe(ctx context.Context, topic string) (<-chan *me
 		wake = make(chan struct{}, 1)
 		q.wake[topic] = wake
 	}
+	if !q.probing {
+		q.probing = true
+		q.wg.Add(1)
+		go func() {
+			defer q.wg.Done()
+			q.probe()
+		}()
+	}
 	out := make(chan *message.Message)
 	q.wg.Add(1)
 	go func() {
@@ -183,14 +198,15 @@ func (q *DeliveryQueue) consume(ctx context.Context, topic string, out chan<- *m
 			rows = nil
 		}
 		if len(rows) == 0 {
-			t := time.NewTimer(q.opts.PollInterval)
+			// Nothing to claim: wait for a Publish of this process or for the prober, which
+			// finds the due messages of every idle consumer in one query each PollInterval.
+			q.setIdle(topic, 1)
 			select {
-			case <-t.C:
 			case <-wake:
 			case <-ctx.Done():
 			case <-q.closing:
 			}
-			t.Stop()
+			q.setIdle(topic, -1)
 			continue
 		}
 		for i, r := range rows {
@@ -293,11 +309,11 @@ func (q *DeliveryQueue) claim(ctx context.Context, topic string) ([]deliveryRow,
 // dueSQL finds one message of a consumer that can be claimed now (the event_deliveries_claim index).
 const dueSQL = `SELECT 1 FROM event_deliveries WHERE consumer = ? AND available_at <= ? LIMIT 1`
 
-// due reports whether topic has a message to claim now. Every subscriber polls its consumer every
-// PollInterval while idle; the claim is an UPDATE, which on SQLite takes the database's single
-// write lock even when it changes nothing, so the idle polls of all the consumers made the
-// writers of requests wait on SQLite's busy handler (and cost a sixth of a core in a closed loop of
-// GET /me). This read takes no lock; on SQLite it is prepared once per connection.
+// due reports whether topic has a message to claim now. A subscriber is woken by a Publish of
+// its topic or by the prober, and a wake may be stale (its message claimed by another
+// subscriber or process); the claim is an UPDATE, which on SQLite takes the database's single
+// write lock even when it changes nothing, so idle claims made the writers of requests wait on
+// SQLite's busy handler. This read takes no lock; on SQLite it is prepared once per connection.
 func (q *DeliveryQueue) due(ctx context.Context, topic string, now int64) (bool, error) {
 	var rows *sql.Rows
 	var err error

@@ -2,6 +2,7 @@ package contract
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +13,17 @@ import (
 	"github.com/shuxinqian/server/tests/testdb"
 )
 
+// pollingQueue is a delivery queue polling every 5 ms on a database opened by open, whose
+// statements are counted from the queue's start on.
+func pollingQueue(t *testing.T, open func(testing.TB) (*sqlstore.DB, *testdb.Statements)) (*sqlstore.Store, *sqlstore.DeliveryQueue, *testdb.Statements) {
+	db, stmts := open(t)
+	store := testdb.Store(t, db)
+	q := store.NewDeliveryQueue(sqlstore.DeliveryOptions{PollInterval: 5 * time.Millisecond})
+	t.Cleanup(func() { _ = q.Close() })
+	stmts.Reset(true)
+	return store, q, stmts
+}
+
 // An idle subscriber of the SQL delivery queue polls with a read: on SQLite an UPDATE takes the
 // database's single write lock even when it changes nothing, and the idle claims of every
 // consumer made request writers wait. Once a message is due, the claim (an UPDATE) runs and
@@ -19,11 +31,7 @@ import (
 func TestDeliveryQueueIdlePollsOnlyRead(t *testing.T) {
 	for _, be := range testdb.CountingBackends() {
 		t.Run(be.Name, func(t *testing.T) {
-			db, stmts := be.Open(t)
-			store := testdb.Store(t, db)
-			q := store.NewDeliveryQueue(sqlstore.DeliveryOptions{PollInterval: 5 * time.Millisecond})
-			t.Cleanup(func() { _ = q.Close() })
-			stmts.Reset(true)
+			_, q, stmts := pollingQueue(t, be.Open)
 			msgs, err := q.Subscribe(context.Background(), "idle-test")
 			if err != nil {
 				t.Fatal(err)
@@ -62,6 +70,76 @@ func TestDeliveryQueueIdlePollsOnlyRead(t *testing.T) {
 				got.Ack()
 			case <-time.After(30 * time.Second):
 				t.Fatal("the message was not delivered")
+			}
+		})
+	}
+}
+
+// The idle subscribers of many consumers are probed together: one read per PollInterval finds
+// which of them have a due message, instead of a read per consumer (~40 consumers made an idle
+// server run ~200 reads a second). A message published by another process (a queue of its own
+// on the same database, whose Publish cannot wake this one's subscribers) is found by that probe
+// and delivered to its consumer only.
+func TestDeliveryQueueProbesIdleConsumersTogether(t *testing.T) {
+	for _, be := range testdb.CountingBackends() {
+		t.Run(be.Name, func(t *testing.T) {
+			store, q, stmts := pollingQueue(t, be.Open)
+			other := store.NewDeliveryQueue(sqlstore.DeliveryOptions{})
+			t.Cleanup(func() { _ = other.Close() })
+			const consumers = 20
+			subs := make([]<-chan *message.Message, consumers)
+			for i := range subs {
+				var err error
+				if subs[i], err = q.Subscribe(context.Background(), fmt.Sprintf("probe-%02d", i)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// reads sorts the reads of event_deliveries: one consumer's (a subscriber's own
+			// check before a claim) and the probes of several.
+			reads := func() (single, probes int) {
+				for _, s := range stmts.Full() {
+					s = strings.TrimSpace(s)
+					switch {
+					case !strings.HasPrefix(s, "SELECT") || !strings.Contains(s, "event_deliveries"):
+					case strings.Contains(s, "json_each") || strings.Contains(s, "unnest"):
+						probes++
+					default:
+						single++
+					}
+				}
+				return single, probes
+			}
+			deadline := time.Now().Add(30 * time.Second)
+			for _, p := reads(); p < 10; _, p = reads() {
+				if time.Now().After(deadline) {
+					t.Fatalf("%d probes in 30 s", p)
+				}
+				time.Sleep(time.Millisecond)
+			}
+			// Each subscriber read its own consumer once, when it started; every read since
+			// is a probe of all of them.
+			if s, p := reads(); s != consumers {
+				t.Fatalf("%d reads of one consumer and %d probes: want %d of one consumer (one per subscriber)", s, p, consumers)
+			}
+			want := message.NewMessage("01probetestmessage00000000", []byte(`{"n":1}`))
+			if err := other.Publish("probe-07", want); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case got := <-subs[7]:
+				if got.UUID != want.UUID {
+					t.Fatalf("delivered %s", got.UUID)
+				}
+				got.Ack()
+			case <-time.After(30 * time.Second):
+				t.Fatal("the message published by the other queue was not delivered")
+			}
+			for i, sub := range subs {
+				select {
+				case m := <-sub:
+					t.Fatalf("consumer %d got %s", i, m.UUID)
+				default:
+				}
 			}
 		})
 	}
