@@ -3,6 +3,9 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"errors"
+	"io/fs"
+	"os"
 	"sync"
 	"time"
 )
@@ -21,16 +24,27 @@ import (
 // removes it.
 const CheckpointInterval = 250 * time.Millisecond
 
-// WALSizeLimit is the size an SQLite WAL file is cut back to when it starts over (its
-// journal_size_limit, on every connection). A burst of writes (a bulk import, a batch's events
-// fanned out to the consumers) grows the file; SQLite then reuses it from its start but never
-// shrinks it (166 MB after the load harness's seed). Past the limit, the writer that starts the WAL
-// over truncates it.
+// WALSizeLimit is the largest an SQLite WAL file is left once the database is idle. A burst of
+// writes (a bulk import, a batch's events fanned out to the consumers) grows the file; SQLite
+// then reuses it from its start but never shrinks it (166 MB after the load harness's seed).
+//
+// SQLite's own journal_size_limit cuts the file back in the commit that starts the WAL over: in
+// the load harness that was the first request after every 1,000-request approval's events, and
+// its ftruncate made it 5-6 ms slower (one single approval in five, one batch in three). The
+// checkpointer does it instead, and only when no commit came since its previous pass
+// (truncateIdleWAL).
 const WALSizeLimit = 64 << 20
 
-// checkpointer runs PASSIVE checkpoints every interval until stop, on a connection of its own.
+// checkpointer runs PASSIVE checkpoints every interval until stop, on a connection of its own,
+// and truncates the WAL file when the database is idle and the file past its limit.
 type checkpointer struct {
-	db       *sql.DB // one connection, not the requests' pool
+	db    *sql.DB // one connection, not the requests' pool
+	wal   string  // the WAL file's path
+	limit int64   // WALSizeLimit; a test's own
+	gated func(context.Context, func() error) error
+	// frames is the WAL's size in frames at the previous pass: the same size, all of it
+	// checkpointed, means no commit since.
+	frames   int
 	stop     context.CancelFunc
 	done     chan struct{}
 	stopOnce sync.Once
@@ -40,12 +54,12 @@ type checkpointer struct {
 // opened without the pool's driver wrapper. The pass then never waits for (or holds) one of the
 // requests' connections, and whatever observes the pool's statements (a statement counter, a
 // tracer) sees the requests' work only, not a PRAGMA at a random place between two of them.
-func (d *DB) startCheckpoints(sqldb *sql.DB, interval time.Duration) {
+func (d *DB) startCheckpoints(sqldb *sql.DB, wal string, interval time.Duration) {
 	sqldb.SetMaxOpenConns(1)
 	sqldb.SetMaxIdleConns(1)
 	sqldb.SetConnMaxLifetime(0)
 	ctx, cancel := context.WithCancel(context.Background())
-	c := &checkpointer{db: sqldb, stop: cancel, done: make(chan struct{})}
+	c := &checkpointer{db: sqldb, wal: wal, limit: WALSizeLimit, gated: d.gated, frames: -1, stop: cancel, done: make(chan struct{})}
 	d.ckpt = c
 	go func() {
 		defer close(c.done)
@@ -56,10 +70,49 @@ func (d *DB) startCheckpoints(sqldb *sql.DB, interval time.Duration) {
 			case <-ctx.Done():
 				return
 			case <-t.C:
-				_, _, _ = checkpoint(ctx, sqldb) // a failure (busy, closing) is retried at the next tick
+				_, _ = c.pass(ctx) // a failure (busy, closing) is retried at the next tick
 			}
 		}
 	}()
+}
+
+// pass is one PASSIVE checkpoint, then the idle WAL's truncation when it is due. It reports
+// whether the WAL file was truncated.
+func (c *checkpointer) pass(ctx context.Context) (truncated bool, err error) {
+	frames, done, err := checkpoint(ctx, c.db)
+	if err != nil {
+		return false, err
+	}
+	idle := frames == done && frames == c.frames
+	c.frames = frames
+	if !idle {
+		return false, nil
+	}
+	return c.truncateIdleWAL(ctx)
+}
+
+// truncateIdleWAL empties the WAL file when it is larger than the limit: a TRUNCATE checkpoint,
+// which takes the database's write lock and resets the WAL to zero bytes. The process's writers
+// wait for it at the write gate (writegate.go), not in SQLite's busy handler; the checkpointer's
+// connection does not wait (busy_timeout 0), so a reader still on an old snapshot, or another
+// process's writer, makes it give up until a later idle pass.
+func (c *checkpointer) truncateIdleWAL(ctx context.Context) (bool, error) {
+	st, err := os.Stat(c.wal)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil // the last connection closed: SQLite removed it
+	}
+	if err != nil || st.Size() <= c.limit {
+		return false, err
+	}
+	var busy, frames, done int
+	err = c.gated(ctx, func() error {
+		return c.db.QueryRowContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &frames, &done)
+	})
+	if err != nil || busy != 0 {
+		return false, err
+	}
+	c.frames = 0
+	return true, nil
 }
 
 // checkpoint runs one PASSIVE checkpoint and returns the WAL's frames and how many of them are

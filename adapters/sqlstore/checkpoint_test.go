@@ -2,7 +2,7 @@ package sqlstore
 
 import (
 	"context"
-	"fmt"
+	"database/sql"
 	"os"
 	"path/filepath"
 	"strings"
@@ -94,57 +94,93 @@ func TestCheckpointerCopiesTheWAL(t *testing.T) {
 	}
 }
 
-// Every connection carries WALSizeLimit as its journal_size_limit; the writer that starts a
-// checkpointed WAL over cuts the file back to the limit, where without one the file keeps the
-// size of the largest burst. Shown with a 1 MiB limit on one connection against none.
-func TestWALSizeLimit(t *testing.T) {
+// Commits never truncate the WAL file (the pool's connections carry no journal_size_limit): a
+// burst leaves it at its size through a checkpoint and the WAL starting over, as SQLite reuses
+// the file. The checkpointer's pass empties it once a pass finds no commit since the previous
+// one and the file is past the limit; a reader still on a snapshot in the WAL makes it give up
+// (without waiting) until a later idle pass.
+func TestIdleWALTruncation(t *testing.T) {
 	ctx := context.Background()
-	walAfterBurst := func(limit int) int64 {
-		path := filepath.Join(t.TempDir(), "wal.db")
-		d, err := OpenSQLite(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer func() { _ = d.Close() }()
-		d.ckpt.stop() // the passes are the test's
-		<-d.ckpt.done
-		var got int
-		if err := d.QueryRowContext(ctx, "PRAGMA journal_size_limit").Scan(&got); err != nil || got != WALSizeLimit {
-			t.Fatalf("journal_size_limit %d (%v), want %d", got, err, WALSizeLimit)
-		}
-		conn, err := d.DB.DB.Conn(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer func() { _ = conn.Close() }()
-		exec := func(q string, args ...any) {
-			t.Helper()
-			if _, err := conn.ExecContext(ctx, q, args...); err != nil {
-				t.Fatalf("%s: %v", q, err)
+	path := filepath.Join(t.TempDir(), "wal.db")
+	d, err := OpenSQLite(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = d.Close() }()
+	c := d.ckpt
+	c.stop() // the passes are the test's
+	<-c.done
+	c.limit = 1 << 20
+	var limit int
+	if err := d.QueryRowContext(ctx, "PRAGMA journal_size_limit").Scan(&limit); err != nil || limit != -1 {
+		t.Fatalf("journal_size_limit %d (%v), want -1 (no commit truncates)", limit, err)
+	}
+	if _, err := d.ExecContext(ctx, "CREATE TABLE burst (v TEXT NOT NULL)"); err != nil {
+		t.Fatal(err)
+	}
+	burst := func() {
+		t.Helper()
+		if err := d.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+			for range 1000 {
+				if _, err := tx.ExecContext(ctx, "INSERT INTO burst (v) VALUES (?)", strings.Repeat("b", 3900)); err != nil {
+					return err
+				}
 			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
 		}
-		exec(fmt.Sprintf("PRAGMA journal_size_limit = %d", limit))
-		exec("CREATE TABLE burst (v TEXT NOT NULL)")
-		exec("BEGIN IMMEDIATE")
-		for range 1000 {
-			exec("INSERT INTO burst (v) VALUES (?)", strings.Repeat("b", 3900))
-		}
-		exec("COMMIT")
-		var busy, frames, done int
-		if err := conn.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &done); err != nil || frames != done {
-			t.Fatalf("checkpoint %d/%d (%v)", done, frames, err)
-		}
-		exec("INSERT INTO burst (v) VALUES ('after')") // starts the WAL over
+	}
+	walSize := func() int64 {
+		t.Helper()
 		st, err := os.Stat(path + "-wal")
 		if err != nil {
 			t.Fatal(err)
 		}
 		return st.Size()
 	}
-	if size := walAfterBurst(-1); size < 3<<20 {
-		t.Fatalf("without a limit the WAL file holds %d bytes after a 4 MB burst, want it kept", size)
+	pass := func(want bool) {
+		t.Helper()
+		got, err := c.pass(ctx)
+		if err != nil || got != want {
+			t.Fatalf("pass truncated %t (%v), want %t; WAL file %d bytes", got, err, want, walSize())
+		}
 	}
-	if size := walAfterBurst(1 << 20); size > 1<<20 {
-		t.Fatalf("with a 1 MiB limit the WAL file holds %d bytes after starting over", size)
+
+	burst()
+	pass(false)                                                                             // commits since the previous pass
+	if _, err := d.ExecContext(ctx, "INSERT INTO burst (v) VALUES ('after')"); err != nil { // starts the WAL over
+		t.Fatal(err)
+	}
+	if size := walSize(); size < 3<<20 {
+		t.Fatalf("the WAL file holds %d bytes after a 4 MB burst and a commit: a commit truncated it", size)
+	}
+	pass(false) // the commit
+	pass(true)  // idle
+	if size := walSize(); size != 0 {
+		t.Fatalf("the WAL file holds %d bytes after the idle pass", size)
+	}
+	pass(false) // idle, and small
+
+	burst()
+	reader, err := d.DB.DB.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := reader.QueryRowContext(ctx, "SELECT count(*) FROM burst").Scan(&n); err != nil { // a snapshot in the WAL
+		t.Fatal(err)
+	}
+	pass(false)
+	pass(false) // idle, but the reader's snapshot is in the WAL
+	if size := walSize(); size < 3<<20 {
+		t.Fatalf("the WAL file holds %d bytes under a reader", size)
+	}
+	if err := reader.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	pass(true)
+	if size := walSize(); size != 0 {
+		t.Fatalf("the WAL file holds %d bytes after the reader left", size)
 	}
 }

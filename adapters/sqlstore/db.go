@@ -109,21 +109,27 @@ func OpenSQLite(path string) (*DB, error) { return openSQLite(path, nil) }
 // OpenSQLiteWith is OpenSQLite with the driver connector wrapped by wrap.
 func OpenSQLiteWith(path string, wrap Wrap) (*DB, error) { return openSQLite(path, wrap) }
 
-func openSQLite(path string, wrap Wrap) (*DB, error) {
+// sqliteDSN is the DSN of path's connections, busy their busy_timeout in milliseconds.
+func sqliteDSN(path string, busy int) string {
 	q := url.Values{}
-	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "busy_timeout("+strconv.Itoa(busy)+")")
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", "synchronous(NORMAL)")
 	q.Add("_pragma", "wal_autocheckpoint(0)") // checkpoints run off the commits: checkpoint.go
-	q.Add("_pragma", "journal_size_limit("+strconv.Itoa(WALSizeLimit)+")")
 	q.Set("_txlock", "immediate")
-	dsn := "file:" + path + "?" + q.Encode()
+	return "file:" + path + "?" + q.Encode()
+}
+
+func openSQLite(path string, wrap Wrap) (*DB, error) {
+	dsn := sqliteDSN(path, 10000)
 	sqldb, err := sql.Open(sqliteshim.ShimName, dsn)
 	if err != nil {
 		return nil, err
 	}
-	ckdb, err := sql.Open(sqliteshim.ShimName, dsn)
+	// The checkpointer's connection never waits for a lock (busy_timeout 0): a pass that cannot
+	// have one does what it can and the next pass tries again (checkpoint.go).
+	ckdb, err := sql.Open(sqliteshim.ShimName, sqliteDSN(path, 0))
 	if err != nil {
 		_ = sqldb.Close()
 		return nil, err
@@ -144,7 +150,7 @@ func openSQLite(path string, wrap Wrap) (*DB, error) {
 	sqldb.SetMaxIdleConns(8)
 	sqldb.SetConnMaxLifetime(0)
 	d := &DB{DB: bun.NewDB(sqldb, sqlitedialect.New()), Dialect: wmsql.DialectSQLite, stmts: &stmtCache{}, wgate: make(chan struct{}, 1)}
-	d.startCheckpoints(ckdb, CheckpointInterval)
+	d.startCheckpoints(ckdb, path+"-wal", CheckpointInterval)
 	return d, nil
 }
 
