@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+	"unicode/utf8"
 )
 
 // MaxJSONBody bounds every JSON request body.
@@ -94,52 +95,75 @@ func decodeBytes(b []byte, dst any) error {
 // checkDuplicateKeys refuses an object that names a key twice, at any depth. Keys are compared
 // case-insensitively because encoding/json matches field names that way: {"phone":…,"Phone":…}
 // would otherwise let the last one win silently.
+//
+// b is one JSON value that encoding/json has accepted. The scan reads it byte by byte and
+// decodes only the objects' keys (with escapes or bytes that are not UTF-8, as encoding/json
+// decodes them); it used encoding/json's Token, which allocates every value: 0.38 ms and 7,000
+// allocations for the 1,000 ids of a batch decision.
 func checkDuplicateKeys(b []byte) error {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
 	type frame struct {
-		obj    bool
-		keys   map[string]bool
-		expKey bool
+		obj  bool
+		keys map[string]struct{}
 	}
-	var stack []*frame
-	for {
-		tok, err := dec.Token()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return nil //nolint:nilerr // syntax errors were reported by the decoder already
-		}
-		var top *frame
-		if len(stack) > 0 {
-			top = stack[len(stack)-1]
-		}
-		switch t := tok.(type) {
-		case json.Delim:
-			switch t {
-			case '{', '[':
-				if top != nil && top.obj {
-					top.expKey = true
-				}
-				stack = append(stack, &frame{obj: t == '{', keys: map[string]bool{}, expKey: true})
-			case '}', ']':
+	var stack []frame
+	expectKey := false
+	for i := 0; i < len(b); {
+		switch b[i] {
+		case '{':
+			stack = append(stack, frame{obj: true})
+			expectKey = true
+		case '[':
+			stack = append(stack, frame{})
+			expectKey = false
+		case '}', ']':
+			if len(stack) > 0 {
 				stack = stack[:len(stack)-1]
 			}
-			continue
-		case string:
-			if top != nil && top.obj && top.expKey {
-				k := strings.ToLower(t)
-				if top.keys[k] {
-					return badRequest("body-duplicate-key", fmt.Sprintf("the key %q appears twice", safeName(t)))
+			expectKey = false
+		case ',':
+			expectKey = len(stack) > 0 && stack[len(stack)-1].obj
+		case '"':
+			end := stringEnd(b, i)
+			if expectKey {
+				k := strings.ToLower(jsonKey(b[i:end]))
+				top := &stack[len(stack)-1]
+				if top.keys == nil {
+					top.keys = map[string]struct{}{}
 				}
-				top.keys[k] = true
-				top.expKey = false
-				continue
+				if _, dup := top.keys[k]; dup {
+					return badRequest("body-duplicate-key", fmt.Sprintf("the key %q appears twice", safeName(jsonKey(b[i:end]))))
+				}
+				top.keys[k] = struct{}{}
+				expectKey = false
 			}
+			i = end
+			continue
 		}
-		if top != nil && top.obj {
-			top.expKey = true
+		i++
+	}
+	return nil
+}
+
+// stringEnd is the index just after the JSON string that starts (with its quote) at b[start].
+func stringEnd(b []byte, start int) int {
+	for i := start + 1; i < len(b); i++ {
+		switch b[i] {
+		case '\\':
+			i++ // the escaped byte
+		case '"':
+			return i + 1
 		}
 	}
+	return len(b)
+}
+
+// jsonKey decodes a quoted JSON string: as it is when it holds no escape and is UTF-8, else as
+// encoding/json decodes it (escapes resolved, bytes that are not UTF-8 replaced by U+FFFD).
+func jsonKey(quoted []byte) string {
+	if len(quoted) >= 2 && bytes.IndexByte(quoted, '\\') < 0 && utf8.Valid(quoted) {
+		return string(quoted[1 : len(quoted)-1])
+	}
+	var k string
+	_ = json.Unmarshal(quoted, &k) // accepted by encoding/json already
+	return k
 }
