@@ -47,6 +47,15 @@ func TestSpreadAndPercentile(t *testing.T) {
 	if g := atLeast("x", 0.7, spread{0.5, 0.71, 0.9}, ""); !g.Pass {
 		t.Fatal("a ratio is judged on its median")
 	}
+	if g := ratioAtMost("x", 10, spread{7, 9, 12}, ""); !g.Pass {
+		t.Fatal("a ratio bounded above is judged on its median")
+	}
+	if g := ratioAtMost("x", 10, spread{7, 10.5, 12}, ""); g.Pass {
+		t.Fatal("a ratio's median above its bound fails")
+	}
+	if g := atMost("x", "×", 1.2, spread{1, 1, 1.3}, 2, ""); g.Pass {
+		t.Fatal("memory's growth is judged on its worst run")
+	}
 	if g := below("x", " ms", 50, spread{10, 20, 51}, 0, ""); g.Pass {
 		t.Fatal("a latency is judged on its worst run")
 	}

@@ -17,6 +17,7 @@
 //	LOAD_PHASES=mixed,me,approvals,heap,cold,notify
 //	                       the measurements to run (all by default); a partial run prints only
 //	                       their rows, e.g. LOAD_PHASES=approvals while working on one path
+//	LOAD_KEEP_SCHEMA=      non-empty: the Postgres schema is left in place for inspection
 //	LOAD_BENCH_DIR=../shared/bench
 //	TEST_DATABASE_URL      Postgres (a fresh schema per run, dropped at the end); without it
 //	                       only SQLite runs
@@ -219,6 +220,11 @@ func freshSchema(ctx context.Context, dsn string) (string, func(), error) {
 		sep = "&"
 	}
 	return dsn + sep + "search_path=" + schema, func() {
+		if os.Getenv("LOAD_KEEP_SCHEMA") != "" {
+			logf("keeping the Postgres schema %s (LOAD_KEEP_SCHEMA)", schema)
+			_ = admin.Close()
+			return
+		}
 		_, _ = admin.ExecContext(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
 		_ = admin.Close()
 	}, nil
