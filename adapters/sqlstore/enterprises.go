@@ -457,10 +457,11 @@ func (r enterprises) ListOfMember(ctx context.Context, uid kernel.UserID) ([]por
 			ColumnExpr("e.cert_serial, e.cert_subject, e.cert_not_before, e.cert_not_after, m.role").
 			TableExpr("memberships AS m").
 			Join("JOIN enterprises AS e ON e.id = m.enterprise_id").
+			// An active membership's open_key is its person (memberships_open_key leads with it).
 			// CAST: on an analysed SQLite database (sqlite_stat4) the planner would probe the
-			// statistics of the non-unique memberships_user index with the bound value and mark
-			// the statement to be prepared again whenever that value changes, i.e. on every call.
-			Where("m.user_id = CAST(? AS TEXT)", arg(string(uid))).Where("m.status = ?", string(membership.StatusActive)).
+			// statistics of the index with the bound value and mark the statement to be prepared
+			// again whenever that value changes, i.e. on every call.
+			Where("m.open_key = CAST(? AS TEXT)", arg(string(uid))).Where("m.status = ?", string(membership.StatusActive)).
 			OrderExpr("m.joined_at, m.id").Limit(500)
 	})
 	if err != nil {

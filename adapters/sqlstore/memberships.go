@@ -143,11 +143,18 @@ func (r memberships) GetByID(ctx context.Context, eid kernel.EnterpriseID, id ke
 	return r.fromRow(row)
 }
 
+// ofUser is the memberships of the person uid: the open ones by their open_key (the unique
+// memberships_open_key leads with it), the closed ones by user_id (memberships_user_closed holds
+// only those, so that approving a request adds no entry to it).
+func ofUser(q *bun.SelectQuery, uid kernel.UserID) *bun.SelectQuery {
+	return q.Where("(?TableAlias.open_key = ? OR (?TableAlias.user_id = ? AND ?TableAlias.open_key IS NULL))", string(uid), string(uid))
+}
+
 func (r memberships) Current(ctx context.Context, eid kernel.EnterpriseID, uid kernel.UserID) (*membership.Membership, error) {
 	row := new(membershipRow)
-	// The open membership first (the partial unique index allows one), else the newest.
-	if err := r.t.idb.NewSelect().Model(row).Where("enterprise_id = ? AND user_id = ?", string(eid), string(uid)).
-		OrderExpr("CASE WHEN status IN ('pending', 'invited', 'active') THEN 0 ELSE 1 END").
+	// The open membership first (the unique index allows one), else the newest.
+	if err := ofUser(r.t.idb.NewSelect().Model(row), uid).Where("enterprise_id = ?", string(eid)).
+		OrderExpr("CASE WHEN open_key IS NULL THEN 1 ELSE 0 END").
 		Order("created_at DESC", "id DESC").Limit(1).Scan(ctx); err != nil {
 		return nil, notFound(err, "membership-not-found", "not a member of this enterprise")
 	}
@@ -156,7 +163,7 @@ func (r memberships) Current(ctx context.Context, eid kernel.EnterpriseID, uid k
 
 func (r memberships) ListByUser(ctx context.Context, uid kernel.UserID) ([]*membership.Membership, error) {
 	var rows []membershipRow
-	if err := r.t.idb.NewSelect().Model(&rows).Where("user_id = ?", string(uid)).Order("created_at DESC").Limit(500).Scan(ctx); err != nil {
+	if err := ofUser(r.t.idb.NewSelect().Model(&rows), uid).Order("created_at DESC").Limit(500).Scan(ctx); err != nil {
 		return nil, err
 	}
 	return r.fromRows(rows)

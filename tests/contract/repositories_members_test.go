@@ -3,6 +3,7 @@ package contract
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -11,6 +12,8 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/shuxinqian/server/adapters/sqlstore"
+	"github.com/shuxinqian/server/adapters/system"
+	"github.com/shuxinqian/server/application"
 	"github.com/shuxinqian/server/domain/kernel"
 	"github.com/shuxinqian/server/domain/membership"
 	"github.com/shuxinqian/server/ports"
@@ -253,5 +256,84 @@ func TestMemberPagesUseTheirIndexes(t *testing.T) {
 		if !strings.Contains(text, "INDEX "+tc.index) || strings.Contains(text, "TEMP B-TREE") {
 			t.Errorf("members of %v: plan %q, want %s without a sort", tc.states, text, tc.index)
 		}
+	}
+}
+
+// TestMembershipsOfAPersonUseTheirIndexes: on an analysed SQLite database a person's memberships
+// (ListByUser), their membership of one enterprise (Current) and their enterprises (ListOfMember,
+// GET /me) are index lookups: the open memberships through memberships_open_key, which leads
+// with the person, the closed ones through the partial memberships_user_closed; no statement
+// reads the table through. Approving a request adds no entry to memberships_user_closed
+// (its open_key stays), which the index's predicate is for.
+func TestMembershipsOfAPersonUseTheirIndexes(t *testing.T) {
+	db, stmts := testdb.CountingSQLite(t)
+	uow := testdb.Store(t, db)
+	ctx := context.Background()
+	eid, ids := seedPending(t, uow, 200)
+	app := application.New(application.Deps{UoW: uow, Clock: system.Clock{}, IDs: system.NewIDs()})
+	if _, err := app.DecideBatch(ctx, application.Actor{UserID: "u-admin"}, eid, ids[:100], application.Approve); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := app.DecideBatch(ctx, application.Actor{UserID: "u-admin"}, eid, ids[100:150], application.Reject); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, "ANALYZE"); err != nil {
+		t.Fatal(err)
+	}
+	var closed int
+	if err := db.QueryRowContext(ctx, "SELECT count(*) FROM memberships INDEXED BY memberships_user_closed WHERE user_id IS NOT NULL AND open_key IS NULL").
+		Scan(&closed); err != nil || closed != 50 {
+		t.Fatalf("memberships_user_closed holds %d entries (%v), want the 50 rejected requests", closed, err)
+	}
+	stmts.Reset(true)
+	if err := uow.Read(ctx, func(ctx context.Context, tx ports.Tx) error {
+		for _, uid := range []kernel.UserID{"u00007", "u00120", "u00170"} { // approved, rejected, pending
+			if ms, err := tx.Memberships().ListByUser(ctx, uid); err != nil || len(ms) != 1 {
+				return fmt.Errorf("ListByUser(%s): %d, %v", uid, len(ms), err)
+			}
+			if _, err := tx.Memberships().Current(ctx, kernel.EnterpriseID(eid), uid); err != nil {
+				return fmt.Errorf("Current(%s): %v", uid, err)
+			}
+		}
+		es, err := tx.Enterprises().ListOfMember(ctx, "u00007")
+		if err != nil || len(es) != 1 {
+			return fmt.Errorf("ListOfMember: %d, %v", len(es), err)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	explained := 0
+	for _, q := range stmts.Full() {
+		if !strings.Contains(q, "memberships") {
+			continue
+		}
+		args := make([]any, strings.Count(q, "?")) // a prepared statement's placeholders
+		for i := range args {
+			args[i] = "u00007"
+		}
+		rows, err := db.DB.DB.QueryContext(ctx, "EXPLAIN QUERY PLAN "+q, args...)
+		if err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		var plan []string
+		for rows.Next() {
+			var id, parent, unused int
+			var detail string
+			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+				t.Fatal(err)
+			}
+			plan = append(plan, detail)
+		}
+		_ = rows.Close()
+		text := strings.Join(plan, "; ")
+		if !strings.Contains(text, "memberships_open_key") || strings.Contains(text, "SCAN m ") || strings.HasSuffix(text, "SCAN m") ||
+			strings.Contains(text, "SCAN memberships") {
+			t.Errorf("%s\nplan %q: want memberships_open_key, no scan of the table", q, text)
+		}
+		explained++
+	}
+	if explained != 7 {
+		t.Fatalf("%d statements on memberships, want 7 (3 ListByUser, 3 Current, 1 ListOfMember)", explained)
 	}
 }
