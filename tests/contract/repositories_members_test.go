@@ -210,6 +210,33 @@ func (c *queryCapture) BeforeQuery(ctx context.Context, _ *bun.QueryEvent) conte
 }
 func (c *queryCapture) AfterQuery(_ context.Context, e *bun.QueryEvent) { c.last = e.Query }
 
+// queryPlan is SQLite's EXPLAIN QUERY PLAN of q, its steps joined by "; ". A prepared
+// statement's placeholders are all bound to arg.
+func queryPlan(t *testing.T, db *sqlstore.DB, q string, arg ...any) string {
+	t.Helper()
+	var args []any
+	if len(arg) > 0 {
+		for range strings.Count(q, "?") {
+			args = append(args, arg[0])
+		}
+	}
+	rows, err := db.DB.DB.QueryContext(context.Background(), "EXPLAIN QUERY PLAN "+q, args...)
+	if err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	defer func() { _ = rows.Close() }()
+	var plan []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	return strings.Join(plan, "; ")
+}
+
 // TestMemberPagesUseTheirIndexes: on SQLite (which uses a partial index only when the query
 // states its condition) the members list of one status other than active reads the partial
 // memberships_enterprise_status_page; the active members and every status together page through
@@ -238,21 +265,7 @@ func TestMemberPagesUseTheirIndexes(t *testing.T) {
 			_, err := tx.Memberships().Page(ctx, kernel.EnterpriseID(eid), tc.states, "m99999", 20)
 			return err
 		})
-		var plan []string
-		rows, err := db.QueryContext(ctx, "EXPLAIN QUERY PLAN "+c.last)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for rows.Next() {
-			var id, parent, unused int
-			var detail string
-			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-				t.Fatal(err)
-			}
-			plan = append(plan, detail)
-		}
-		_ = rows.Close()
-		text := strings.Join(plan, "; ")
+		text := queryPlan(t, db, c.last)
 		if !strings.Contains(text, "INDEX "+tc.index) || strings.Contains(text, "TEMP B-TREE") {
 			t.Errorf("members of %v: plan %q, want %s without a sort", tc.states, text, tc.index)
 		}
@@ -289,15 +302,15 @@ func TestMembershipsOfAPersonUseTheirIndexes(t *testing.T) {
 	if err := uow.Read(ctx, func(ctx context.Context, tx ports.Tx) error {
 		for _, uid := range []kernel.UserID{"u00007", "u00120", "u00170"} { // approved, rejected, pending
 			if ms, err := tx.Memberships().ListByUser(ctx, uid); err != nil || len(ms) != 1 {
-				return fmt.Errorf("ListByUser(%s): %d, %v", uid, len(ms), err)
+				return fmt.Errorf("ListByUser(%s): %d, %w", uid, len(ms), err)
 			}
 			if _, err := tx.Memberships().Current(ctx, kernel.EnterpriseID(eid), uid); err != nil {
-				return fmt.Errorf("Current(%s): %v", uid, err)
+				return fmt.Errorf("Current(%s): %w", uid, err)
 			}
 		}
 		es, err := tx.Enterprises().ListOfMember(ctx, "u00007")
 		if err != nil || len(es) != 1 {
-			return fmt.Errorf("ListOfMember: %d, %v", len(es), err)
+			return fmt.Errorf("ListOfMember: %d, %w", len(es), err)
 		}
 		return nil
 	}); err != nil {
@@ -308,25 +321,7 @@ func TestMembershipsOfAPersonUseTheirIndexes(t *testing.T) {
 		if !strings.Contains(q, "memberships") {
 			continue
 		}
-		args := make([]any, strings.Count(q, "?")) // a prepared statement's placeholders
-		for i := range args {
-			args[i] = "u00007"
-		}
-		rows, err := db.DB.DB.QueryContext(ctx, "EXPLAIN QUERY PLAN "+q, args...)
-		if err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-		var plan []string
-		for rows.Next() {
-			var id, parent, unused int
-			var detail string
-			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-				t.Fatal(err)
-			}
-			plan = append(plan, detail)
-		}
-		_ = rows.Close()
-		text := strings.Join(plan, "; ")
+		text := queryPlan(t, db, q, "u00007")
 		if !strings.Contains(text, "memberships_open_key") || strings.Contains(text, "SCAN m ") || strings.HasSuffix(text, "SCAN m") ||
 			strings.Contains(text, "SCAN memberships") {
 			t.Errorf("%s\nplan %q: want memberships_open_key, no scan of the table", q, text)
