@@ -96,6 +96,23 @@ func TestCheckpointerCopiesTheWAL(t *testing.T) {
 	}
 }
 
+// passesOfTheTest opens an SQLite database whose checkpointer is stopped, its passes left to the
+// test, with a 1 MiB WAL limit; it returns the database file's path.
+func passesOfTheTest(t *testing.T) (string, *DB, *checkpointer) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "wal.db")
+	d, err := OpenSQLite(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = d.Close() })
+	c := d.ckpt
+	c.stop()
+	<-c.done
+	c.limit = 1 << 20
+	return path, d, c
+}
+
 // Commits never truncate the WAL file (the pool's connections carry no journal_size_limit): a
 // burst leaves it at its size through a checkpoint and the WAL starting over, as SQLite reuses
 // the file. The checkpointer's pass empties it once a pass finds no commit since the previous
@@ -103,16 +120,7 @@ func TestCheckpointerCopiesTheWAL(t *testing.T) {
 // (without waiting) until a later idle pass.
 func TestIdleWALTruncation(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "wal.db")
-	d, err := OpenSQLite(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = d.Close() }()
-	c := d.ckpt
-	c.stop() // the passes are the test's
-	<-c.done
-	c.limit = 1 << 20
+	path, d, c := passesOfTheTest(t)
 	var limit int
 	if err := d.QueryRowContext(ctx, "PRAGMA journal_size_limit").Scan(&limit); err != nil || limit != -1 {
 		t.Fatalf("journal_size_limit %d (%v), want -1 (no commit truncates)", limit, err)
@@ -196,16 +204,7 @@ func TestIdleWALTruncation(t *testing.T) {
 // and to 7.6 GB under the load harness.
 func TestWALStartsOverUnderContinuousWrites(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "busy.db")
-	d, err := OpenSQLite(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = d.Close() }()
-	c := d.ckpt
-	c.stop() // the passes are the test's
-	<-c.done
-	c.limit = 1 << 20
+	path, d, c := passesOfTheTest(t)
 	if _, err := d.ExecContext(ctx, "CREATE TABLE w (v TEXT NOT NULL)"); err != nil {
 		t.Fatal(err)
 	}
