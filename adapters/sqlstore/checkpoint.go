@@ -37,8 +37,9 @@ const CheckpointInterval = 250 * time.Millisecond
 // (truncateIdleWAL).
 const WALSizeLimit = 64 << 20
 
-// checkpointer runs PASSIVE checkpoints every interval until stop, on a connection of its own,
-// and truncates the WAL file when the database is idle and the file past its limit.
+// checkpointer runs PASSIVE checkpoints every interval until stop, on a connection of its own;
+// it has the next writer start the WAL over when the WAL holds more than its limit, and
+// truncates the WAL file when the database is idle and the file past its limit.
 type checkpointer struct {
 	db    *sql.DB // one connection, not the requests' pool
 	wal   string  // the WAL file's path
@@ -89,11 +90,12 @@ func (c *checkpointer) pass(ctx context.Context) (truncated bool, err error) {
 	}
 	idle := frames == done && frames == c.frames
 	c.frames = frames
+	maxFrames := int(c.limit / c.pageSize(ctx))
 	switch {
 	case idle:
 		return c.truncateIdleWAL(ctx)
-	case int64(frames)*c.pageSize(ctx) > c.limit:
-		return false, c.restartWAL(ctx)
+	case frames > maxFrames:
+		return false, c.restartWAL(ctx, maxFrames)
 	}
 	return false, nil
 }
@@ -113,8 +115,10 @@ func (c *checkpointer) pass(ctx context.Context) (truncated bool, err error) {
 // The readers still on a snapshot in the WAL (reads are short) are waited for up to
 // restartReaderWait, the process's writers waiting at the gate meanwhile; past it, or with
 // another process's writer in, the pass gives up and the next one tries again.
-func (c *checkpointer) restartWAL(ctx context.Context) error {
-	conn, err := c.db.Conn(ctx) // the connection's busy_timeout is this call's, then 0 again
+func (c *checkpointer) restartWAL(ctx context.Context, maxFrames int) error {
+	// The checkpointer's one connection, held until the end: its busy_timeout is this call's,
+	// then 0 again (nothing else may use c.db meanwhile).
+	conn, err := c.db.Conn(ctx)
 	if err != nil {
 		return err
 	}
@@ -122,8 +126,7 @@ func (c *checkpointer) restartWAL(ctx context.Context) error {
 	return c.gated(ctx, func() error {
 		// The frames committed since the pass; none if a writer started the WAL over meanwhile.
 		var busy, frames, done int
-		if err := conn.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &done); err != nil ||
-			int64(frames)*c.pageSize(ctx) <= c.limit {
+		if err := conn.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &done); err != nil || frames <= maxFrames {
 			return err
 		}
 		if _, err := conn.ExecContext(ctx, fmt.Sprintf("PRAGMA busy_timeout = %d", restartReaderWait.Milliseconds())); err != nil {

@@ -200,7 +200,7 @@ func TestIdleWALTruncation(t *testing.T) {
 // beside the writes never leave it, so the pass has the next writer start it over (a RESTART
 // checkpoint). 24 MB written in one-page transactions, a reader reading one row at a time all
 // along (as requests read), and a pass every 2 ms (the writes' pace, not a wait): the WAL file
-// stays well under half of it (2.4-3.6 MB here with a 1 MiB limit); it grew to 19-24 MB before,
+// stays well under half of it (2.4-4.2 MB here with a 1 MiB limit); it grew to 19-24 MB before,
 // and to 7.6 GB under the load harness.
 func TestWALStartsOverUnderContinuousWrites(t *testing.T) {
 	ctx := context.Background()
