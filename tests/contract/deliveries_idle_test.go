@@ -109,16 +109,24 @@ func TestDeliveryQueueProbesIdleConsumersTogether(t *testing.T) {
 				}
 				return single, probes
 			}
+			// Each subscriber reads its own consumer once, when it starts (the first claim); every
+			// read after that is a probe of all of them. Once the 20 first reads are seen, ten
+			// more probes add no read of one consumer.
 			deadline := time.Now().Add(30 * time.Second)
-			for _, p := reads(); p < 10; _, p = reads() {
-				if time.Now().After(deadline) {
-					t.Fatalf("%d probes in 30 s", p)
+			wait := func(what string, done func(single, probes int) bool) (int, int) {
+				for {
+					s, p := reads()
+					if done(s, p) {
+						return s, p
+					}
+					if time.Now().After(deadline) {
+						t.Fatalf("%s: %d reads of one consumer, %d probes in 30 s", what, s, p)
+					}
+					time.Sleep(time.Millisecond) // polling the statement log, with a deadline
 				}
-				time.Sleep(time.Millisecond)
 			}
-			// Each subscriber read its own consumer once, when it started; every read since
-			// is a probe of all of them.
-			if s, p := reads(); s != consumers {
+			_, first := wait("the subscribers' first reads", func(s, _ int) bool { return s >= consumers })
+			if s, p := wait("ten probes", func(_, p int) bool { return p >= first+10 }); s != consumers {
 				t.Fatalf("%d reads of one consumer and %d probes: want %d of one consumer (one per subscriber)", s, p, consumers)
 			}
 			want := message.NewMessage("01probetestmessage00000000", []byte(`{"n":1}`))
