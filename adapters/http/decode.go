@@ -125,13 +125,14 @@ func checkDuplicateKeys(b []byte) error {
 		case '"':
 			end := stringEnd(b, i)
 			if expectKey {
-				k := strings.ToLower(jsonKey(b[i:end]))
+				key := jsonKey(b[i:end])
+				k := strings.ToLower(key)
 				top := &stack[len(stack)-1]
 				if top.keys == nil {
 					top.keys = map[string]struct{}{}
 				}
 				if _, dup := top.keys[k]; dup {
-					return badRequest("body-duplicate-key", fmt.Sprintf("the key %q appears twice", safeName(jsonKey(b[i:end]))))
+					return badRequest("body-duplicate-key", fmt.Sprintf("the key %q appears twice", safeName(key)))
 				}
 				top.keys[k] = struct{}{}
 				expectKey = false

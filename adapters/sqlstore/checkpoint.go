@@ -84,7 +84,7 @@ func (d *DB) startCheckpoints(sqldb *sql.DB, wal string, interval time.Duration)
 // it is due, else, when the WAL holds more than the limit, a RESTART checkpoint so that the next
 // writer starts it over (restartWAL). It reports whether the WAL file was truncated.
 func (c *checkpointer) pass(ctx context.Context) (truncated bool, err error) {
-	frames, done, err := checkpoint(ctx, c.db)
+	_, frames, done, err := walCheckpoint(ctx, c.db, "PASSIVE")
 	if err != nil {
 		return false, err
 	}
@@ -125,14 +125,13 @@ func (c *checkpointer) restartWAL(ctx context.Context, maxFrames int) error {
 	defer func() { _ = conn.Close() }()
 	return c.gated(ctx, func() error {
 		// The frames committed since the pass; none if a writer started the WAL over meanwhile.
-		var busy, frames, done int
-		if err := conn.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &done); err != nil || frames <= maxFrames {
+		if _, frames, _, err := walCheckpoint(ctx, conn, "PASSIVE"); err != nil || frames <= maxFrames {
 			return err
 		}
 		if _, err := conn.ExecContext(ctx, fmt.Sprintf("PRAGMA busy_timeout = %d", restartReaderWait.Milliseconds())); err != nil {
 			return err
 		}
-		err := conn.QueryRowContext(ctx, "PRAGMA wal_checkpoint(RESTART)").Scan(&busy, &frames, &done)
+		_, _, _, err := walCheckpoint(ctx, conn, "RESTART")
 		if _, rerr := conn.ExecContext(ctx, "PRAGMA busy_timeout = 0"); err == nil {
 			err = rerr
 		}
@@ -168,23 +167,27 @@ func (c *checkpointer) truncateIdleWAL(ctx context.Context) (bool, error) {
 	if err != nil || st.Size() <= c.limit {
 		return false, err
 	}
-	var busy, frames, done int
-	err = c.gated(ctx, func() error {
-		return c.db.QueryRowContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &frames, &done)
+	var busy bool
+	err = c.gated(ctx, func() (err error) {
+		busy, _, _, err = walCheckpoint(ctx, c.db, "TRUNCATE")
+		return err
 	})
-	if err != nil || busy != 0 {
+	if err != nil || busy {
 		return false, err
 	}
 	c.frames = 0
 	return true, nil
 }
 
-// checkpoint runs one PASSIVE checkpoint and returns the WAL's frames and how many of them are
-// now in the database file.
-func checkpoint(ctx context.Context, db *sql.DB) (walFrames, checkpointed int, err error) {
-	var busy int
-	err = db.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &walFrames, &checkpointed)
-	return walFrames, checkpointed, err
+// walCheckpoint runs a checkpoint of mode (PASSIVE, RESTART, TRUNCATE) on db, a *sql.DB or a
+// *sql.Conn, and returns whether it could not complete (another connection held it off), the
+// WAL's frames and how many of them are now in the database file.
+func walCheckpoint(ctx context.Context, db interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}, mode string) (busy bool, walFrames, checkpointed int, err error) {
+	var b int
+	err = db.QueryRowContext(ctx, "PRAGMA wal_checkpoint("+mode+")").Scan(&b, &walFrames, &checkpointed)
+	return b != 0, walFrames, checkpointed, err
 }
 
 // halt stops the checkpoints and closes their connection (once).

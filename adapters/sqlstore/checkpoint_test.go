@@ -46,7 +46,7 @@ func TestCheckpointsRunOffTheCommits(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	frames, done, err := checkpoint(ctx, d.DB.DB)
+	_, frames, done, err := walCheckpoint(ctx, d.DB.DB, "PASSIVE")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -88,14 +88,7 @@ func (q *DeliveryQueue) dueAmong(ctx context.Context, topics []string, now int64
 	if err != nil {
 		return nil, err
 	}
-	defer func() { _ = rows.Close() }()
 	var due []string
-	for rows.Next() {
-		var t string
-		if err := rows.Scan(&t); err != nil {
-			return nil, err
-		}
-		due = append(due, t)
-	}
-	return due, rows.Err()
+	err = scanInto(ctx, q.db, rows, &due)
+	return due, err
 }
